@@ -1,0 +1,113 @@
+"""Model hooks of the accounts area: real work done on save, soft delete and restore."""
+from __future__ import annotations
+
+from flask import has_request_context
+from flask_login import current_user
+
+from app.accounts.models import AuditEvent, Organization, User, UserPreferences, UserSession, Workspace
+from app.platform.hooks import model_hook
+from app.platform.models import utcnow
+
+AUDITED_USER_FIELDS = ("role", "email", "full_name", "is_active", "availability_status", "customer_tier",
+                       "max_concurrent_tickets")
+
+
+def _actor_id() -> int | None:
+    if has_request_context() and current_user and current_user.is_authenticated:
+        return current_user.id
+    return None
+
+
+def _audit(session, *, organization_id, action, object_type, object_id, label, changes=None) -> None:
+    session.add(
+        AuditEvent(
+            organization_id=organization_id,
+            actor_id=_actor_id(),
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            object_label=(label or "")[:255],
+            changes=changes or {},
+        )
+    )
+
+
+@model_hook("before_create", User)
+def give_new_user_preferences(user: User, session, **_) -> None:
+    """Every user has a preferences row from the start (seed 000's one-to-one)."""
+    if user.preferences is None:
+        user.preferences = UserPreferences()
+    user.email = (user.email or "").strip().lower()
+
+
+@model_hook("before_update", User)
+def normalise_email(user: User, session, changes, **_) -> None:
+    if "email" in changes:
+        user.email = (user.email or "").strip().lower()
+
+
+@model_hook("before_save", UserSession)
+def track_last_activity(user_session: UserSession, session, **_) -> None:
+    """A session seen now means its user was active now (User.last_active_at)."""
+    if user_session.user is not None and user_session.is_active:
+        user_session.user.last_active_at = user_session.last_seen_at or utcnow()
+
+
+@model_hook("after_create", User)
+def audit_user_created(user: User, session, **_) -> None:
+    _audit(session, organization_id=user.organization_id, action="member_added", object_type="user",
+           object_id=user.id, label=user.email, changes={"role": [None, user.role]})
+
+
+@model_hook("after_update", User)
+def audit_user_changed(user: User, session, changes, **_) -> None:
+    audited = {k: [_plain(v[0]), _plain(v[1])] for k, v in changes.items() if k in AUDITED_USER_FIELDS}
+    if audited:
+        action = "member_changed"
+        if "is_active" in changes:
+            action = "member_restored" if user.is_active else "member_deactivated"
+        _audit(session, organization_id=user.organization_id, action=action, object_type="user",
+               object_id=user.id, label=user.email, changes=audited)
+
+
+@model_hook("before_soft_delete", User)
+def end_sessions_of_deactivated_user(member: User, **_) -> None:
+    """Deactivation signs the member out everywhere, at once, and voids their invitation links."""
+    from app.accounts.services import sessions_end_all
+
+    sessions_end_all(user=member, reason="deactivated")
+    member.credentials_version = (member.credentials_version or 0) + 1
+
+
+@model_hook("after_create", Workspace)
+def audit_workspace_created(workspace: Workspace, session, **_) -> None:
+    _audit(session, organization_id=workspace.organization_id, action="workspace_created", object_type="workspace",
+           object_id=workspace.id, label=workspace.name)
+
+
+@model_hook("after_update", Workspace)
+def audit_workspace_changed(workspace: Workspace, session, changes, **_) -> None:
+    interesting = {k: [_plain(v[0]), _plain(v[1])] for k, v in changes.items() if k in ("name", "slug", "is_active")}
+    if interesting:
+        action = "workspace_changed"
+        if "is_active" in changes:
+            action = "workspace_restored" if workspace.is_active else "workspace_deleted"
+        _audit(session, organization_id=workspace.organization_id, action=action, object_type="workspace",
+               object_id=workspace.id, label=workspace.name, changes=interesting)
+
+
+@model_hook("after_delete", Workspace)
+def audit_workspace_purged(workspace: Workspace, session, **_) -> None:
+    _audit(session, organization_id=workspace.organization_id, action="workspace_purged", object_type="workspace",
+           object_id=None, label=workspace.name)
+
+
+@model_hook("before_create", Organization)
+def default_organization_settings(org: Organization, session, **_) -> None:
+    org.settings = {"trash_retention_days": 30, **(org.settings or {})}
+
+
+def _plain(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

@@ -1,0 +1,541 @@
+"""Accounts services: every write here owns its transaction (models never commit)."""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import timedelta
+
+import sqlalchemy as sa
+import argon2.profiles
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app.accounts.models import (
+    PERMISSIONS,
+    ROLES,
+    Organization,
+    User,
+    UserPermission,
+    UserPreferences,
+    UserSession,
+    Workspace,
+)
+from app.extensions import db
+from app.platform import mail
+from app.platform.jobs import BackgroundTask, JobError, JobKind, job_submit, register_job_kind
+from app.platform.models import utcnow
+
+_HASHERS: dict[str, tuple[PasswordHasher, str]] = {}
+
+
+def _hasher() -> tuple[PasswordHasher, str]:
+    """argon2id with the app's PASSWORD_HASH_PROFILE (argon2.profiles; default RFC_9106_LOW_MEMORY).
+
+    The second value is a hash of nothing, verified against when the email is
+    unknown, so both answers take the same time. Tests use the CHEAPEST profile.
+    """
+    name = current_app.config.get("PASSWORD_HASH_PROFILE") or "RFC_9106_LOW_MEMORY"
+    if name not in _HASHERS:
+        hasher = PasswordHasher.from_parameters(getattr(argon2.profiles, name))
+        _HASHERS[name] = (hasher, hasher.hash("not-a-real-password-for-timing"))
+    return _HASHERS[name]
+
+
+class AccountError(ValueError):
+    """A refusal the user can read, optionally tied to a form field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# ---------------------------------------------------------------------------
+# Passwords
+# ---------------------------------------------------------------------------
+def password_problems(password: str, *, email: str = "") -> list[str]:
+    problems = []
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password or "") < minimum:
+        problems.append(f"Use at least {minimum} characters.")
+    if len(password or "") > 128:
+        problems.append("Use at most 128 characters.")
+    if email and password and email.split("@")[0].lower() in password.lower() and len(email.split("@")[0]) >= 4:
+        problems.append("Don't use your email address in your password.")
+    return problems
+
+
+def password_hash(password: str) -> str:
+    return _hasher()[0].hash(password)
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    hasher, dummy = _hasher()
+    if user is None or not user.password_hash:
+        try:
+            hasher.verify(dummy, password or "")
+        except (VerificationError, InvalidHashError):
+            pass
+        return False
+    try:
+        return hasher.verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _upgrade_hash(user: User, password: str) -> None:
+    """Re-hash with the current parameters after a successful sign-in (no-op when they match)."""
+    if _hasher()[0].check_needs_rehash(user.password_hash):
+        user.password_hash = password_hash(password)
+        db.session.commit()
+
+
+def _set_password(user: User, password: str) -> None:
+    problems = password_problems(password, email=user.email)
+    if problems:
+        raise AccountError(" ".join(problems), field="password")
+    user.password_hash = password_hash(password)
+    user.credentials_version = (user.credentials_version or 0) + 1
+
+
+# ---------------------------------------------------------------------------
+# Organizations and sign-up
+# ---------------------------------------------------------------------------
+def slugify(text: str, fallback: str = "item") -> str:
+    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60] or fallback
+
+
+def _unique_slug(model, base: str, **scope) -> str:
+    candidate, n = base, 1
+    while db.session.scalar(sa.select(sa.func.count()).select_from(model).filter_by(slug=candidate, **scope)):
+        n += 1
+        candidate = f"{base[:55]}-{n}"
+    return candidate
+
+
+EMAIL_TAKEN = "An account with this email already exists. Sign in instead."
+
+
+def _email_taken(email: str) -> bool:
+    return db.session.scalar(sa.select(User.id).where(User.email == email)) is not None
+
+
+def _commit_new_rows(duplicate_email_message: str) -> None:
+    """Commit, or roll everything back; a lost race on the unique email reads like the early check."""
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError as exc:
+        db.session.rollback()
+        if "email" in str(exc.orig).lower():
+            raise AccountError(duplicate_email_message, field="email") from exc
+        raise
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def organization_signup(*, organization_name: str, full_name: str, email: str, password: str) -> User:
+    """Create an organization (unique slug), its first admin with preferences, and a default workspace.
+
+    All or nothing: a refused email or password, or a row the validation rules
+    reject, leaves no organization behind.
+    """
+    email = (email or "").strip().lower()
+    if _email_taken(email):
+        raise AccountError(EMAIL_TAKEN, field="email")
+    org = Organization(name=(organization_name or "").strip(),
+                       slug=_unique_slug(Organization, slugify(organization_name, "org")))
+    admin = User(organization=org, email=email, full_name=(full_name or "").strip(), role="admin",
+                 availability_status="online")
+    _set_password(admin, password)
+    workspace = Workspace(organization=org, name="General", slug="general")
+    db.session.add_all([org, admin, workspace])
+    try:
+        db.session.flush()
+    except Exception:
+        db.session.rollback()
+        raise
+    admin.preferences.default_workspace_id = workspace.id
+    _commit_new_rows(EMAIL_TAKEN)
+    return admin
+
+
+def organization_update(*, organization: Organization, name: str, subscription_tier: str,
+                        trash_retention_days: int) -> Organization:
+    organization.name = (name or "").strip()
+    organization.subscription_tier = subscription_tier
+    organization.settings = {**organization.settings, "trash_retention_days": int(trash_retention_days)}
+    _commit_or_rollback()
+    return organization
+
+
+def _commit_or_rollback() -> None:
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+# ---------------------------------------------------------------------------
+# Sessions (server-side) and sign-in
+# ---------------------------------------------------------------------------
+def session_start(*, user: User, remember: bool, ip_address: str = "", user_agent: str = "") -> UserSession:
+    user_session = UserSession(user=user, remember=remember, ip_address=(ip_address or "")[:45],
+                               user_agent=(user_agent or "")[:255])
+    db.session.add(user_session)
+    db.session.commit()
+    user.current_session = user_session
+    return user_session
+
+
+def _session_expired(user_session: UserSession, now) -> str | None:
+    config = current_app.config
+    idle = config["REMEMBERED_SESSION_IDLE_TIMEOUT" if user_session.remember else "SESSION_IDLE_TIMEOUT"]
+    absolute = config["REMEMBERED_SESSION_ABSOLUTE_TIMEOUT" if user_session.remember else "SESSION_ABSOLUTE_TIMEOUT"]
+    if now - user_session.last_seen_at > timedelta(seconds=idle):
+        return "idle_timeout"
+    if now - user_session.created_at > timedelta(seconds=absolute):
+        return "absolute_timeout"
+    return None
+
+
+def session_load(session_key: str) -> User | None:
+    """The user of an active, unexpired session (Flask-Login's user loader)."""
+    if not session_key:
+        return None
+    user_session = db.session.scalars(
+        sa.select(UserSession).where(UserSession.session_key == session_key, UserSession.is_active.is_(True))
+    ).first()
+    if user_session is None:
+        return None
+    user = user_session.user
+    now = utcnow()
+    expired = _session_expired(user_session, now)
+    if expired or not user.is_active or not user.organization.is_active:
+        session_end(user_session=user_session, reason=expired or "inactive")
+        return None
+    if now - user_session.last_seen_at > timedelta(seconds=60):
+        # Throttled: one write a minute per session, not one per request.
+        user_session.last_seen_at = now
+        db.session.commit()
+    user.current_session = user_session
+    return user
+
+
+def session_of_user(*, user: User, session_id: int) -> UserSession | None:
+    """One of `user`'s own active sessions (None for anyone else's: the view answers 404)."""
+    return db.session.scalars(
+        sa.select(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id,
+                                     UserSession.is_active.is_(True))
+    ).first()
+
+
+def session_end(*, user_session: UserSession, reason: str) -> None:
+    user_session.is_active = False
+    user_session.ended_at = utcnow()
+    user_session.end_reason = reason[:50]
+    db.session.commit()
+
+
+def sessions_end_all(*, user: User, reason: str, except_session: UserSession | None = None) -> int:
+    """End every active session of `user` (no commit: part of the caller's change)."""
+    count = 0
+    for user_session in db.session.scalars(
+        sa.select(UserSession).where(UserSession.user_id == user.id, UserSession.is_active.is_(True))
+    ):
+        if except_session is not None and user_session.id == except_session.id:
+            continue
+        user_session.is_active = False
+        user_session.ended_at = utcnow()
+        user_session.end_reason = reason[:50]
+        count += 1
+    return count
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    return list(db.session.scalars(
+        sa.select(UserSession).where(UserSession.user_id == user.id, UserSession.is_active.is_(True))
+        .order_by(UserSession.last_seen_at.desc())
+    ))
+
+
+def _throttle_keys(email: str, ip_address: str) -> tuple[str, str]:
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    return f"cairn:login-fail:acct:{digest}", f"cairn:login-fail:ip:{ip_address}"
+
+
+SIGN_IN_REFUSED = "That email and password don't match an active account."
+
+
+def sign_in(*, email: str, password: str, ip_address: str) -> User:
+    """Check credentials with per-account and per-IP throttling. Same answer for unknown emails."""
+    from app.platform.jobs import get_connection
+
+    config = current_app.config
+    email = (email or "").strip().lower()
+    account_key, ip_key = _throttle_keys(email, ip_address or "unknown")
+    redis = get_connection()
+    account_failures = int(redis.get(account_key) or 0)
+    ip_failures = int(redis.get(ip_key) or 0)
+    if account_failures >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] or ip_failures >= config["LOGIN_MAX_FAILURES_PER_IP"]:
+        wait = max(redis.ttl(account_key) or 0, redis.ttl(ip_key) or 0, 60)
+        raise AccountError(f"Too many failed sign-in attempts. Try again in {max(1, wait // 60)} minutes.")
+    user = db.session.scalars(sa.select(User).where(User.email == email)).first()
+    ok = password_matches(user, password)
+    if not ok or user is None or not user.is_active or not user.organization.is_active:
+        window = config["LOGIN_FAILURE_WINDOW_SECONDS"]
+        for key in (account_key, ip_key):
+            redis.incr(key)
+            redis.expire(key, window)
+        raise AccountError(SIGN_IN_REFUSED)
+    redis.delete(account_key)
+    _upgrade_hash(user, password)
+    return user
+
+
+# ---------------------------------------------------------------------------
+# Members
+# ---------------------------------------------------------------------------
+def _invite_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="cairn-invite")
+
+
+def invite_token(user: User) -> str:
+    return _invite_serializer().dumps({"u": user.id, "v": user.credentials_version})
+
+
+def invite_user(token: str, max_age_days: int = 7) -> User:
+    try:
+        data = _invite_serializer().loads(token, max_age=max_age_days * 86400)
+    except SignatureExpired as exc:
+        raise AccountError("This invitation has expired. Ask an admin for a new one.") from exc
+    except BadSignature as exc:
+        raise AccountError("This invitation link is not valid.") from exc
+    user = db.session.get(User, data.get("u"))
+    if user is None or not user.is_active or user.credentials_version != data.get("v"):
+        raise AccountError("This invitation has already been used or withdrawn.")
+    return user
+
+
+def invite_accept(*, token: str, password: str) -> User:
+    user = invite_user(token)
+    _set_password(user, password)
+    _commit_or_rollback()
+    return user
+
+
+def member_add(*, organization: Organization, actor: User, email: str, full_name: str, role: str,
+               invite_url_for) -> tuple[User, str]:
+    """Add a member with no password yet; they choose one from the invitation link."""
+    email = (email or "").strip().lower()
+    taken = "Someone with this email already has an account."
+    if _email_taken(email):
+        raise AccountError(taken, field="email")
+    member = User(organization=organization, email=email, full_name=(full_name or "").strip(), role=role,
+                  availability_status="online" if role != "customer" else "offline")
+    db.session.add(member)
+    _commit_new_rows(taken)
+    link = invite_url_for(invite_token(member))
+    mail.notify(
+        member,
+        f"You have been invited to {organization.name} on Cairn",
+        f"{actor.display_name} added you to {organization.name} as {role}.\n\n"
+        f"Choose your password here (the link works once, for 7 days):\n{link}\n",
+        category="required",
+    )
+    return member, link
+
+
+def _admins_left(organization_id: int, excluding: User) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(User).where(
+            User.organization_id == organization_id, User.role == "admin", User.is_active.is_(True),
+            User.id != excluding.id,
+        )
+    ) or 0
+
+
+def member_update(*, actor: User, member: User, role: str, availability_status: str, max_concurrent_tickets: int,
+                  customer_tier: str, skills: list[str], certifications: list[str],
+                  permissions: list[str] | None = None) -> User:
+    """Change a member's role, working fields and extra permissions, in one transaction.
+
+    A role change signs them out everywhere (their next request needs a new sign-in).
+    """
+    if role not in ROLES:
+        raise AccountError("Choose a valid role.", field="role")
+    if member.role == "admin" and role != "admin" and _admins_left(member.organization_id, member) == 0:
+        raise AccountError("This is the organization's last admin; make someone else admin first.", field="role")
+    role_changed = role != member.role
+    member.role = role
+    # Seed 001 constraints: tiers are for customers, availability for staff; reset what no longer applies.
+    member.customer_tier = customer_tier if role == "customer" else "basic"
+    member.availability_status = availability_status if role != "customer" else "offline"
+    member.max_concurrent_tickets = max_concurrent_tickets
+    member.skills = [s for s in skills if s]
+    member.certifications = [c for c in certifications if c]
+    if permissions is not None:
+        _set_permissions(actor=actor, member=member, permissions=permissions)
+    if role_changed:
+        sessions_end_all(user=member, reason="role_changed")
+    _commit_or_rollback()
+    if role_changed:
+        mail.notify(member, "Your role in Cairn changed",
+                    f"{actor.display_name} changed your role in {member.organization.name} to {role}. "
+                    "Please sign in again.")
+    return member
+
+
+def member_deactivate(*, actor: User, member: User, reason: str) -> User:
+    if member.id == actor.id:
+        raise AccountError("You can't deactivate yourself.")
+    if member.role == "admin" and _admins_left(member.organization_id, member) == 0:
+        raise AccountError("This is the organization's last admin.")
+    member.soft_delete(user=actor, reason=reason)  # the hook ends their sessions
+    _commit_or_rollback()
+    return member
+
+
+def member_restore(*, actor: User, member: User) -> User:
+    member.restore(user=actor)
+    _commit_or_rollback()
+    return member
+
+
+def _set_permissions(*, actor: User, member: User, permissions: list[str]) -> None:
+    """Grant exactly `permissions` (on top of the role); part of member_update's transaction."""
+    wanted = {p for p in permissions if p in PERMISSIONS}
+    for grant in list(member.permissions):
+        if grant.permission not in wanted:
+            member.permissions.remove(grant)
+    have = {g.permission for g in member.permissions}
+    for permission in sorted(wanted - have):
+        member.permissions.append(UserPermission(permission=permission, granted_by_id=actor.id))
+
+
+# ---------------------------------------------------------------------------
+# Self-service
+# ---------------------------------------------------------------------------
+def profile_update(*, user: User, full_name: str, availability_status: str | None) -> User:
+    user.full_name = (full_name or "").strip()
+    if availability_status and user.is_staff:
+        user.availability_status = availability_status
+    _commit_or_rollback()
+    return user
+
+
+def password_change(*, user: User, current_password: str, new_password: str) -> None:
+    """Change the password and end every other session of the user."""
+    if not password_matches(user, current_password):
+        raise AccountError("Your current password is not correct.", field="current_password")
+    try:
+        _set_password(user, new_password)
+    except AccountError as exc:
+        raise AccountError(str(exc), field="new_password") from exc
+    sessions_end_all(user=user, reason="password_changed", except_session=user.current_session)
+    _commit_or_rollback()
+
+
+def preferences_update(*, user: User, ui_theme: str, preferred_date_format: str, default_page_size: int,
+                       default_workspace_id: int | None, enabled_features: list[str], email_notifications: bool,
+                       propagation_notifications: bool) -> UserPreferences:
+    prefs = user.preferences or UserPreferences(user=user)
+    prefs.ui_theme = ui_theme
+    prefs.preferred_date_format = preferred_date_format
+    prefs.default_page_size = default_page_size
+    prefs.default_workspace_id = default_workspace_id
+    prefs.enabled_features = list(enabled_features)
+    prefs.email_notifications = email_notifications
+    prefs.propagation_notifications = propagation_notifications
+    db.session.add(prefs)
+    _commit_or_rollback()
+    return prefs
+
+
+# ---------------------------------------------------------------------------
+# Workspaces
+# ---------------------------------------------------------------------------
+def workspace_create(*, organization: Organization, actor: User, name: str, description: str = "") -> Workspace:
+    workspace = Workspace(organization_id=organization.id, name=(name or "").strip(),
+                          description=(description or "").strip(),
+                          slug=_unique_slug(Workspace, slugify(name, "workspace"), organization_id=organization.id),
+                          created_by_id=actor.id)
+    db.session.add(workspace)
+    _commit_or_rollback()
+    return workspace
+
+
+def workspace_update(*, workspace: Workspace, name: str, description: str) -> Workspace:
+    workspace.name = (name or "").strip()
+    workspace.description = (description or "").strip()
+    _commit_or_rollback()
+    return workspace
+
+
+def workspace_delete(*, actor: User, workspace: Workspace, reason: str) -> Workspace:
+    remaining = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Workspace).where(
+            Workspace.organization_id == workspace.organization_id, Workspace.is_active.is_(True),
+            Workspace.id != workspace.id)
+    )
+    if not remaining:
+        raise AccountError("An organization needs at least one workspace.")
+    workspace.soft_delete(user=actor, reason=reason, retention_days=workspace.organization.trash_retention_days,
+                          metadata={"deleted_by_email": actor.email, "name": workspace.name})
+    _commit_or_rollback()
+    return workspace
+
+
+def workspace_restore(*, actor: User, workspace: Workspace) -> Workspace:
+    workspace.restore(user=actor)
+    _commit_or_rollback()
+    return workspace
+
+
+# ---------------------------------------------------------------------------
+# Background tasks an admin starts from the UI
+# ---------------------------------------------------------------------------
+def _purge_trash_handler(task: BackgroundTask, progress) -> dict:
+    from app.platform.trash import purge_expired
+
+    counts = purge_expired(organization_id=task.organization_id, progress=progress)
+    task.result = {"purged": counts, "total": sum(counts.values())}
+    return task.result
+
+
+def _usage_retention_handler(task: BackgroundTask, progress) -> dict:
+    from app.platform.usage import purge_usage_older_than
+
+    days = int(task.params.get("days", current_app.config["USAGE_LOG_RETENTION_DAYS"]))
+    deleted = purge_usage_older_than(days, organization_id=task.organization_id, batch_size=2000, progress=progress)
+    task.result = {"deleted": deleted, "cutoff": (utcnow().date() - timedelta(days=days)).isoformat()}
+    return task.result
+
+
+register_job_kind(JobKind("purge_trash", BackgroundTask, _purge_trash_handler,
+                          result_template="platform/_task_result.html",
+                          title=lambda t: t.title or "Purge trash"))
+register_job_kind(JobKind("usage_retention", BackgroundTask, _usage_retention_handler,
+                          result_template="platform/_task_result.html",
+                          title=lambda t: t.title or "Trim usage log"))
+
+TASK_TITLES = {"purge_trash": "Purge expired trash", "usage_retention": "Trim the usage log"}
+
+
+def task_start(*, organization: Organization, actor: User, kind: str, params: dict | None = None) -> BackgroundTask:
+    if kind not in TASK_TITLES:
+        raise JobError("Unknown task.")
+    task = BackgroundTask(organization_id=organization.id, kind=kind, title=TASK_TITLES[kind], params=params or {},
+                          requested_by_id=actor.id)
+    return job_submit(task)
+
+
+def workspaces_for(organization_id: int) -> list[Workspace]:
+    return list(db.session.scalars(
+        Workspace.select_active().where(Workspace.organization_id == organization_id).order_by(Workspace.name)
+    ))

@@ -1,0 +1,108 @@
+"""Configuration read from the environment (a `.env` file is honoured).
+
+Every setting has a default that works on a bare machine: SQLite under
+`instance/`, jobs on an embedded in-process queue, mail written to the log.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+load_dotenv(BASE_DIR / ".env")
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres://"):
+        # Heroku-style URLs; SQLAlchemy wants the explicit driver name.
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url or f"sqlite:///{BASE_DIR / 'instance' / 'cairn.sqlite3'}"
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Empty means "no Redis": jobs run on the embedded queue inside the web process.
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    RQ_QUEUES = ["default", "mail"]
+    JOB_TIMEOUT_SECONDS = _env_int("JOB_TIMEOUT_SECONDS", 600)
+    # A running job whose RQ heartbeat is older than this is treated as dead.
+    JOB_STALE_AFTER_SECONDS = _env_int("JOB_STALE_AFTER_SECONDS", 150)
+    # Queued/running rows younger than this are left alone by the reconciler.
+    JOB_RECONCILE_GRACE_SECONDS = _env_int("JOB_RECONCILE_GRACE_SECONDS", 30)
+    JOB_MAX_ATTEMPTS = _env_int("JOB_MAX_ATTEMPTS", 3)
+    JOB_MONITORING_INTERVAL = _env_int("JOB_MONITORING_INTERVAL", 30)
+    PERIODIC_TICK_SECONDS = _env_int("PERIODIC_TICK_SECONDS", 15)
+    STORAGE_DIR = os.environ.get("STORAGE_DIR", str(BASE_DIR / "instance" / "storage"))
+    DOWNLOAD_LINK_MAX_AGE = _env_int("DOWNLOAD_LINK_MAX_AGE", 3600)
+
+    # Sessions: server-side rows (accounts.UserSession) make logout and role changes final.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_DURATION = _env_int("REMEMBER_DAYS", 14) * 86400
+    SESSION_IDLE_TIMEOUT = _env_int("SESSION_IDLE_MINUTES", 120) * 60
+    SESSION_ABSOLUTE_TIMEOUT = _env_int("SESSION_ABSOLUTE_HOURS", 12) * 3600
+    REMEMBERED_SESSION_IDLE_TIMEOUT = _env_int("REMEMBER_DAYS", 14) * 86400
+    REMEMBERED_SESSION_ABSOLUTE_TIMEOUT = _env_int("REMEMBER_ABSOLUTE_DAYS", 30) * 86400
+    # Sign-in throttling: failures allowed per window, per account and per client IP.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+    LOGIN_MAX_FAILURES_PER_IP = _env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
+    LOGIN_FAILURE_WINDOW_SECONDS = _env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+    PASSWORD_MIN_LENGTH = 12
+    # argon2.profiles name; tests use CHEAPEST, production the RFC 9106 low-memory profile.
+    PASSWORD_HASH_PROFILE = os.environ.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY")
+    # Behind a reverse proxy, trust this many X-Forwarded-* hops (client IP for sign-in throttling, https).
+    PROXY_FIX_HOPS = _env_int("PROXY_FIX_HOPS", 0)
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    MAX_CONTENT_LENGTH = _env_int("MAX_UPLOAD_MB", 50) * 1024 * 1024
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Cairn <no-reply@cairn.localhost>")
+
+    USAGE_LOG_ENABLED = _env_bool("USAGE_LOG_ENABLED", True)
+    USAGE_LOG_RETENTION_DAYS = _env_int("USAGE_LOG_RETENTION_DAYS", 90)
+    USAGE_LOG_FLUSH_SECONDS = float(os.environ.get("USAGE_LOG_FLUSH_SECONDS", "1.0"))
+    TRASH_RETENTION_DAYS = _env_int("TRASH_RETENTION_DAYS", 30)
+    # Applies when an organization's settings don't say otherwise.
+    DEFAULT_MAX_CONCURRENT_JOBS = _env_int("DEFAULT_MAX_CONCURRENT_JOBS", 3)
+    # Admin override for remote targets in private ranges (projects' git export uses it).
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    EMBEDDED_WORKER = _env_bool("EMBEDDED_WORKER", True)
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+    WTF_CSRF_ENABLED = True
+    USAGE_LOG_FLUSH_SECONDS = 0.0  # write synchronously so tests can read rows at once
+    JOB_RECONCILE_GRACE_SECONDS = 0
+    EMBEDDED_WORKER = False  # tests start the worker they need

@@ -1,0 +1,1 @@
+"""Mechanisms every feature uses. Imports no feature package."""

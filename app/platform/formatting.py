@@ -1,0 +1,93 @@
+"""Jinja filters: dates in the user's preferred format, sizes and counts.
+
+Values are stored in UTC; they are shown in UTC with the user's date format
+(ISO 2026-11-22, US 11/22/2026, EU 22.11.2026).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from flask import Flask
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+DATE_PATTERNS = {"iso": "%Y-%m-%d", "us": "%m/%d/%Y", "eu": "%d.%m.%Y"}
+TIME_PATTERNS = {"iso": "%H:%M", "us": "%I:%M %p", "eu": "%H:%M"}
+
+
+def _format_key() -> str:
+    try:
+        if current_user and current_user.is_authenticated and current_user.preferences is not None:
+            return current_user.preferences.preferred_date_format or "iso"
+    except Exception:  # outside a request (emails rendered by jobs)
+        pass
+    return "iso"
+
+
+def format_date(value: date | datetime | None, fmt: str | None = None) -> str:
+    if value is None:
+        return "\u2014"
+    if isinstance(value, datetime):
+        value = value.astimezone(timezone.utc) if value.tzinfo else value
+    return value.strftime(DATE_PATTERNS[fmt or _format_key()])
+
+
+def format_datetime(value: datetime | None, fmt: str | None = None) -> str:
+    if value is None:
+        return "\u2014"
+    key = fmt or _format_key()
+    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return f"{value.strftime(DATE_PATTERNS[key])} {value.strftime(TIME_PATTERNS[key])} UTC"
+
+
+def relative_time(value: datetime | None, now: datetime | None = None) -> str:
+    if value is None:
+        return "never"
+    now = now or datetime.now(timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    seconds = int((now - value).total_seconds())
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            text = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {text}" if future else f"{text} ago"
+    return "just now"
+
+
+def timestamp_html(value: datetime | None) -> Markup:
+    """A <time> element: relative text when the user enabled it, the exact time otherwise."""
+    from app.platform.features import feature_enabled
+
+    if value is None:
+        return Markup("\u2014")
+    exact = format_datetime(value)
+    iso = value.isoformat()
+    if feature_enabled("relative_times"):
+        return Markup(f'<time datetime="{escape(iso)}" title="{escape(exact)}">{escape(relative_time(value))}</time>')
+    return Markup(f'<time datetime="{escape(iso)}">{escape(exact)}</time>')
+
+
+def filesize(num: int | None) -> str:
+    if num is None:
+        return "\u2014"
+    size = float(num)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+def thousands(num) -> str:
+    return "\u2014" if num is None else f"{int(num):,}"
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(format_date, "date")
+    app.add_template_filter(format_datetime, "datetime")
+    app.add_template_filter(timestamp_html, "timestamp")
+    app.add_template_filter(relative_time, "relative")
+    app.add_template_filter(filesize, "filesize")
+    app.add_template_filter(thousands, "thousands")

@@ -1,0 +1,843 @@
+"""Background jobs: RQ queues, job rows, dispatch, the reconciler and periodic tasks.
+
+The database row is the source of truth. A job row (any model with
+`JobStatusMixin`) goes queued -> running -> succeeded | failed. RQ only carries
+"run kind K on row N"; Redis losing that message, a killed worker or a timeout
+are all repaired from the row by `reconcile()`.
+
+Flow:
+1. a service creates the row and calls `job_submit(row)`, which commits it as
+   queued (waiting for a slot: `rq_job_id` is empty);
+2. `dispatch(org)` gives waiting rows a slot while the organization is under its
+   concurrent-job limit: it stores a fresh job id on the row, commits, and only
+   then enqueues (enqueue after commit: the worker always finds the row);
+3. `execute(kind, row_id)` runs in the worker under a fresh app context: it
+   claims the row, calls the kind's handler, marks the row succeeded or failed
+   (a readable message), re-raises failures, and dispatches the next waiting row.
+
+Every status change is a compare-and-set UPDATE ("from queued with job id X to
+running"), never a read-modify-write of a loaded object. So a duplicate
+delivery, a late failure report, the reconciler and a user's Retry can race
+freely: exactly one of them wins, and a succeeded row stays succeeded. A job
+whose row moved on without it (re-queued, failed by the reconciler, retried)
+finds out at its next progress report and stops (`JobSuperseded`).
+
+With no REDIS_URL the same code runs on an embedded queue: fakeredis and a
+worker thread inside the web process (single process only; logged at start).
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Optional
+
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
+from rq import Queue, SimpleWorker, Worker, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.timeouts import JobTimeoutException, TimerDeathPenalty
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.platform.models import TenantMixin, TimestampMixin, UTCDateTime, json_dict_column, utcnow
+
+log = logging.getLogger("cairn.jobs")
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+LOGICAL_STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+
+
+class JobError(Exception):
+    """A failure whose message is written for the user (shown on the status panel)."""
+
+
+class JobSuperseded(Exception):
+    """The row moved on without this job (re-queued, failed by the reconciler, retried).
+
+    Raised by `Progress` so a job that lost its row stops at its next report;
+    `execute` ends such a delivery quietly: the row's current owner reports.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Status on the row
+# ---------------------------------------------------------------------------
+class JobStatusMixin:
+    """Status, progress and outcome of background work, on the domain row.
+
+    Models may name their statuses differently (seed 000's Generation says
+    pending / in_progress / completed): override `STATUS_NAMES`, keyed by the
+    logical status.
+    """
+
+    STATUS_NAMES: dict[str, str] = {QUEUED: QUEUED, RUNNING: RUNNING, SUCCEEDED: SUCCEEDED, FAILED: FAILED}
+    STATUS_LABELS: dict[str, str] = {QUEUED: "Queued", RUNNING: "Running", SUCCEEDED: "Done", FAILED: "Failed"}
+
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=QUEUED, index=True)
+    progress: Mapped[int] = mapped_column(nullable=False, default=0)
+    progress_message: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
+    error_message: Mapped[Optional[str]] = mapped_column(sa.Text, nullable=True)
+    rq_job_id: Mapped[Optional[str]] = mapped_column(sa.String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(nullable=False, default=0)
+    enqueued_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+
+    @classmethod
+    def status_value(cls, logical: str) -> str:
+        return cls.STATUS_NAMES[logical]
+
+    @classmethod
+    def status_in(cls, *logical: str):
+        return cls.status.in_([cls.STATUS_NAMES[s] for s in logical])
+
+    @property
+    def logical_status(self) -> str:
+        for logical, stored in self.STATUS_NAMES.items():
+            if stored == self.status:
+                return logical
+        return self.status
+
+    @property
+    def status_label(self) -> str:
+        if self.logical_status == QUEUED and not self.rq_job_id:
+            return "Waiting for a free slot"
+        return self.STATUS_LABELS.get(self.logical_status, self.status)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.logical_status in (SUCCEEDED, FAILED)
+
+    # Columns naming who a job row belongs to, in the order they are looked for.
+    OWNER_COLUMNS = ("requested_by_id", "created_by_id", "owner_id")
+
+    def visible_to(self, user) -> bool:
+        """Who may see this row's panel: an admin, or the person the work is for.
+
+        A member's exports, generations and project archives are theirs alone,
+        as on their own pages; rows that record no owner are for staff only.
+        """
+        if getattr(user, "role", None) == "admin":
+            return True
+        for column in self.OWNER_COLUMNS:
+            if hasattr(type(self), column):
+                return getattr(self, column) is not None and getattr(self, column) == getattr(user, "id", None)
+        return getattr(user, "role", None) in ("manager", "agent")
+
+    def may_retry(self, user) -> bool:
+        """Who may press Retry: an admin, or whoever asked for the work (rows that record it).
+
+        Rows without a `requested_by_id` column may be retried by any member of
+        their organization; a task nobody asked for (None) only by an admin.
+        """
+        if getattr(user, "role", None) == "admin":
+            return True
+        if not hasattr(type(self), "requested_by_id"):
+            return True
+        return self.requested_by_id is not None and self.requested_by_id == getattr(user, "id", None)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    def _set(self, logical: str) -> None:
+        self.status = self.STATUS_NAMES[logical]
+
+
+class BackgroundTask(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
+    """Platform-level background work (trash purge, usage retention) started from the UI."""
+
+    __tablename__ = "background_tasks"
+    __table_args__ = (sa.Index("idx_task_org_created", "organization_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(50), nullable=False)
+    title: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    params: Mapped[dict] = json_dict_column()
+    result: Mapped[dict] = json_dict_column()
+    requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    requested_by = sa.orm.relationship("User", foreign_keys=[requested_by_id])
+
+
+# ---------------------------------------------------------------------------
+# Registry of job kinds
+# ---------------------------------------------------------------------------
+@dataclass
+class JobKind:
+    name: str
+    model: type
+    handler: Callable[[Any, "Progress"], Any]
+    queue: str = "default"
+    expensive: bool = True
+    result_template: str | None = None
+    title: Callable[[Any], str] = lambda row: getattr(row, "title", "") or f"Job #{row.id}"
+    detail_url: Callable[[Any], str | None] = lambda row: None
+
+
+job_kinds: dict[str, JobKind] = {}
+_model_kinds: dict[type, str] = {}
+
+
+def register_job_kind(kind: JobKind) -> JobKind:
+    job_kinds[kind.name] = kind
+    _model_kinds.setdefault(kind.model, kind.name)
+    return kind
+
+
+def kind_of(row: Any) -> JobKind:
+    if isinstance(row, BackgroundTask):
+        return job_kinds[row.kind]
+    return job_kinds[_model_kinds[type(row)]]
+
+
+def find_kind(row: Any) -> JobKind | None:
+    """`kind_of`, or None for a row whose kind this process doesn't know."""
+    try:
+        return kind_of(row)
+    except KeyError:
+        return None
+
+
+def job_models() -> list[type]:
+    return list(dict.fromkeys(k.model for k in job_kinds.values()))
+
+
+def _expensive_filter(model: type):
+    """SQL condition selecting the rows of `model` that count against the concurrency limit (or None)."""
+    kinds = [k for k in job_kinds.values() if k.model is model]
+    expensive = [k.name for k in kinds if k.expensive]
+    if not expensive:
+        return None
+    if model is BackgroundTask and len(expensive) < len(kinds):
+        return BackgroundTask.kind.in_(expensive)
+    return sa.true()
+
+
+# ---------------------------------------------------------------------------
+# Connections and queues
+# ---------------------------------------------------------------------------
+def get_connection():
+    return current_app.extensions["cairn_redis"]
+
+
+def get_queue(name: str = "default") -> Queue:
+    return Queue(name, connection=get_connection(), default_timeout=current_app.config["JOB_TIMEOUT_SECONDS"])
+
+
+def init_app(app: Flask) -> None:
+    """Bind the app to Redis, or to an embedded fakeredis server when REDIS_URL is empty."""
+    _import_extra_job_modules(app)
+    if app.config.get("REDIS_URL"):
+        import redis
+
+        app.extensions["cairn_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["cairn_embedded_queue"] = False
+    else:
+        import fakeredis
+
+        server = app.extensions.get("cairn_fake_server") or fakeredis.FakeServer()
+        app.extensions["cairn_fake_server"] = server
+        app.extensions["cairn_redis"] = fakeredis.FakeRedis(server=server)
+        app.extensions["cairn_embedded_queue"] = True
+        if app.config.get("EMBEDDED_WORKER"):
+
+            @app.before_request
+            def _ensure_embedded_worker() -> None:
+                # Started by the first request, in the process that serves (not the reloader's parent).
+                start_embedded_worker(app)
+
+
+def _import_extra_job_modules(app: Flask) -> None:
+    """Import modules that register job kinds outside the app (tests' sample jobs).
+
+    Named by EXTRA_JOB_MODULES (config) or CAIRN_EXTRA_JOB_MODULES (environment,
+    so a `flask worker` subprocess registers the same kinds), comma-separated.
+    """
+    names = app.config.get("EXTRA_JOB_MODULES") or os.environ.get("CAIRN_EXTRA_JOB_MODULES", "")
+    if isinstance(names, str):
+        names = names.split(",")
+    for name in (n.strip() for n in names):
+        if name:
+            importlib.import_module(name)
+
+
+def uses_embedded_queue(app: Flask | None = None) -> bool:
+    return bool((app or current_app).extensions.get("cairn_embedded_queue"))
+
+
+# ---------------------------------------------------------------------------
+# Submitting and dispatching
+# ---------------------------------------------------------------------------
+def job_submit(row: Any) -> Any:
+    """Commit `row` as queued and start it as soon as its organization has a free slot."""
+    row._set(QUEUED)
+    row.rq_job_id = None
+    row.progress = 0
+    row.progress_message = ""
+    row.error_message = None
+    row.enqueued_at = row.started_at = row.finished_at = None
+    db.session.add(row)
+    db.session.commit()
+    dispatch(row.organization_id)
+    return row
+
+
+def job_retry(row: Any) -> Any:
+    """Queue a failed row again (the user pressed Retry)."""
+    if row.logical_status != FAILED:
+        raise JobError("Only a failed job can be retried.")
+    row.attempts = 0
+    return job_submit(row)
+
+
+def organization_job_limit(organization_id: int) -> int:
+    from app.accounts.models import Organization  # platform reads the tenant row, imports no views
+
+    org = db.session.get(Organization, organization_id, populate_existing=True)
+    return org.max_concurrent_jobs if org else current_app.config["DEFAULT_MAX_CONCURRENT_JOBS"]
+
+
+def _lock_organization(organization_id: int) -> None:
+    """Serialise dispatch per organization until the caller commits.
+
+    PostgreSQL: a row lock. SQLite has no row locks: a no-op write takes the
+    database's write lock at once, so the web thread and the worker thread can't
+    both read the same free slot (reads inside the lock see every commit).
+    """
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        db.session.execute(sa.text("SELECT id FROM organizations WHERE id = :id FOR UPDATE"), {"id": organization_id})
+    elif dialect == "sqlite":
+        db.session.execute(sa.text("UPDATE organizations SET id = id WHERE id = :id"), {"id": organization_id})
+
+
+def _active_count(model: type, organization_id: int) -> int:
+    expensive = _expensive_filter(model)
+    if expensive is None:
+        return 0
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(model).where(
+            model.organization_id == organization_id,
+            expensive,
+            sa.or_(model.status_in(RUNNING), sa.and_(model.status_in(QUEUED), model.rq_job_id.is_not(None))),
+        )
+    ) or 0
+
+
+def dispatch(organization_id: int) -> list[str]:
+    """Enqueue waiting rows of one organization while it is under its limit. Returns job ids."""
+    try:
+        _lock_organization(organization_id)
+        limit = organization_job_limit(organization_id)
+        active = sum(_active_count(model, organization_id) for model in job_models())
+        waiting: list[Any] = []
+        for model in job_models():
+            waiting.extend(db.session.scalars(
+                sa.select(model).where(model.organization_id == organization_id, model.status_in(QUEUED),
+                                       model.rq_job_id.is_(None))
+                .order_by(model.created_at, model.id).limit(100)
+            ))
+        waiting.sort(key=lambda r: (r.created_at, r.id))
+        started: list[tuple[JobKind, int, str]] = []
+        for row in waiting:
+            kind = find_kind(row)
+            if kind is None:
+                log.error("%s #%s has a job kind this process doesn't know; left waiting", type(row).__name__, row.id)
+                continue
+            if kind.expensive and active >= limit:
+                continue
+            row.rq_job_id = f"{kind.name}-{row.id}-{uuid.uuid4().hex[:12]}"
+            row.enqueued_at = utcnow()
+            row.attempts = (row.attempts or 0) + 1
+            started.append((kind, row.id, row.rq_job_id))
+            active += 1 if kind.expensive else 0
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    for kind, row_id, job_id in started:
+        _enqueue(kind, row_id, job_id)
+    return [job_id for _, _, job_id in started]
+
+
+def _enqueue(kind: JobKind, row_id: int, job_id: str) -> None:
+    try:
+        get_queue(kind.queue).enqueue_call(
+            "app.platform.jobs.execute",
+            args=(kind.name, row_id),
+            job_id=job_id,
+            timeout=current_app.config["JOB_TIMEOUT_SECONDS"],
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+            description=f"{kind.name} #{row_id}",
+        )
+    except Exception:  # Redis down: the row stays queued with its id; the reconciler re-queues it.
+        log.exception("could not enqueue %s #%s; the reconciler will retry", kind.name, row_id)
+
+
+# ---------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------
+def _owned(model: type, row_id: int, job_id: str | None, *statuses: str) -> list:
+    """Conditions for "row `row_id` is still in `statuses` and still belongs to job `job_id`"."""
+    conditions = [model.id == row_id, model.status_in(*statuses)]
+    if job_id is not None:
+        conditions.append(model.rq_job_id == job_id)
+    return conditions
+
+
+def _update(model: type, conditions: list, **values: Any) -> bool:
+    """One compare-and-set UPDATE; True when it changed the row."""
+    result = db.session.execute(
+        sa.update(model).where(*conditions).values(**values).execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+class Progress:
+    """Handed to handlers: `progress(40, "Deleted 400 of 1,000")` commits the row's progress.
+
+    It commits the session, so call it only between consistent units of work.
+    It raises `JobSuperseded` when the row no longer belongs to this job (the
+    reconciler failed or re-queued it, or the user retried it): stop then.
+    Report at least every JOB_STALE_AFTER_SECONDS: the reconciler reads a long
+    silence of a row whose job vanished from Redis as a dead job.
+    """
+
+    def __init__(self, row: Any, job_id: str | None = None) -> None:
+        self.row = row
+        self.model = type(row)
+        self.row_id = row.id
+        self.job_id = job_id
+
+    def __call__(self, percent: float, message: str = "") -> None:
+        changed = _update(self.model, _owned(self.model, self.row_id, self.job_id, RUNNING),
+                          progress=max(0, min(100, int(percent))), progress_message=(message or "")[:255])
+        if not changed:
+            db.session.rollback()
+            raise JobSuperseded(f"{self.model.__name__} #{self.row_id} no longer belongs to job {self.job_id}")
+        db.session.commit()
+
+
+def execute(kind_name: str, row_id: int) -> Any:
+    """The RQ job function: run kind `kind_name` on row `row_id`. Takes ids, loads rows.
+
+    Returns a small summary (the result itself is on the row), or None when
+    this delivery had nothing to do (a duplicate, or the row moved on).
+    """
+    kind = job_kinds.get(kind_name)
+    if kind is None:
+        raise JobError(f"This worker doesn't know the job kind {kind_name!r} (is it running the same code?).")
+    job = get_current_job()
+    job_id = job.id if job is not None else None
+    try:
+        row = _claim(kind.model, row_id, job_id)
+        if row is None:
+            log.info("%s #%s: not queued for job %s (duplicate or superseded delivery); nothing to do",
+                     kind_name, row_id, job_id)
+            return None
+        organization_id = row.organization_id
+    finally:
+        db.session.remove()
+    try:
+        return _run(kind, row_id, job_id)
+    finally:
+        db.session.remove()
+        try:
+            dispatch(organization_id)  # this row's slot is free: start the next waiting row
+        except Exception:
+            log.exception("dispatch after %s #%s failed; the reconciler will dispatch", kind_name, row_id)
+        db.session.remove()
+
+
+def _claim(model: type, row_id: int, job_id: str | None) -> Any | None:
+    """queued (for this job) -> running, atomically. The row, or None if another delivery has it."""
+    claimed = _update(model, _owned(model, row_id, job_id, QUEUED),
+                      status=model.status_value(RUNNING), started_at=utcnow(), finished_at=None,
+                      error_message=None)
+    db.session.commit()
+    return db.session.get(model, row_id) if claimed else None
+
+
+def _run(kind: JobKind, row_id: int, job_id: str | None) -> Any:
+    model = kind.model
+    try:
+        row = db.session.get(model, row_id)
+        kind.handler(row, Progress(row, job_id))
+        db.session.flush()
+        if not _update(model, _owned(model, row_id, job_id, RUNNING),
+                       status=model.status_value(SUCCEEDED), progress=100, finished_at=utcnow()):
+            raise JobSuperseded(f"{model.__name__} #{row_id} changed hands while job {job_id} ran")
+        db.session.commit()
+    except JobSuperseded as exc:
+        db.session.rollback()
+        log.warning("%s #%s: %s; this delivery stops without a result", kind.name, row_id, exc)
+        return None
+    except BaseException as exc:
+        db.session.rollback()
+        try:
+            _mark_failed(model, row_id, job_id, _readable_error(exc, job_id))
+        except Exception:
+            db.session.rollback()
+            log.exception("could not record the failure of %s #%s; the reconciler will", kind.name, row_id)
+        raise
+    return {"kind": kind.name, "row_id": row_id, "status": SUCCEEDED}
+
+
+def _readable_error(exc: BaseException, job_id: str | None) -> str:
+    if isinstance(exc, JobError):
+        return str(exc)
+    if isinstance(exc, JobTimeoutException):
+        job = get_current_job()  # the limit it was enqueued with, not this worker's default
+        limit = (job.timeout if job is not None and job.timeout else None) or current_app.config["JOB_TIMEOUT_SECONDS"]
+        return (f"The job took longer than its limit of {int(limit)} second{'s' if int(limit) != 1 else ''} "
+                "and was stopped. Try a smaller request, or ask an admin to raise the limit.")
+    log.error("job %s failed", job_id, exc_info=exc)
+    return (f"Unexpected error ({type(exc).__name__}). It has been logged as {job_id or 'inline'}; "
+            "try again or contact support.")
+
+
+def _mark_failed(model: type, row_id: int, job_id: str | None, message: str) -> bool:
+    """Fail the row unless it already finished or moved to another job; a late failure never overwrites success."""
+    changed = _update(model, _owned(model, row_id, job_id, QUEUED, RUNNING),
+                      status=model.status_value(FAILED), error_message=message, finished_at=utcnow())
+    db.session.commit()
+    return changed
+
+
+# ---------------------------------------------------------------------------
+# Reconciler
+# ---------------------------------------------------------------------------
+LOST_MESSAGE = "the job queue lost this job (was Redis restarted?)"
+KILLED_MESSAGE = ("The job stopped unexpectedly: the worker running it was killed, ran out of memory or "
+                  "hit its time limit. Press Retry to run it again.")
+SILENT_MESSAGE = ("The worker running this job stopped responding (it was killed or lost its connection). "
+                  "Press Retry to run it again.")
+STOPPED_MESSAGE = "The job was stopped before it finished. Press Retry to run it again."
+NO_RESULT_MESSAGE = "The job ended without recording its result. Press Retry to run it again."
+
+
+def reconcile(now: datetime | None = None) -> dict[str, int]:
+    """Repair rows stuck queued/running with no live job. Runs about every minute.
+
+    - job gone from Redis (restart without persistence, flushed): re-queue the
+      row while it has attempts left, else fail it;
+    - job failed in RQ (work-horse killed, timeout) but the row never heard:
+      fail the row with a readable reason;
+    - job "started" but its heartbeat stopped (worker and horse killed): fail it.
+    Each repair is a compare-and-set on the status and job id that were judged,
+    so a job finishing meanwhile keeps its result.
+    """
+    now = now or utcnow()
+    config = current_app.config
+    grace = now - timedelta(seconds=config["JOB_RECONCILE_GRACE_SECONDS"])
+    stale = now - timedelta(seconds=config["JOB_STALE_AFTER_SECONDS"])
+    connection = get_connection()
+    # The embedded worker runs reconcile on its own thread, between jobs: a "started" job there is running.
+    heartbeats = not uses_embedded_queue()
+    counts = {"requeued": 0, "failed": 0, "dispatched": 0}
+    organizations: set[int] = set()
+    for model in job_models():
+        candidates = db.session.execute(
+            sa.select(model.id, model.organization_id, model.status, model.rq_job_id, model.attempts,
+                      model.updated_at).where(
+                model.status_in(QUEUED, RUNNING),
+                model.rq_job_id.is_not(None),
+                sa.func.coalesce(model.started_at, model.enqueued_at, model.created_at) <= grace,
+            )
+        ).all()
+        db.session.rollback()
+        for row in candidates:
+            verdict = _judge(model, row, connection, stale, heartbeats=heartbeats)
+            if verdict is None:
+                continue
+            key, values = _repair(model, row, verdict, now, config["JOB_MAX_ATTEMPTS"])
+            if _update(model, [model.id == row.id, model.status == row.status, model.rq_job_id == row.rq_job_id],
+                       **values):
+                log.warning("reconcile: %s #%s %s: %s", model.__name__, row.id, key, verdict[1])
+                counts[key] += 1
+                organizations.add(row.organization_id)
+            db.session.commit()
+    for model in job_models():
+        organizations.update(db.session.scalars(
+            sa.select(model.organization_id).where(model.status_in(QUEUED), model.rq_job_id.is_(None)).distinct()
+        ))
+    db.session.rollback()
+    for organization_id in sorted(organizations):
+        counts["dispatched"] += len(dispatch(organization_id))
+    return counts
+
+
+def _repair(model: type, row: Any, verdict: tuple[str, str], now: datetime, max_attempts: int) -> tuple[str, dict]:
+    action, reason = verdict
+    if action == "requeue" and row.attempts < max_attempts:
+        return "requeued", {"status": model.status_value(QUEUED), "rq_job_id": None, "started_at": None,
+                            "progress": 0, "progress_message": f"Re-queued: {reason}."}
+    if action == "requeue":
+        reason = (f"{reason[0].upper()}{reason[1:]} and it was tried {row.attempts} times. "
+                  "Press Retry to run it again.")
+    return "failed", {"status": model.status_value(FAILED), "error_message": reason, "finished_at": now}
+
+
+def _judge(model: type, row: Any, connection, stale: datetime, *, heartbeats: bool) -> tuple[str, str] | None:
+    """What to do with a queued/running row whose job is `row.rq_job_id`: None, or (action, reason)."""
+    # A running row that still reports progress is alive, whatever Redis says now.
+    silent = row.status != model.status_value(RUNNING) or row.updated_at is None or row.updated_at < stale
+    try:
+        job = Job.fetch(row.rq_job_id, connection=connection)
+        status = job.get_status(refresh=False)
+    except NoSuchJobError:
+        return ("requeue", LOST_MESSAGE) if silent else None
+    if status == JobStatus.FAILED:
+        return ("fail", KILLED_MESSAGE)
+    if status in (JobStatus.STOPPED, JobStatus.CANCELED):
+        return ("fail", STOPPED_MESSAGE)
+    if status == JobStatus.FINISHED:
+        return ("fail", NO_RESULT_MESSAGE) if silent else None
+    if status == JobStatus.STARTED and heartbeats:
+        heartbeat = job.last_heartbeat or job.started_at
+        if heartbeat is not None and heartbeat.tzinfo is None:
+            heartbeat = heartbeat.replace(tzinfo=stale.tzinfo)
+        if heartbeat is not None and heartbeat < stale:
+            return ("fail", SILENT_MESSAGE)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Periodic tasks
+# ---------------------------------------------------------------------------
+@dataclass
+class PeriodicTask:
+    name: str
+    interval_seconds: int
+    function: str  # dotted path, imported in the worker
+    queue: str = "default"
+
+
+periodic_tasks: dict[str, PeriodicTask] = {}
+
+
+def register_periodic(name: str, interval_seconds: int, function: str, queue: str = "default") -> None:
+    periodic_tasks[name] = PeriodicTask(name, interval_seconds, function, queue)
+
+
+register_periodic("reconcile-jobs", 60, "app.platform.jobs.reconcile")
+
+
+def beat_tick(now: float | None = None) -> list[str]:
+    """Enqueue every periodic task whose slot has come. Exactly once per slot across workers.
+
+    The slot key is taken with SET NX in Redis and the RQ job id is derived from
+    the slot, so two workers ticking at once enqueue each task once.
+    """
+    now = time.time() if now is None else now
+    connection = get_connection()
+    enqueued = []
+    for task in periodic_tasks.values():
+        slot = int(now // task.interval_seconds)
+        key = f"cairn:periodic:{task.name}:{slot}"
+        if connection.set(key, "1", nx=True, ex=task.interval_seconds * 2):
+            get_queue(task.queue).enqueue_call(
+                "app.platform.jobs.run_periodic",
+                args=(task.name,),
+                job_id=f"periodic-{task.name}-{slot}",
+                result_ttl=task.interval_seconds * 2,
+                description=f"periodic {task.name}",
+            )
+            enqueued.append(task.name)
+    return enqueued
+
+
+def run_periodic(name: str) -> Any:
+    task = periodic_tasks[name]
+    module_name, _, function_name = task.function.rpartition(".")
+    function = getattr(importlib.import_module(module_name), function_name)
+    try:
+        return function()
+    finally:
+        db.session.remove()
+
+
+# ---------------------------------------------------------------------------
+# Workers
+# ---------------------------------------------------------------------------
+_worker_app: Flask | None = None
+
+
+def set_worker_app(app: Flask) -> None:
+    """The app `AppContextJob` uses when a job runs outside any app context (`rq worker --job-class`)."""
+    global _worker_app
+    _worker_app = app
+
+
+class AppContextJob(Job):
+    """Every job runs in a fresh app context (its own database session).
+
+    Our workers (`make_worker`) push their app's context around each job; with a
+    plain `rq worker --job-class app.platform.jobs.AppContextJob` there is none,
+    and one app is built per process.
+    """
+
+    def perform(self) -> Any:
+        if has_app_context():
+            app = current_app._get_current_object()
+        else:
+            if _worker_app is None:
+                from app import create_app
+
+                set_worker_app(create_app())
+            app = _worker_app
+        with app.app_context():
+            return super().perform()
+
+
+class _AppWorkerMixin:
+    """Runs every job inside `self.app`'s context; a forked work-horse first drops inherited connections."""
+
+    app: Flask | None = None  # set by make_worker; without it AppContextJob builds the process's app
+    _app_pid: int = 0
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        if self.app is None:
+            return super().perform_job(job, queue)
+        if os.getpid() != self._app_pid:
+            # A forked work-horse must not share the parent's pooled database connections.
+            with self.app.app_context():
+                db.engine.dispose(close=False)
+            self._app_pid = os.getpid()
+        with self.app.app_context():
+            return super().perform_job(job, queue)
+
+
+class CairnWorker(_AppWorkerMixin, Worker):
+    """The `flask worker` process: forks a work-horse per job (a crash or kill can't take the worker down)."""
+
+
+class ThreadWorker(_AppWorkerMixin, SimpleWorker):
+    """An RQ worker that can run off the main thread (embedded queue)."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:  # signals only work on the main thread
+        pass
+
+
+def make_worker(app: Flask, queues: list[str] | None = None, *, threaded: bool = False):
+    connection = app.extensions["cairn_redis"]
+    names = queues or app.config["RQ_QUEUES"]
+    queue_objects = [Queue(n, connection=connection, job_class=AppContextJob) for n in names]
+    worker_class = ThreadWorker if threaded else CairnWorker
+    worker = worker_class(
+        queue_objects,
+        connection=connection,
+        job_class=AppContextJob,
+        job_monitoring_interval=app.config["JOB_MONITORING_INTERVAL"],
+    )
+    worker.app = app
+    worker._app_pid = os.getpid()
+    return worker
+
+
+def _enqueue_scheduled_jobs(worker) -> None:
+    """Move due `enqueue_at`/`enqueue_in` jobs to their queues, in this thread (embedded queue).
+
+    `work(with_scheduler=True)` would, after its first maintenance pass, fork a
+    scheduler process out of the web process; this does the burst part only.
+    """
+    from rq.scheduler import RQScheduler
+
+    scheduler = RQScheduler(worker.queues, connection=worker.connection)
+    scheduler.acquire_locks()
+    if scheduler.acquired_locks:
+        try:
+            scheduler.enqueue_scheduled_jobs()
+        finally:
+            scheduler.release_locks()
+
+
+def run_embedded_jobs(app: Flask, max_rounds: int = 20) -> int:
+    """Run queued jobs in this thread until the queues are empty (tests, embedded mode)."""
+    worker = make_worker(app, threaded=True)
+    rounds = 0
+    while rounds < max_rounds:
+        _enqueue_scheduled_jobs(worker)
+        if not worker.work(burst=True, logging_level="WARNING"):
+            break
+        rounds += 1
+    return rounds
+
+
+class EmbeddedWorker(threading.Thread):
+    """The in-process worker used when no Redis is configured. Single process only."""
+
+    def __init__(self, app: Flask, poll_seconds: float = 0.25) -> None:
+        super().__init__(name="cairn-embedded-worker", daemon=True)
+        self.app = app
+        self.poll_seconds = poll_seconds
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        worker = make_worker(self.app, threaded=True)
+        last_tick = 0.0
+        while not self.stopping.is_set():
+            try:
+                if time.time() - last_tick >= self.app.config["PERIODIC_TICK_SECONDS"]:
+                    last_tick = time.time()
+                    with self.app.app_context():
+                        beat_tick()
+                _enqueue_scheduled_jobs(worker)
+                worker.work(burst=True, logging_level="WARNING")
+            except Exception:
+                log.exception("embedded worker round failed")
+            self.stopping.wait(self.poll_seconds)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+_embedded_start_lock = threading.Lock()
+
+
+def start_embedded_worker(app: Flask) -> EmbeddedWorker | None:
+    if not uses_embedded_queue(app):
+        return None
+    with _embedded_start_lock:  # two first requests at once start one worker
+        existing = app.extensions.get("cairn_embedded_worker")
+        if existing is not None and existing.is_alive():
+            return existing
+        log.warning("No REDIS_URL: running jobs on the embedded in-process queue (single process only).")
+        worker = EmbeddedWorker(app)
+        app.extensions["cairn_embedded_worker"] = worker
+        worker.start()
+        return worker
+
+
+class BeatThread(threading.Thread):
+    """Runs `beat_tick` at start and then every PERIODIC_TICK_SECONDS in an RQ worker process (flask worker)."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(name="cairn-beat", daemon=True)
+        self.app = app
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with self.app.app_context():
+                    beat_tick()
+            except Exception:
+                log.exception("periodic tick failed")
+            self.stopping.wait(self.app.config["PERIODIC_TICK_SECONDS"])
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,188 @@
+"""Files under STORAGE_DIR: atomic writes and signed, expiring download links.
+
+A file is written to `<name>.<random>.part`, fsynced, then renamed into place; callers
+record it as complete only after `atomic_write` returns. Download links are
+signed tokens that name the file, its organization and (optionally) the user
+allowed to use them, and expire.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import stat
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+_SAFE_PART = re.compile(r"[A-Za-z0-9._-]+")
+
+
+class StorageError(ValueError):
+    pass
+
+
+def storage_root() -> Path:
+    root = Path(current_app.config["STORAGE_DIR"]).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+PARTIAL_SUFFIX = ".part"
+
+
+def check_relative_path(relative_path: str) -> str:
+    """`relative_path` if it is a safe, canonical storage path, else StorageError.
+
+    Parts are split on "/" by hand: `pathlib` would quietly drop empty and "."
+    parts ("a//b", "a/./b", "a/"), and a `$` regex accepts a trailing newline.
+    Names ending in ".part" are reserved for files being written
+    (`sweep_partials` deletes old ones).
+    """
+    parts = relative_path.split("/") if isinstance(relative_path, str) else [""]
+    if (
+        any(part in ("", ".", "..") or not _SAFE_PART.fullmatch(part) for part in parts)
+        or parts[-1].endswith(PARTIAL_SUFFIX)
+    ):
+        raise StorageError(f"Unsafe storage path: {relative_path!r}")
+    return relative_path
+
+
+def resolve(relative_path: str) -> Path:
+    """Absolute path for a storage-relative path; refuses anything that escapes the root."""
+    check_relative_path(relative_path)
+    root = storage_root()
+    path = (root / relative_path).resolve()
+    if root not in path.parents:  # a symlink inside the storage pointing out of it
+        raise StorageError(f"Unsafe storage path: {relative_path!r}")
+    return path
+
+
+@dataclass
+class StoredFile:
+    relative_path: str
+    size: int
+    sha256: str
+
+
+@contextmanager
+def atomic_write(relative_path: str) -> Iterator[IO[bytes]]:
+    """Yield a binary file; on clean exit it is fsynced and renamed into place.
+
+    Each call writes its own `<name>.<random>.part`, so two writers of one path
+    (a job re-queued while its first run is still going) can't interleave
+    their bytes: the last one to finish wins with a whole file. On an exception
+    the partial file is removed and an existing file at the path is untouched.
+    """
+    final = resolve(relative_path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_name(f"{final.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
+    handle = open(partial, "xb")
+    try:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        os.replace(partial, final)
+    except BaseException:
+        handle.close()
+        partial.unlink(missing_ok=True)
+        raise
+    _fsync_directory(final.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (a crash right after must not lose the new name)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def describe(relative_path: str) -> StoredFile:
+    path = resolve(relative_path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return StoredFile(relative_path, path.stat().st_size, digest.hexdigest())
+
+
+def delete(relative_path: str) -> None:
+    resolve(relative_path).unlink(missing_ok=True)
+
+
+def sweep_partials(max_age_seconds: int = 3600) -> int:
+    """Remove `.part` files older than `max_age_seconds` (left by killed jobs).
+
+    A file being written is touched by every write, so it stays young; one that
+    vanishes while we look (its writer just renamed it) is skipped.
+    """
+    removed = 0
+    cutoff = time.time() - max_age_seconds
+    for partial in storage_root().rglob(f"*{PARTIAL_SUFFIX}"):
+        try:
+            info = partial.lstat()
+            if not stat.S_ISREG(info.st_mode) or info.st_mtime >= cutoff:
+                continue
+            partial.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="cairn-download")
+
+
+def sign_download(relative_path: str, *, organization_id: int, user_id: int | None = None) -> str:
+    """A token for one file of one organization (and, with `user_id`, one user only)."""
+    check_relative_path(relative_path)
+    return _serializer().dumps({"p": relative_path, "o": organization_id, "u": user_id})
+
+
+class LinkExpired(StorageError):
+    pass
+
+
+class LinkInvalid(StorageError):
+    pass
+
+
+def verify_download(token: str, *, organization_id: int, user_id: int | None, max_age: int | None = None) -> str:
+    """The storage path a token grants to this tenant/user, or LinkExpired/LinkInvalid."""
+    if max_age is None:
+        max_age = current_app.config["DOWNLOAD_LINK_MAX_AGE"]
+    try:
+        data = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise LinkExpired("This download link has expired.") from exc
+    except BadSignature as exc:
+        raise LinkInvalid("This download link is not valid.") from exc
+    if not isinstance(data, dict) or data.get("o") != organization_id:
+        raise LinkInvalid("This download link is not valid.")
+    if data.get("u") is not None and data.get("u") != user_id:
+        raise LinkInvalid("This download link is not valid.")
+    try:
+        return check_relative_path(data.get("p"))
+    except StorageError as exc:
+        raise LinkInvalid("This download link is not valid.") from exc
+
+
+from app.platform.jobs import register_periodic  # noqa: E402
+
+# Jobs time out long before an hour, so a `.part` file that old has no writer left.
+register_periodic("sweep-partials", 3600, "app.platform.storage.sweep_partials")

@@ -1,0 +1,228 @@
+"""A job kind used only by the jobs tests, and helpers to drive it.
+
+The test process imports this module; worker processes import it through
+CAIRN_EXTRA_JOB_MODULES (set by `tests.conftest.worker_env`), so both know
+the kind. The handler's behaviour comes from the task's params:
+
+- ``mode``: "ok" (default), "job_error" (raises JobError with ``message``)
+  or "crash" (raises ValueError with an internal detail users must not see);
+- ``gate``: report 50 % "Waiting at the gate", then wait until the test opens
+  the gate (`open_gate`), so a test can watch the row while it runs;
+- ``sleep``: seconds to work, reporting progress every 0.2 s (a slow job).
+
+Every run counts itself in Redis (`calls`), so a test can prove a row ran once.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from app.extensions import db
+from app.platform.jobs import BackgroundTask, JobError, JobKind, get_connection, job_submit, register_job_kind
+
+SAMPLE = "test_sample"
+INTERNAL_DETAIL = "secret internal detail 42"
+
+
+def calls_key(row_id: int) -> str:
+    return f"cairn-test:calls:{row_id}"
+
+
+def gate_key(row_id: int) -> str:
+    return f"cairn-test:gate:{row_id}"
+
+
+def _sample_handler(task: BackgroundTask, progress) -> dict:
+    params = dict(task.params or {})
+    connection = get_connection()
+    calls = int(connection.incr(calls_key(task.id)))
+    progress(10, "Started")
+    if params.get("gate"):
+        progress(50, "Waiting at the gate")
+        deadline = time.time() + float(params.get("gate_timeout", 30))
+        while not connection.get(gate_key(task.id)):
+            if time.time() > deadline:
+                raise JobError("The test gate never opened.")
+            time.sleep(0.05)
+    sleep = float(params.get("sleep", 0))
+    started = time.time()
+    while time.time() - started < sleep:
+        time.sleep(0.2)
+        progress(min(99, 10 + 89 * (time.time() - started) / sleep), "Working slowly")
+    mode = params.get("mode", "ok")
+    if mode == "job_error":
+        raise JobError(params.get("message", "The sample job refused: bad input."))
+    if mode == "crash":
+        raise ValueError(INTERNAL_DETAIL)
+    task.result = {"calls": calls, "answer": 42}
+    return task.result
+
+
+register_job_kind(JobKind(SAMPLE, BackgroundTask, _sample_handler, title=lambda t: t.title or "Sample job"))
+
+
+# --------------------------------------------------------------------------- helpers for tests
+def new_task(organization, *, status: str = "queued", **params) -> BackgroundTask:
+    """A sample row committed as-is (not submitted: no job id, nothing enqueued)."""
+    task = BackgroundTask(organization_id=organization.id, kind=SAMPLE, title="Sample job", params=params,
+                          status=status)
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
+def submit(organization, **params) -> BackgroundTask:
+    """A sample row submitted the way services do (`job_submit`)."""
+    task = BackgroundTask(organization_id=organization.id, kind=SAMPLE, title="Sample job", params=params)
+    return job_submit(task)
+
+
+def open_gate(row_id: int) -> None:
+    get_connection().set(gate_key(row_id), "1")
+
+
+def calls(row_id: int) -> int:
+    return int(get_connection().get(calls_key(row_id)) or 0)
+
+
+def fresh(row_id: int, model=BackgroundTask):
+    """The row as the database has it now (ends the session's transaction first)."""
+    db.session.rollback()
+    return db.session.get(model, row_id, populate_existing=True)
+
+
+def wait_for_row(row_id: int, predicate, *, timeout: float = 20.0, what: str = "", model=BackgroundTask):
+    """Poll the row until `predicate(row)` holds; fail with the last state seen."""
+    deadline = time.time() + timeout
+    while True:
+        row = fresh(row_id, model)
+        if predicate(row):
+            return row
+        if time.time() > deadline:
+            raise AssertionError(f"row #{row_id} never became {what or 'as expected'}: status={row.status} "
+                                 f"progress={row.progress} message={row.progress_message!r} "
+                                 f"error={row.error_message!r}")
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- processes and apps
+def dispose_app(app) -> None:
+    """Close what an extra test app holds: its database pool and its Redis connections."""
+    with app.app_context():
+        db.engine.dispose()
+    app.extensions["cairn_redis"].close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A redis-server of our own (no persistence), so a test can kill and restart it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "PrivateRedis":
+        import redis
+
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.time() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if self.process.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"redis-server on port {self.port} did not start")
+                time.sleep(0.05)
+            finally:
+                client.close()
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL, like a crash: without persistence everything in it is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children first), read from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        parents.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def work_horses(worker_pid: int) -> list[int]:
+    """The worker's forked work-horses: children that lead their own process group (`os.setpgrp`)."""
+    horses = []
+    for child in descendants(worker_pid):
+        try:
+            if os.getpgid(child) == child:
+                horses.append(child)
+        except ProcessLookupError:
+            pass
+    return horses
+
+
+def kill_now(*pids: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stop a worker started in its own session (`start_worker`), its horse and scheduler too."""
+    if proc.poll() is None:
+        pids = descendants(proc.pid)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            kill_now(proc.pid)
+            proc.wait(5)
+        kill_now(*[p for p in pids if _alive(p)])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,149 @@
+"""Jobs against real process failures: a Redis server restarted, a worker killed.
+
+Services mode only (TEST_REDIS_URL): the embedded queue lives inside the test
+process, so there is no separate Redis or worker to kill; test_jobs.py covers
+the embedded equivalents (a flushed fake server). Each test runs its own
+redis-server on a free port and its own `flask worker`, so killing them
+touches nothing else.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+from rq import Queue
+from rq.job import Job, JobStatus
+
+from app.platform.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, get_connection, reconcile
+from tests.conftest import make_test_app, require, start_worker
+from tests.factories import make_organization
+from tests.platform.sample_jobs import (
+    PrivateRedis, calls, descendants, dispose_app, fresh, kill_now, stop_process, submit, wait_for_row, work_horses,
+)
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("TEST_REDIS_URL"),
+    reason="mode restriction, not a missing service: killing and restarting Redis and a worker process needs the "
+           "services backend (TEST_REDIS_URL); the embedded queue runs inside the test process",
+)
+
+
+@pytest.fixture()
+def private_redis(app, backend):
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
+    server = PrivateRedis(backend["tmp"]).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture()
+def workers(backend, private_redis):
+    """Start `flask worker` processes against the private Redis; all stopped (horses too) at the end."""
+    started = []
+
+    def _start(**env: str):
+        proc = start_worker(backend, REDIS_URL=private_redis.url, **env)
+        started.append(proc)
+        assert proc.poll() is None, "the worker exited at start"
+        return proc
+
+    yield _start
+    for proc in started:
+        stop_process(proc)
+
+
+@pytest.fixture()
+def app_on_private_redis(backend, private_redis):
+    """A second app (same database) whose queue is the private Redis: `app_on_private_redis(**config)`."""
+    made = []
+
+    def _make(**config):
+        made.append(make_test_app(backend, REDIS_URL=private_redis.url, JOB_RECONCILE_GRACE_SECONDS=0, **config))
+        return made[-1]
+
+    yield _make
+    for app in made:
+        dispose_app(app)
+
+
+def test_jobs_lost_in_a_real_redis_restart_are_requeued_and_complete(private_redis, app_on_private_redis, workers):
+    app = app_on_private_redis()
+    with app.app_context():
+        org = make_organization("Restart Inc")
+        ids = [submit(org).id for _ in range(3)]  # no worker yet: the jobs wait in Redis
+        assert Queue("default", connection=get_connection()).count == 3
+
+        private_redis.restart()  # killed and started again, without persistence
+        assert Queue("default", connection=get_connection()).count == 0
+        assert [fresh(i).status for i in ids] == [QUEUED] * 3  # the rows still say queued
+
+        assert reconcile() == {"requeued": 3, "failed": 0, "dispatched": 3}
+        assert Queue("default", connection=get_connection()).count == 3
+
+    workers()
+    with app.app_context():
+        for row_id in ids:
+            row = wait_for_row(row_id, lambda r: r.is_terminal, what="finished")
+            assert row.status == SUCCEEDED, row.error_message
+            assert row.attempts == 2 and calls(row_id) == 1
+
+
+def test_killed_worker_and_horse_leave_the_row_failed_not_running(app_on_private_redis, workers):
+    app = app_on_private_redis(JOB_STALE_AFTER_SECONDS=3)
+    worker = workers(JOB_MONITORING_INTERVAL="1")
+    with app.app_context():
+        org = make_organization("Crash Corp")
+        row_id = submit(org, sleep=60).id
+        job_id = fresh(row_id).rq_job_id
+        wait_for_row(row_id, lambda r: r.status == RUNNING and r.progress > 10, what="running")
+        horses = work_horses(worker.pid)
+        assert len(horses) == 1, horses
+
+        # The machine "crashes": the worker, its horse (own process group) and the scheduler all die at once.
+        everyone = [worker.pid, *descendants(worker.pid)]
+        kill_now(*everyone)
+        worker.wait(10)
+        killed_at = time.time()
+        progress_at_kill = fresh(row_id).progress
+
+        # Nothing is left to tell RQ: the job still looks started there.
+        assert Job.fetch(job_id, connection=get_connection()).get_status() == JobStatus.STARTED
+        while True:
+            reconcile()
+            row = fresh(row_id)
+            if row.status != RUNNING:
+                break
+            assert time.time() - killed_at < 15, "the row stayed running"
+            time.sleep(0.5)
+        assert row.status == FAILED
+        assert row.error_message.startswith("The worker running this job stopped responding")
+        assert row.finished_at is not None
+        assert time.time() - killed_at >= 2  # not before the heartbeat went stale (3 s, heartbeats every 1 s)
+        time.sleep(0.5)
+        assert fresh(row_id).progress == progress_at_kill  # the horse really is dead
+
+
+def test_killed_horse_is_reported_by_its_worker_and_the_row_fails(app_on_private_redis, workers):
+    app = app_on_private_redis(JOB_STALE_AFTER_SECONDS=3)
+    worker = workers(JOB_MONITORING_INTERVAL="1")
+    with app.app_context():
+        org = make_organization("Oom Ltd")
+        row_id = submit(org, sleep=60).id
+        job_id = fresh(row_id).rq_job_id
+        wait_for_row(row_id, lambda r: r.status == RUNNING and r.progress > 10, what="running")
+        kill_now(*work_horses(worker.pid))  # e.g. the out-of-memory killer
+
+        job = Job.fetch(job_id, connection=get_connection())
+        deadline = time.time() + 10
+        while job.get_status(refresh=True) != JobStatus.FAILED:
+            assert time.time() < deadline, "the worker never recorded the dead horse"
+            time.sleep(0.1)
+        assert "Work-horse terminated unexpectedly" in job.latest_result().exc_string
+        assert worker.poll() is None  # the worker survives its horse
+
+        assert reconcile()["failed"] == 1
+        row = fresh(row_id)
+        assert row.status == FAILED
+        assert row.error_message.startswith("The job stopped unexpectedly")

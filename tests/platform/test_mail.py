@@ -1,0 +1,346 @@
+"""platform.mail against a real SMTP server (aiosmtpd on 127.0.0.1), sent by the real job runner.
+
+Embedded backend: jobs run in this process with the app's config. Redis
+backend: a real `flask worker` process sends the mail; it reads MAIL_* from
+its environment when it starts, so this module runs the worker with its
+SMTP server's address (see `mail_worker`).
+"""
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import types
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.platform import mail
+from tests.conftest import require
+
+HOST = "127.0.0.1"
+
+
+# --------------------------------------------------------------------------- SMTP server
+class Inbox:
+    """aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
+        self._changed = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._changed:
+            self.received.append((list(envelope.rcpt_tos), message))
+            self._changed.notify_all()
+        return "250 Message accepted for delivery"
+
+    def clear(self) -> None:
+        with self._changed:
+            self.received.clear()
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[email.message.EmailMessage]:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.received) >= count, timeout)
+            return [message for _, message in self.received]
+
+    @property
+    def subjects(self) -> list[str]:
+        with self._changed:
+            return [message["Subject"] for _, message in self.received]
+
+
+def _body(message) -> str:
+    """The text body as the sender wrote it (SMTP carries CRLF line ends)."""
+    return message.get_content().replace("\r\n", "\n")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _start_smtp(handler, **kwargs):
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:  # pragma: no cover - it is in requirements-dev.txt
+        Controller = None
+    require(Controller is not None, "aiosmtpd is not installed")
+    last_error: Exception | None = None
+    for _attempt in range(5):  # another process may take the free port before we bind it
+        controller = Controller(handler, hostname=HOST, port=_free_port(), **kwargs)
+        try:
+            controller.start()
+            return controller
+        except Exception as exc:  # pragma: no cover - port race
+            last_error = exc
+    raise RuntimeError(f"could not start the SMTP server: {last_error}")
+
+
+@pytest.fixture(scope="module")
+def smtp_server():
+    inbox = Inbox()
+    controller = _start_smtp(inbox)
+    yield types.SimpleNamespace(host=HOST, port=controller.port, inbox=inbox)
+    controller.stop()
+
+
+@pytest.fixture()
+def inbox(smtp_server) -> Inbox:
+    smtp_server.inbox.clear()
+    return smtp_server.inbox
+
+
+@pytest.fixture()
+def mail_config(app, smtp_server, monkeypatch):
+    """Point the app (and so the embedded job runner) at the test SMTP server."""
+    for key, value in {"MAIL_SERVER": smtp_server.host, "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
+                       "MAIL_USERNAME": "", "MAIL_PASSWORD": ""}.items():
+        monkeypatch.setitem(app.config, key, value)
+    return app.config
+
+
+# --------------------------------------------------------------------------- worker
+def _stop_worker(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)  # the worker and its work-horse
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _wait_until_idle(app, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Wait until a new worker has drained the queues before tests use the database."""
+    from rq import Queue
+    from rq.registry import StartedJobRegistry
+
+    connection = app.extensions["cairn_redis"]
+    deadline = time.time() + timeout
+    idle_checks = 0
+    while idle_checks < 3 and time.time() < deadline:
+        assert proc.poll() is None, "the mail worker process died"
+        busy = sum(Queue(name, connection=connection).count + StartedJobRegistry(name, connection=connection).count
+                   for name in app.config["RQ_QUEUES"])
+        idle_checks = idle_checks + 1 if busy == 0 else 0
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def mail_worker(app, backend, smtp_server):
+    """Redis backend: run the shared worker process with MAIL_* pointing at this module's SMTP server.
+
+    The worker reads its config from the environment when it starts, and any
+    worker on the Redis database may take the mail job, so the shared one is
+    replaced for this module, and put back (a plain one, idle) afterwards.
+    """
+    if not backend["redis"]:
+        yield None
+        return
+    from tests import conftest
+
+    previous = conftest._WORKERS.pop("main", None)
+    had_worker = previous is not None and previous.poll() is None
+    _stop_worker(previous)
+    proc = conftest.start_worker(backend, MAIL_SERVER=smtp_server.host, MAIL_PORT=str(smtp_server.port),
+                                 MAIL_USE_TLS="false", MAIL_USERNAME="")
+    conftest._WORKERS["main"] = proc
+    _wait_until_idle(app, proc)
+    yield proc
+    if conftest._WORKERS.get("main") is proc:
+        del conftest._WORKERS["main"]
+    _stop_worker(proc)
+    if had_worker and "main" not in conftest._WORKERS:
+        # Start-up periodic jobs of a new worker would otherwise run during the next test.
+        replacement = conftest.start_worker(backend)
+        conftest._WORKERS["main"] = replacement
+        _wait_until_idle(app, replacement)
+
+
+@pytest.fixture()
+def run_mail_jobs(mail_worker, mail_config, run_jobs):
+    return run_jobs
+
+
+def _mail_queue_length(app) -> int:
+    from rq import Queue
+
+    return Queue("mail", connection=app.extensions["cairn_redis"]).count
+
+
+# --------------------------------------------------------------------------- deliver
+def test_deliver_sends_the_message(app_ctx, mail_config, inbox):
+    body = "Hello Ada,\n\nyour export is ready: caf\u00e9 \u2713\n"
+    mail.deliver("ada@example.com", "Gr\u00fc\u00dfe \u2014 your export is ready", body)
+
+    messages = inbox.wait_for(1)
+    assert len(messages) == 1
+    recipients, message = inbox.received[0]
+    assert recipients == ["ada@example.com"]
+    assert message["To"] == "ada@example.com"
+    assert message["From"] == app_ctx.config["MAIL_DEFAULT_SENDER"]
+    assert message["Subject"] == "Gr\u00fc\u00dfe \u2014 your export is ready"
+    assert _body(message) == body
+
+
+def test_deliver_without_mail_server_logs_instead(app_ctx, monkeypatch, caplog, inbox):
+    monkeypatch.setitem(app_ctx.config, "MAIL_SERVER", "")
+
+    def no_smtp(*args, **kwargs):
+        raise AssertionError("no SMTP connection may be opened without MAIL_SERVER")
+
+    monkeypatch.setattr(mail.smtplib, "SMTP", no_smtp)
+    with caplog.at_level(logging.WARNING, logger="cairn.mail"):
+        assert mail.deliver("ada@example.com", "Your report", "It is ready.") is None
+
+    logged = [r for r in caplog.records if r.name == "cairn.mail"]
+    assert logged, "the message should be written to the log"
+    text = logged[-1].getMessage()
+    assert "ada@example.com" in text and "Your report" in text and "It is ready." in text
+    assert inbox.received == []
+
+
+def test_deliver_raises_when_the_server_is_unreachable(app_ctx, mail_config, monkeypatch):
+    """A failure must reach RQ (so the job is recorded failed), not vanish."""
+    monkeypatch.setitem(app_ctx.config, "MAIL_PORT", _free_port())
+    with pytest.raises(OSError):
+        mail.deliver("ada@example.com", "Your report", "It is ready.")
+
+
+# --------------------------------------------------------------------------- STARTTLS
+@pytest.fixture()
+def tls_server(tmp_path):
+    import shutil
+
+    require(shutil.which("openssl") is not None, "openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
+         "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    tls_inbox = Inbox()
+    controller = _start_smtp(tls_inbox, tls_context=context, require_starttls=True)
+    yield types.SimpleNamespace(port=controller.port, inbox=tls_inbox, cert=cert)
+    controller.stop()
+
+
+def test_starttls_refuses_an_untrusted_certificate(app_ctx, mail_config, monkeypatch, tls_server):
+    monkeypatch.setitem(app_ctx.config, "MAIL_PORT", tls_server.port)
+    monkeypatch.setitem(app_ctx.config, "MAIL_USE_TLS", True)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        mail.deliver("ada@example.com", "Secret", "Not for the man in the middle.")
+    assert tls_server.inbox.received == []
+
+
+def test_starttls_delivers_to_a_trusted_server(app_ctx, mail_config, monkeypatch, tls_server):
+    monkeypatch.setitem(app_ctx.config, "MAIL_PORT", tls_server.port)
+    monkeypatch.setitem(app_ctx.config, "MAIL_USE_TLS", True)
+    trusting = types.SimpleNamespace(create_default_context=lambda: ssl.create_default_context(cafile=str(tls_server.cert)))
+    monkeypatch.setattr(mail, "ssl", trusting)
+
+    mail.deliver("ada@example.com", "Over TLS", "Encrypted on the way.")
+
+    messages = tls_server.inbox.wait_for(1)
+    assert [m["Subject"] for m in messages] == ["Over TLS"]
+
+
+# --------------------------------------------------------------------------- notify
+def _set_preferences(user, **values) -> None:
+    for key, value in values.items():
+        setattr(user.preferences, key, value)
+    db.session.commit()
+
+
+def test_notify_queues_a_job_that_delivers(app_ctx, make_user, org, inbox, run_mail_jobs):
+    user = make_user(org, "agent", "agent@acme.example.com")
+
+    assert mail.notify(user, "Ticket #12 was assigned to you", "Open it from your queue.") is True
+    run_mail_jobs()
+
+    messages = inbox.wait_for(1)
+    assert [(m["To"], m["Subject"], _body(m)) for m in messages] == [
+        ("agent@acme.example.com", "Ticket #12 was assigned to you", "Open it from your queue.\n")
+    ]
+
+
+def test_email_notifications_off_queues_nothing_for_email(app_ctx, make_user, org, inbox, run_mail_jobs):
+    user = make_user(org, "agent", "quiet@acme.example.com")
+    _set_preferences(user, email_notifications=False)
+
+    assert mail.notify(user, "suppressed: email", "-", category="email") is False
+    assert _mail_queue_length(app_ctx) == 0
+    # Other categories still go; messages are delivered in order, so the last one
+    # arriving means anything wrongly queued before it would have arrived too.
+    assert mail.notify(user, "sent: propagation", "-", category="propagation") is True
+    assert mail.notify(user, "sent: required", "-", category="required") is True
+    run_mail_jobs()
+
+    inbox.wait_for(2)
+    assert inbox.subjects == ["sent: propagation", "sent: required"]
+
+
+def test_propagation_notifications_off_queues_nothing_for_propagation(app_ctx, make_user, org, inbox,
+                                                                     run_mail_jobs):
+    user = make_user(org, "agent", "busy@acme.example.com")
+    _set_preferences(user, propagation_notifications=False)
+
+    assert mail.notify(user, "suppressed: propagation", "-", category="propagation") is False
+    assert _mail_queue_length(app_ctx) == 0
+    assert mail.notify(user, "sent: email", "-", category="email") is True
+    run_mail_jobs()
+
+    inbox.wait_for(1)
+    assert inbox.subjects == ["sent: email"]
+
+
+def test_required_mail_is_sent_whatever_the_preferences(app_ctx, make_user, org, inbox, run_mail_jobs):
+    user = make_user(org, "customer", "nomail@acme.example.com")
+    _set_preferences(user, email_notifications=False, propagation_notifications=False)
+
+    assert mail.notify(user, "suppressed: email", "-") is False
+    assert mail.notify(user, "suppressed: propagation", "-", category="propagation") is False
+    assert mail.notify(user, "Your invitation", "Choose a password.", category="required") is True
+    run_mail_jobs()
+
+    inbox.wait_for(1)
+    assert inbox.subjects == ["Your invitation"]
+    assert inbox.received[0][0] == ["nomail@acme.example.com"]
+
+
+def test_preferences_are_read_from_the_saved_row(app_ctx, make_user, org):
+    """The switch a user saves is what notify sees (not a stale default)."""
+    from app.accounts.models import UserPreferences
+
+    user = make_user(org, "agent", "saved@acme.example.com")
+    _set_preferences(user, email_notifications=False)
+    db.session.expire_all()
+    saved = db.session.scalar(sa.select(UserPreferences).where(UserPreferences.user_id == user.id))
+    assert saved.email_notifications is False
+    assert mail.wants_mail(user, "email") is False
+    assert mail.wants_mail(user, "propagation") is True
+    assert mail.wants_mail(user, "required") is True
+
+
+def test_notify_rejects_an_unknown_category(app_ctx, make_user, org):
+    user = make_user(org, "agent", "typo@acme.example.com")
+    with pytest.raises(ValueError):
+        mail.notify(user, "Hello", "-", category="newsletter")
+    assert _mail_queue_length(app_ctx) == 0
