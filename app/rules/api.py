@@ -1,0 +1,196 @@
+"""The seed's REST resources, answering JSON when asked (`Accept: application/json`).
+
+Scripts authenticate with a personal API token (`Authorization: Bearer ...`);
+browsers with their session. CSRF is skipped only for bearer-token requests
+(they carry no cookie); a cookie-authenticated POST still needs the token.
+Browsers that don't ask for JSON are sent to the matching page.
+"""
+from __future__ import annotations
+
+from flask import jsonify, redirect, request, url_for
+from flask_login import current_user
+
+from app.accounts.tokens import is_bearer_request
+from app.extensions import csrf, db
+from app.platform.pagination import paginate
+from app.platform.tenancy import current_workspace, get_or_404, scoped
+from app.rules import api_bp, services
+from app.rules.models import ConflictCheck, GeneratedName, Generation, Rule, RulePreview
+
+csrf.exempt(api_bp)
+
+
+def wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" or request.is_json or is_bearer_request()
+
+
+def _error(status: int, message: str, **extra):
+    return jsonify({"error": message, **extra}), status
+
+
+@api_bp.before_request
+def _guard():
+    if not current_user.is_authenticated:
+        if wants_json():
+            return _error(401, "Authentication required: send Authorization: Bearer <token>.")
+        return redirect(url_for("accounts.sign_in", next=request.full_path))
+    if request.method == "POST" and not is_bearer_request():
+        csrf.protect()
+    if current_user.role not in ("admin", "manager", "agent"):
+        return _error(403, "Your role doesn't give you access to naming rules.") if wants_json() else ("", 403)
+    if current_workspace() is None:
+        return _error(404, "No workspace.")
+    return None
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        data = request.form.to_dict()
+    return data
+
+
+def _page(stmt, serialize):
+    page = paginate(stmt, per_page=min(max(request.args.get("page_size", 25, type=int) or 25, 1), 200))
+    return jsonify({"count": page.total, "page": page.page, "pages": page.pages,
+                    "results": [serialize(row) for row in page.items]})
+
+
+# --------------------------------------------------------------------------- generations
+def generation_json(g: Generation, *, names: bool = False) -> dict:
+    data = {"id": g.id, "rule": g.rule_id, "submission": g.submission_id, "dimension_values": g.dimension_values,
+            "field_filter": g.field_filter, "options": g.options, "status": g.status, "progress": g.progress,
+            "result_count": g.result_count, "error_message": g.error_message, "requested_by": g.requested_by_id,
+            "created_at": _iso(g.created_at), "updated_at": _iso(g.updated_at)}
+    if names:
+        data["strings"] = [{"id": n.id, "value": n.value, "field": n.field_id, "dimension_values": n.dimension_values,
+                            "is_active": n.is_active}
+                           for n in db.session.scalars(scoped(GeneratedName).where(
+                               GeneratedName.generation_id == g.id).order_by(GeneratedName.id).limit(1000))]
+        data["errors"] = (g.result or {}).get("errors", [])
+        if (g.options or {}).get("validate_only"):
+            data["sample"] = (g.result or {}).get("sample", [])
+    return data
+
+
+@api_bp.route("/generations/", methods=["GET", "POST"])
+def generations():
+    if not wants_json():
+        return redirect(url_for("rules.generations" if request.method == "GET" else "rules.generation_new"))
+    workspace = current_workspace()
+    if request.method == "GET":
+        return _page(services.generations_query(workspace, status=request.args.get("status", ""),
+                                                rule_id=request.args.get("rule", "")), generation_json)
+    body = _body()
+    try:
+        generation = services.generation_create(
+            workspace=workspace, rule_id=body.get("rule"), dimension_values=body.get("dimension_values") or {},
+            field_filter=body.get("field_filter") or [], user=current_user,
+            validate_only=bool(body.get("validate_only")), continue_on_error=bool(body.get("continue_on_error")),
+            auto_increment=bool(body.get("auto_increment")), note=str(body.get("note") or ""))
+    except services.RulesError as exc:
+        db.session.rollback()
+        return _error(422, str(exc), field=exc.field, problems=exc.problems)
+    response = jsonify(generation_json(generation))
+    response.status_code = 201
+    response.headers["Location"] = url_for("rules_api.generation", generation_id=generation.id)
+    return response
+
+
+@api_bp.route("/generations/<int:generation_id>/")
+def generation(generation_id: int):
+    row = get_or_404(Generation, generation_id)
+    if not wants_json():
+        return redirect(url_for("rules.generation_detail", generation_id=row.id))
+    return jsonify(generation_json(row, names=True))
+
+
+# --------------------------------------------------------------------------- conflict checks
+def check_json(c: ConflictCheck, *, results: bool = False) -> dict:
+    data = {"id": c.id, "proposed_strings": c.proposed_strings, "scope": c.scope, "platform": c.platform_id,
+            "rule": c.rule_id, "conflicts_found": c.conflicts_found, "max_severity": c.max_severity,
+            "checked_by": c.checked_by_id, "created_at": _iso(c.created_at)}
+    if results:
+        data["results"] = [{"proposed_value": r.proposed_value, "conflicting_string": r.conflicting_string_id,
+                            "severity": r.severity, "message": r.message} for r in c.results]
+    return data
+
+
+@api_bp.route("/conflict-checks/", methods=["GET", "POST"])
+def conflict_checks():
+    if not wants_json():
+        return redirect(url_for("rules.conflicts"))
+    workspace = current_workspace()
+    if request.method == "GET":
+        return _page(scoped(ConflictCheck).order_by(ConflictCheck.created_at.desc(), ConflictCheck.id.desc()),
+                     check_json)
+    body = _body()
+    try:
+        check = services.conflict_check_create(workspace=workspace, proposed=body.get("proposed_strings"),
+                                               scope=body.get("scope") or "workspace",
+                                               platform_id=body.get("platform"), rule_id=body.get("rule"),
+                                               user=current_user)
+    except services.RulesError as exc:
+        db.session.rollback()
+        return _error(422, str(exc), field=exc.field)
+    return jsonify(check_json(check, results=True)), 201
+
+
+@api_bp.route("/conflict-checks/<int:check_id>/")
+def conflict_check(check_id: int):
+    row = get_or_404(ConflictCheck, check_id)
+    if not wants_json():
+        return redirect(url_for("rules.conflict_detail", check_id=row.id))
+    return jsonify(check_json(row, results=True))
+
+
+# --------------------------------------------------------------------------- rule previews
+def preview_json(p: RulePreview) -> dict:
+    return {"id": p.id, "rule": p.rule_id, "label": p.label, "test_data": p.test_data,
+            "generated_examples": p.generated_examples, "validation_results": p.validation_results,
+            "created_by": p.created_by_id, "created_at": _iso(p.created_at)}
+
+
+@api_bp.route("/rule-previews/", methods=["GET", "POST"])
+def rule_previews():
+    if not wants_json():
+        return redirect(url_for("rules.index"))
+    if request.method == "GET":
+        stmt = scoped(RulePreview).order_by(RulePreview.created_at.desc(), RulePreview.id.desc())
+        if str(request.args.get("rule", "")).isdigit():
+            stmt = stmt.where(RulePreview.rule_id == int(request.args["rule"]))
+        return _page(stmt, preview_json)
+    body = _body()
+    rule = db.session.scalars(scoped(Rule, Rule.select_active()).where(
+        Rule.id == (int(body["rule"]) if str(body.get("rule", "")).isdigit() else -1))).first()
+    if rule is None:
+        return _error(422, "Choose a rule of this workspace.", field="rule")
+    test_data = body.get("test_data") or {}
+    if not isinstance(test_data, dict):
+        return _error(422, "test_data maps dimension keys to sample values.", field="test_data")
+    preview = services.rule_preview_save(rule=rule, test_data=test_data, user=current_user,
+                                         label=str(body.get("label") or ""))
+    return jsonify(preview_json(preview)), 201
+
+
+@api_bp.route("/rule-previews/<int:preview_id>/")
+def rule_preview(preview_id: int):
+    row = get_or_404(RulePreview, preview_id)
+    if not wants_json():
+        return redirect(url_for("rules.preview_detail", preview_id=row.id))
+    return jsonify(preview_json(row))
+
+
+@api_bp.errorhandler(404)
+def _not_found(error):
+    if wants_json():
+        return _error(404, "Not found (or it belongs to another workspace).")
+    from flask import render_template
+
+    return render_template("errors/error.html", status=404, title="Not found",
+                           message="There is nothing here, or it belongs to someone else."), 404

@@ -1,0 +1,26 @@
+"""Rules job kinds: generations and propagations run on the worker; status lives on their rows."""
+from __future__ import annotations
+
+from flask import url_for
+
+from app.platform.jobs import JobKind, register_job_kind
+from app.rules import services
+from app.rules.models import Generation, PropagationRun
+
+register_job_kind(JobKind(
+    name="rules_generation",
+    model=Generation,
+    handler=services.generation_run,
+    result_template="rules/_generation_result.html",
+    title=lambda row: row.title,
+    detail_url=lambda row: url_for("rules.generation_detail", generation_id=row.id),
+))
+
+register_job_kind(JobKind(
+    name="rules_propagation",
+    model=PropagationRun,
+    handler=services.propagation_run,
+    result_template="rules/_propagation_result.html",
+    title=lambda row: row.title,
+    detail_url=lambda row: url_for("rules.propagation_detail", run_id=row.id),
+))

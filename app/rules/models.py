@@ -1,0 +1,291 @@
+"""Rules tables (seed 000): dimensions, platforms, rules and fields, previews, generations, names, conflict checks.
+
+Everything is workspace-scoped. Generated names live in `strings` (seed's
+`master_data.String`); a partial unique index on (workspace_id, value) over the
+active rows is what makes concurrent generations unable to duplicate a name.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.platform.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobStatusMixin
+from app.platform.models import (
+    SoftDeleteMixin,
+    TimestampMixin,
+    WorkspaceMixin,
+    json_dict_column,
+    json_list_column,
+)
+
+DIMENSION_KINDS = ("list", "free_text")
+CASINGS = ("as_is", "lower", "upper", "title")
+TRUNCATIONS = ("refuse", "truncate_end", "shorten_values")
+TRUNCATION_LABELS = {
+    "refuse": "Refuse names that are too long",
+    "truncate_end": "Cut the end off",
+    "shorten_values": "Shorten the longest values first",
+}
+SEVERITIES = ("info", "warning", "error", "critical")  # in increasing order
+SCOPES = ("workspace", "platform", "rule")
+GENERATION_STATUSES = ("pending", "in_progress", "completed", "failed")
+
+
+class Dimension(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
+    """A named part of a name (environment, project, region): a list of values, or free text."""
+
+    __tablename__ = "rule_dimensions"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "key", name="uq_dimension_workspace_key"),
+        sa.CheckConstraint("kind IN ('list', 'free_text')", name="check_dimension_kind"),
+        sa.Index("idx_dimension_workspace_position", "workspace_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(50), nullable=False)
+    label: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    kind: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="list")
+    min_length: Mapped[Optional[int]] = mapped_column(nullable=True)
+    max_length: Mapped[Optional[int]] = mapped_column(nullable=True)
+    position: Mapped[int] = mapped_column(nullable=False, default=0)
+
+    values: Mapped[list["DimensionValue"]] = relationship(
+        back_populates="dimension", order_by="DimensionValue.position, DimensionValue.id",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def display(self) -> str:
+        return self.label or self.key
+
+
+class DimensionValue(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
+    __tablename__ = "rule_dimension_values"
+    __table_args__ = (
+        sa.UniqueConstraint("dimension_id", "value", name="uq_dimension_value"),
+        sa.Index("idx_dimension_value_position", "dimension_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dimension_id: Mapped[int] = mapped_column(sa.ForeignKey("rule_dimensions.id", ondelete="CASCADE"), nullable=False)
+    value: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    label: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
+    short_code: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="")
+    position: Mapped[int] = mapped_column(nullable=False, default=0)
+
+    dimension: Mapped[Dimension] = relationship(back_populates="values")
+
+
+class Platform(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
+    """Where a name is used, and what that target accepts."""
+
+    __tablename__ = "rule_platforms"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_platform_workspace_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    max_length: Mapped[Optional[int]] = mapped_column(nullable=True)
+    allowed_chars: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    regex: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    lowercase_only: Mapped[bool] = mapped_column(nullable=False, default=False)
+    invalid_first_chars: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
+    invalid_last_chars: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
+    invalid_consecutive_chars: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
+
+
+class Rule(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
+    __tablename__ = "rules"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_rule_workspace_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    platform_id: Mapped[int] = mapped_column(sa.ForeignKey("rule_platforms.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
+
+    platform: Mapped[Platform] = relationship()
+    fields: Mapped[list["RuleField"]] = relationship(
+        back_populates="rule", order_by="RuleField.position, RuleField.id", cascade="all, delete-orphan"
+    )
+
+
+class RuleField(TimestampMixin, db.Model):
+    """One pattern of a rule (e.g. one resource type), with casing, delimiters and a length policy."""
+
+    __tablename__ = "rule_fields"
+    __table_args__ = (
+        sa.CheckConstraint("casing IN ('as_is', 'lower', 'upper', 'title')", name="check_rule_field_casing"),
+        sa.CheckConstraint("truncation IN ('refuse', 'truncate_end', 'shorten_values')",
+                           name="check_rule_field_truncation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(sa.ForeignKey("rules.id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    pattern: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    casing: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="as_is")
+    delimiter: Mapped[str] = mapped_column(sa.String(5), nullable=False, default="-")
+    fallback_delimiters: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="")
+    max_length: Mapped[Optional[int]] = mapped_column(nullable=True)
+    truncation: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="refuse")
+    position: Mapped[int] = mapped_column(nullable=False, default=0)
+
+    rule: Mapped[Rule] = relationship(back_populates="fields")
+
+
+class Submission(TimestampMixin, WorkspaceMixin, db.Model):
+    """The names a user asked for in one go (one generation request)."""
+
+    __tablename__ = "rule_submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
+    submitted_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    submitted_by = relationship("User")
+
+
+class Generation(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
+    __tablename__ = "generations"
+    __table_args__ = (
+        sa.Index("idx_generation_workspace_status", "workspace_id", "status"),
+        sa.Index("idx_generation_rule_status", "rule_id", "status"),
+        sa.Index("idx_generation_workspace_created", "workspace_id", "created_at"),
+    )
+    STATUS_NAMES = {QUEUED: "pending", RUNNING: "in_progress", SUCCEEDED: "completed", FAILED: "failed"}
+    STATUS_LABELS = {QUEUED: "Pending", RUNNING: "In progress", SUCCEEDED: "Completed", FAILED: "Failed"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(sa.ForeignKey("rules.id", ondelete="CASCADE"), nullable=False)
+    submission_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rule_submissions.id", ondelete="CASCADE"))
+    dimension_values: Mapped[dict] = json_dict_column()
+    field_filter: Mapped[list] = json_list_column()
+    options: Mapped[dict] = json_dict_column()
+    result_count: Mapped[int] = mapped_column(nullable=False, default=0)
+    result: Mapped[dict] = json_dict_column()
+    requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    rule: Mapped[Rule] = relationship()
+    submission: Mapped[Optional[Submission]] = relationship()
+    requested_by = relationship("User")
+
+    @property
+    def title(self) -> str:
+        return f"Generation for {self.rule.name}" if self.rule else f"Generation #{self.id}"
+
+
+class GeneratedName(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
+    """A generated name (the seed's String). Soft delete = release: the value becomes available again."""
+
+    __tablename__ = "strings"
+    __table_args__ = (
+        sa.Index("uq_string_workspace_active_value", "workspace_id", "value", unique=True,
+                 sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active")),
+        sa.Index("idx_string_workspace_value", "workspace_id", "value"),
+        sa.Index("idx_string_workspace_normalized", "workspace_id", "normalized"),
+        sa.Index("idx_string_workspace_reversed", "workspace_id", "reversed_value"),
+        sa.Index("idx_string_rule_active", "rule_id", "is_active"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    normalized: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
+    reversed_value: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
+    dimension_values: Mapped[dict] = json_dict_column()
+    rule_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rules.id", ondelete="SET NULL"))
+    field_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rule_fields.id", ondelete="SET NULL"))
+    generation_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("generations.id", ondelete="SET NULL"),
+                                                         index=True)
+    submission_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rule_submissions.id", ondelete="SET NULL"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    rule: Mapped[Optional[Rule]] = relationship()
+    field: Mapped[Optional[RuleField]] = relationship()
+    generation: Mapped[Optional[Generation]] = relationship()
+
+
+class ConflictCheck(TimestampMixin, WorkspaceMixin, db.Model):
+    __tablename__ = "conflict_checks"
+    __table_args__ = (
+        sa.CheckConstraint("scope IN ('workspace', 'platform', 'rule')", name="check_conflict_scope"),
+        sa.Index("idx_conflict_check_workspace_created", "workspace_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposed_strings: Mapped[list] = json_list_column()
+    scope: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="workspace")
+    platform_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rule_platforms.id", ondelete="SET NULL"))
+    rule_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rules.id", ondelete="SET NULL"))
+    conflicts_found: Mapped[int] = mapped_column(nullable=False, default=0)
+    max_severity: Mapped[Optional[str]] = mapped_column(sa.String(20), nullable=True)
+    checked_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    platform: Mapped[Optional[Platform]] = relationship()
+    rule: Mapped[Optional[Rule]] = relationship()
+    checked_by = relationship("User")
+    results: Mapped[list["ConflictResult"]] = relationship(
+        back_populates="check", cascade="all, delete-orphan", order_by="ConflictResult.id"
+    )
+
+
+class ConflictResult(TimestampMixin, db.Model):
+    __tablename__ = "conflict_results"
+    __table_args__ = (
+        sa.CheckConstraint("severity IN ('info', 'warning', 'error', 'critical')", name="check_conflict_severity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(sa.ForeignKey("conflict_checks.id", ondelete="CASCADE"), nullable=False,
+                                          index=True)
+    proposed_value: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    conflicting_string_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("strings.id", ondelete="CASCADE"))
+    severity: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    message: Mapped[str] = mapped_column(sa.Text, nullable=False)
+
+    check: Mapped[ConflictCheck] = relationship(back_populates="results")
+    conflicting_string: Mapped[Optional[GeneratedName]] = relationship()
+
+
+class RulePreview(TimestampMixin, WorkspaceMixin, db.Model):
+    """A saved preview: the sample values, what the rule made of them, and every repair/refusal."""
+
+    __tablename__ = "rule_previews"
+    __table_args__ = (sa.Index("idx_rule_preview_rule_created", "rule_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(sa.ForeignKey("rules.id", ondelete="CASCADE"), nullable=False)
+    label: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="")
+    test_data: Mapped[dict] = json_dict_column()
+    generated_examples: Mapped[list] = json_list_column()
+    validation_results: Mapped[dict] = json_dict_column()
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    rule: Mapped[Rule] = relationship()
+    created_by = relationship("User")
+
+
+class PropagationRun(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
+    """Regenerating the names built from a renamed dimension value; `changes` records old -> new."""
+
+    __tablename__ = "rule_propagations"
+    __table_args__ = (sa.Index("idx_propagation_workspace_created", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dimension_value_id: Mapped[Optional[int]] = mapped_column(
+        sa.ForeignKey("rule_dimension_values.id", ondelete="SET NULL"))
+    dimension_key: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
+    old_value: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    new_value: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    changes: Mapped[list] = json_list_column()
+    requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    requested_by = relationship("User")
+
+    @property
+    def title(self) -> str:
+        return f"Rename {self.dimension_key} {self.old_value} → {self.new_value}"

@@ -1,0 +1,1134 @@
+"""Rules services: writes own the transaction; reads return selects or rows.
+
+Callers pass the workspace explicitly (views use `current_workspace()`, jobs
+load it from the row), so the same functions serve pages, JSON and workers.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any, Iterable, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.platform.models import SoftDeleteError, utcnow
+from app.rules import renderer
+from app.rules.models import (
+    CASINGS,
+    DIMENSION_KINDS,
+    SCOPES,
+    SEVERITIES,
+    TRUNCATIONS,
+    ConflictCheck,
+    ConflictResult,
+    Dimension,
+    DimensionValue,
+    GeneratedName,
+    Generation,
+    Platform,
+    PropagationRun,
+    Rule,
+    RuleField,
+    RulePreview,
+    Submission,
+)
+
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+MAX_GENERATION_SIZE = 1_000_000
+MAX_CHECK_SIZE = 5_000
+SAMPLE_LIMIT = 200
+
+
+class RulesError(ValueError):
+    """A refusal the user can read, optionally tied to a form field."""
+
+    def __init__(self, message: str, field: str | None = None, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.problems = problems or []
+
+
+def _commit(duplicate_message: str = "That name is already used in this workspace.", field: str | None = None) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise RulesError(duplicate_message, field) from exc
+
+
+def _int_or_none(value: Any) -> Optional[int]:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise RulesError(f"{value!r} is not a whole number.")
+    if number < 1 or number > 255:
+        raise RulesError("Lengths must be between 1 and 255.")
+    return number
+
+
+# ---------------------------------------------------------------------------
+# Dimensions and values
+# ---------------------------------------------------------------------------
+def _next_position(model, *conditions) -> int:
+    return (db.session.scalar(sa.select(sa.func.max(model.position)).where(*conditions)) or 0) + 1
+
+
+def _check_dimension(key: str, kind: str, min_length, max_length) -> tuple[Optional[int], Optional[int]]:
+    if not KEY_RE.match(key or ""):
+        raise RulesError("Use lowercase letters, digits and underscores, starting with a letter (e.g. environment).",
+                         "key")
+    if key == renderer.SEQ:
+        raise RulesError("'seq' is reserved for the sequence number.", "key")
+    if kind not in DIMENSION_KINDS:
+        raise RulesError("Choose list or free text.", "kind")
+    low, high = _int_or_none(min_length), _int_or_none(max_length)
+    if low and high and low > high:
+        raise RulesError("The minimum length is larger than the maximum.", "min_length")
+    return low, high
+
+
+def dimension_create(*, workspace, key: str, label: str = "", description: str = "", kind: str = "list",
+                     min_length=None, max_length=None) -> Dimension:
+    key = (key or "").strip().lower()
+    low, high = _check_dimension(key, kind, min_length, max_length)
+    dim = Dimension(organization_id=workspace.organization_id, workspace_id=workspace.id, key=key,
+                    label=(label or "").strip()[:120], description=description or "", kind=kind,
+                    min_length=low, max_length=high,
+                    position=_next_position(Dimension, Dimension.workspace_id == workspace.id))
+    db.session.add(dim)
+    _commit(f"A dimension with key {key!r} already exists in this workspace (perhaps deleted: restore it).", "key")
+    return dim
+
+
+def dimension_update(*, dimension: Dimension, label: str, description: str = "", min_length=None,
+                     max_length=None) -> Dimension:
+    low, high = _check_dimension(dimension.key, dimension.kind, min_length, max_length)
+    dimension.label = (label or "").strip()[:120]
+    dimension.description = description or ""
+    dimension.min_length, dimension.max_length = low, high
+    _commit()
+    return dimension
+
+
+def _soft(row, user, *, delete: bool, reason: str = ""):
+    try:
+        row.soft_delete(user=user, reason=reason) if delete else row.restore(user=user)
+    except SoftDeleteError as exc:
+        raise RulesError(str(exc)) from exc
+    _commit("Restoring it would duplicate an active row with the same name.")
+    return row
+
+
+def dimension_delete(*, dimension: Dimension, user) -> Dimension:
+    return _soft(dimension, user, delete=True)
+
+
+def dimension_restore(*, dimension: Dimension, user) -> Dimension:
+    return _soft(dimension, user, delete=False)
+
+
+def _move(rows: list, row, direction: str) -> None:
+    """Swap `row` with its neighbour in `rows` (ordered by position) and renumber 1..n."""
+    index = rows.index(row)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]
+    for position, item in enumerate(rows, start=1):
+        item.position = position
+
+
+def dimension_move(*, dimension: Dimension, direction: str) -> None:
+    rows = list(db.session.scalars(
+        Dimension.select_active().where(Dimension.workspace_id == dimension.workspace_id)
+        .order_by(Dimension.position, Dimension.id)))
+    if dimension in rows:
+        _move(rows, dimension, direction)
+    _commit()
+
+
+def _check_value(dimension: Dimension, value: str, short_code: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise RulesError("Enter a value.", "value")
+    if len(value) > 100:
+        raise RulesError("Values are at most 100 characters.", "value")
+    if len(short_code or "") > 20:
+        raise RulesError("Short codes are at most 20 characters.", "short_code")
+    return value
+
+
+def value_create(*, dimension: Dimension, value: str, label: str = "", short_code: str = "") -> DimensionValue:
+    if dimension.kind != "list":
+        raise RulesError("Free-text dimensions have no list of values.")
+    value = _check_value(dimension, value, short_code)
+    row = DimensionValue(organization_id=dimension.organization_id, workspace_id=dimension.workspace_id,
+                         dimension=dimension, value=value, label=(label or "").strip()[:120],
+                         short_code=(short_code or "").strip(),
+                         position=_next_position(DimensionValue, DimensionValue.dimension_id == dimension.id))
+    db.session.add(row)
+    _commit(f"{dimension.display} already has the value {value!r}.", "value")
+    return row
+
+
+def value_update(*, value_row: DimensionValue, value: str, label: str = "", short_code: str = "") -> str | None:
+    """Change a value; returns the old value when it was renamed (the caller offers propagation)."""
+    new = _check_value(value_row.dimension, value, short_code)
+    old = value_row.value
+    value_row.value = new
+    value_row.label = (label or "").strip()[:120]
+    value_row.short_code = (short_code or "").strip()
+    _commit(f"{value_row.dimension.display} already has the value {new!r}.", "value")
+    return old if old != new else None
+
+
+def value_move(*, value_row: DimensionValue, direction: str) -> None:
+    rows = list(db.session.scalars(
+        DimensionValue.select_active().where(DimensionValue.dimension_id == value_row.dimension_id)
+        .order_by(DimensionValue.position, DimensionValue.id)))
+    if value_row in rows:
+        _move(rows, value_row, direction)
+    _commit()
+
+
+def value_delete(*, value_row: DimensionValue, user) -> DimensionValue:
+    return _soft(value_row, user, delete=True)
+
+
+def value_restore(*, value_row: DimensionValue, user) -> DimensionValue:
+    return _soft(value_row, user, delete=False)
+
+
+def dimensions_of(workspace, *, include_deleted: bool = False) -> list[Dimension]:
+    stmt = sa.select(Dimension).where(Dimension.workspace_id == workspace.id)
+    if not include_deleted:
+        stmt = stmt.where(Dimension.is_active.is_(True))
+    return list(db.session.scalars(stmt.order_by(Dimension.position, Dimension.id)))
+
+
+def active_values(dimension: Dimension) -> list[DimensionValue]:
+    return [v for v in dimension.values if v.is_active]
+
+
+# ---------------------------------------------------------------------------
+# Platforms
+# ---------------------------------------------------------------------------
+def _platform_fields(data: dict) -> dict:
+    allowed = (data.get("allowed_chars") or "").strip()
+    if allowed:
+        try:
+            re.compile(f"[{allowed}]")
+        except re.error as exc:
+            raise RulesError(f"Not a valid character set: {exc}. Write it like a-z0-9-", "allowed_chars")
+    regex = (data.get("regex") or "").strip()
+    if regex:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise RulesError(f"Not a valid regular expression: {exc}.", "regex")
+    name = (data.get("name") or "").strip()
+    if not name:
+        raise RulesError("Enter a name.", "name")
+    return {
+        "name": name[:120],
+        "description": data.get("description") or "",
+        "max_length": _int_or_none(data.get("max_length")),
+        "allowed_chars": allowed[:200],
+        "regex": regex[:500],
+        "lowercase_only": bool(data.get("lowercase_only")),
+        "invalid_first_chars": (data.get("invalid_first_chars") or "")[:50],
+        "invalid_last_chars": (data.get("invalid_last_chars") or "")[:50],
+        "invalid_consecutive_chars": (data.get("invalid_consecutive_chars") or "")[:50],
+    }
+
+
+def platform_create(*, workspace, **data) -> Platform:
+    platform = Platform(organization_id=workspace.organization_id, workspace_id=workspace.id, **_platform_fields(data))
+    db.session.add(platform)
+    _commit("A platform with that name already exists in this workspace.", "name")
+    return platform
+
+
+def platform_update(*, platform: Platform, **data) -> Platform:
+    for key, value in _platform_fields(data).items():
+        setattr(platform, key, value)
+    _commit("A platform with that name already exists in this workspace.", "name")
+    return platform
+
+
+def platform_delete(*, platform: Platform, user) -> Platform:
+    return _soft(platform, user, delete=True)
+
+
+def platform_restore(*, platform: Platform, user) -> Platform:
+    return _soft(platform, user, delete=False)
+
+
+def constraints_of(platform: Optional[Platform]) -> renderer.Constraints:
+    if platform is None:
+        return renderer.Constraints()
+    return renderer.Constraints(
+        max_length=platform.max_length, allowed_chars=platform.allowed_chars, regex=platform.regex,
+        lowercase_only=platform.lowercase_only, invalid_first_chars=platform.invalid_first_chars,
+        invalid_last_chars=platform.invalid_last_chars, invalid_consecutive_chars=platform.invalid_consecutive_chars)
+
+
+# ---------------------------------------------------------------------------
+# Rules and fields
+# ---------------------------------------------------------------------------
+def _platform_in(workspace, platform_id) -> Platform:
+    try:
+        platform_id = int(platform_id)
+    except (TypeError, ValueError):
+        raise RulesError("Choose a platform.", "platform_id")
+    platform = db.session.scalars(Platform.select_active().where(
+        Platform.workspace_id == workspace.id, Platform.id == platform_id)).first()
+    if platform is None:
+        raise RulesError("Choose a platform of this workspace.", "platform_id")
+    return platform
+
+
+def rule_create(*, workspace, name: str, platform_id, description: str = "") -> Rule:
+    name = (name or "").strip()
+    if not name:
+        raise RulesError("Enter a name.", "name")
+    rule = Rule(organization_id=workspace.organization_id, workspace_id=workspace.id, name=name[:120],
+                description=description or "", platform=_platform_in(workspace, platform_id))
+    db.session.add(rule)
+    _commit("A rule with that name already exists in this workspace.", "name")
+    return rule
+
+
+def rule_update(*, rule: Rule, name: str, platform_id, description: str = "") -> Rule:
+    name = (name or "").strip()
+    if not name:
+        raise RulesError("Enter a name.", "name")
+    workspace = _workspace_of(rule)
+    rule.name, rule.description = name[:120], description or ""
+    rule.platform = _platform_in(workspace, platform_id)
+    _commit("A rule with that name already exists in this workspace.", "name")
+    return rule
+
+
+def rule_delete(*, rule: Rule, user) -> Rule:
+    return _soft(rule, user, delete=True)
+
+
+def rule_restore(*, rule: Rule, user) -> Rule:
+    return _soft(rule, user, delete=False)
+
+
+def _workspace_of(row):
+    from app.accounts.models import Workspace
+
+    return db.session.get(Workspace, row.workspace_id)
+
+
+def field_spec_check(*, workspace, data: dict) -> renderer.FieldSpec:
+    """Validate a field's settings (form or JSON) into a FieldSpec, or raise RulesError."""
+    pattern = (data.get("pattern") or "").strip()
+    if not pattern:
+        raise RulesError("Enter a pattern such as {environment}-{project}-{seq:3}.", "pattern")
+    try:
+        keys = renderer.placeholders(pattern)
+    except renderer.PatternError as exc:
+        raise RulesError(str(exc), "pattern") from exc
+    known = {d.key for d in dimensions_of(workspace)}
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        raise RulesError(f"Unknown dimension(s): {', '.join(unknown)}. Define them on the Dimensions page first.",
+                         "pattern")
+    casing = data.get("casing") or "as_is"
+    if casing not in CASINGS:
+        raise RulesError("Choose a casing.", "casing")
+    truncation = data.get("truncation") or "refuse"
+    if truncation not in TRUNCATIONS:
+        raise RulesError("Choose a truncation strategy.", "truncation")
+    delimiter = data.get("delimiter") or ""
+    if len(delimiter) > 5 or delimiter.isalnum():
+        raise RulesError("A delimiter is up to 5 punctuation characters, e.g. - or _.", "delimiter")
+    fallbacks = (data.get("fallback_delimiters") or "").replace(",", "").replace(" ", "")
+    if len(fallbacks) > 20:
+        raise RulesError("At most 20 fallback delimiters.", "fallback_delimiters")
+    return renderer.FieldSpec(pattern=pattern[:500], casing=casing, delimiter=delimiter,
+                              fallback_delimiters=fallbacks, max_length=_int_or_none(data.get("max_length")),
+                              truncation=truncation)
+
+
+def _apply_spec(field: RuleField, spec: renderer.FieldSpec) -> None:
+    field.pattern, field.casing, field.delimiter = spec.pattern, spec.casing, spec.delimiter
+    field.fallback_delimiters, field.max_length, field.truncation = spec.fallback_delimiters, spec.max_length, spec.truncation
+
+
+def field_create(*, rule: Rule, name: str, **data) -> RuleField:
+    name = (name or "").strip()
+    if not name:
+        raise RulesError("Name the field (e.g. the resource type: storage account).", "name")
+    spec = field_spec_check(workspace=_workspace_of(rule), data=data)
+    field = RuleField(rule=rule, name=name[:120], position=len(rule.fields) + 1)
+    _apply_spec(field, spec)
+    db.session.add(field)
+    _commit()
+    return field
+
+
+def field_update(*, field: RuleField, name: str, **data) -> RuleField:
+    name = (name or "").strip()
+    if not name:
+        raise RulesError("Name the field.", "name")
+    spec = field_spec_check(workspace=_workspace_of(field.rule), data=data)
+    field.name = name[:120]
+    _apply_spec(field, spec)
+    _commit()
+    return field
+
+
+def field_delete(*, field: RuleField) -> None:
+    db.session.delete(field)
+    _commit()
+
+
+def spec_of(field: RuleField) -> renderer.FieldSpec:
+    return renderer.FieldSpec(pattern=field.pattern, casing=field.casing, delimiter=field.delimiter,
+                              fallback_delimiters=field.fallback_delimiters, max_length=field.max_length,
+                              truncation=field.truncation)
+
+
+# ---------------------------------------------------------------------------
+# Previews
+# ---------------------------------------------------------------------------
+def _codes_for(workspace_id: int, values: dict[str, Any]) -> dict[str, str]:
+    """Short codes of the chosen list values, keyed by dimension key."""
+    codes: dict[str, str] = {}
+    pairs = [(k, str(v)) for k, v in values.items() if v not in (None, "")]
+    if not pairs:
+        return codes
+    rows = db.session.execute(
+        sa.select(Dimension.key, DimensionValue.value, DimensionValue.short_code)
+        .join(DimensionValue, DimensionValue.dimension_id == Dimension.id)
+        .where(Dimension.workspace_id == workspace_id, DimensionValue.is_active.is_(True),
+               Dimension.key.in_([k for k, _ in pairs])))
+    wanted = set(pairs)
+    for key, value, code in rows:
+        if (key, value) in wanted and code:
+            codes[key] = code
+    return codes
+
+
+def preview_render(*, rule: Rule, test_data: dict, specs: list[tuple[str, renderer.FieldSpec]] | None = None,
+                   seq: int = 1) -> list[dict]:
+    """Render every field of `rule` (or the unsaved `specs` being edited) on the sample values."""
+    values = {k: str(v) for k, v in (test_data or {}).items() if v not in (None, "")}
+    codes = _codes_for(rule.workspace_id, values)
+    constraints = constraints_of(rule.platform)
+    specs = specs if specs is not None else [(f.name, spec_of(f)) for f in rule.fields]
+    examples = []
+    for name, spec in specs:
+        result = renderer.render(spec, values, codes=codes, seq=seq, constraints=constraints)
+        examples.append({"field": name, "pattern": spec.pattern, **result.as_dict()})
+    return examples
+
+
+def rule_preview_save(*, rule: Rule, test_data: dict, user, label: str = "") -> RulePreview:
+    examples = preview_render(rule=rule, test_data=test_data)
+    validation = {
+        "ok": all(e["value"] is not None for e in examples),
+        "repairs": sum(len(e["repairs"]) for e in examples),
+        "refusals": sum(len(e["refusals"]) for e in examples),
+        "platform": rule.platform.name,
+        "fields": [{"field": f.name, "pattern": f.pattern, "casing": f.casing, "delimiter": f.delimiter,
+                    "max_length": f.max_length, "truncation": f.truncation} for f in rule.fields],
+    }
+    preview = RulePreview(organization_id=rule.organization_id, workspace_id=rule.workspace_id, rule=rule,
+                          label=(label or "").strip()[:120] or f"{rule.name} at {utcnow():%Y-%m-%d %H:%M}",
+                          test_data={k: str(v) for k, v in (test_data or {}).items()},
+                          generated_examples=examples, validation_results=validation,
+                          created_by_id=getattr(user, "id", None))
+    db.session.add(preview)
+    _commit()
+    return preview
+
+
+def preview_compare(a: RulePreview, b: RulePreview) -> list[dict]:
+    """Rows of a side-by-side comparison: per field, both results and whether they differ."""
+    left = {e["field"]: e for e in a.generated_examples}
+    right = {e["field"]: e for e in b.generated_examples}
+    rows = []
+    for name in list(dict.fromkeys(list(left) + list(right))):
+        l, r = left.get(name), right.get(name)
+        rows.append({"field": name, "left": l, "right": r,
+                     "differs": (l or {}).get("value") != (r or {}).get("value")
+                     or (l or {}).get("pattern") != (r or {}).get("pattern")})
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Generations
+# ---------------------------------------------------------------------------
+def _clean_values(workspace, rule: Rule, fields: list[RuleField], dimension_values: dict) -> dict[str, list[str]]:
+    """Check the chosen values per dimension the fields use; list dimensions take only their active values."""
+    keys = list(dict.fromkeys(k for f in fields for k in renderer.placeholders(f.pattern)))
+    dims = {d.key: d for d in dimensions_of(workspace)}
+    cleaned: dict[str, list[str]] = {}
+    problems = []
+    for key in keys:
+        raw = (dimension_values or {}).get(key) or []
+        if isinstance(raw, str):
+            raw = [raw]
+        chosen = list(dict.fromkeys(str(v).strip() for v in raw if str(v).strip()))
+        dim = dims.get(key)
+        if dim is None:
+            problems.append(f"The dimension {key!r} no longer exists.")
+            continue
+        if not chosen:
+            problems.append(f"Choose at least one value for {dim.display}.")
+            continue
+        if dim.kind == "list":
+            allowed = {v.value for v in active_values(dim)}
+            bad = [v for v in chosen if v not in allowed]
+            if bad:
+                problems.append(f"{dim.display} has no value {', '.join(map(repr, bad[:5]))}.")
+        else:
+            for v in chosen:
+                if dim.min_length and len(v) < dim.min_length:
+                    problems.append(f"{dim.display}: {v!r} is shorter than {dim.min_length} characters.")
+                if dim.max_length and len(v) > dim.max_length:
+                    problems.append(f"{dim.display}: {v!r} is longer than {dim.max_length} characters.")
+        cleaned[key] = chosen
+    if problems:
+        raise RulesError(problems[0], "dimension_values", problems)
+    return cleaned
+
+
+def generation_create(*, workspace, rule_id, dimension_values: dict, field_filter: Iterable = (), user=None,
+                      validate_only: bool = False, continue_on_error: bool = False, auto_increment: bool = False,
+                      note: str = "") -> Generation:
+    """Check the request, record a submission and a pending generation, and queue the job."""
+    from app.platform.jobs import job_submit
+
+    try:
+        rule = db.session.scalars(Rule.select_active().where(Rule.workspace_id == workspace.id,
+                                                             Rule.id == int(rule_id))).first()
+    except (TypeError, ValueError):
+        rule = None
+    if rule is None:
+        raise RulesError("Choose a rule of this workspace.", "rule")
+    try:
+        wanted = {int(f) for f in (field_filter or [])}
+    except (TypeError, ValueError):
+        raise RulesError("Fields are given by id.", "field_filter")
+    fields = [f for f in rule.fields if not wanted or f.id in wanted]
+    if wanted and len(fields) != len(wanted):
+        raise RulesError("Some chosen fields don't belong to this rule.", "field_filter")
+    if not fields:
+        raise RulesError("This rule has no fields yet: add one on the rule's page.", "rule")
+    values = _clean_values(workspace, rule, fields, dimension_values)
+    size = len(fields)
+    for chosen in values.values():
+        size *= len(chosen)
+    if size > MAX_GENERATION_SIZE:
+        raise RulesError(f"That is {size:,} names; one generation makes at most {MAX_GENERATION_SIZE:,}.",
+                         "dimension_values")
+    submission = Submission(organization_id=workspace.organization_id, workspace_id=workspace.id,
+                            note=(note or "")[:255], submitted_by_id=getattr(user, "id", None))
+    generation = Generation(organization_id=workspace.organization_id, workspace_id=workspace.id, rule=rule,
+                            submission=submission, dimension_values=values,
+                            field_filter=sorted(wanted), requested_by_id=getattr(user, "id", None),
+                            options={"validate_only": bool(validate_only), "continue_on_error": bool(continue_on_error),
+                                     "auto_increment": bool(auto_increment), "size": size})
+    db.session.add_all([submission, generation])
+    job_submit(generation)
+    return generation
+
+
+def _insert_names(rows: list[dict]) -> set[str]:
+    """Insert name rows, skipping values already active in the workspace. Returns the values inserted.
+
+    ON CONFLICT against the partial unique index: concurrent generations can
+    neither duplicate a name nor fail on each other's rows.
+    """
+    if not rows:
+        return set()
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _insert_names_postgresql(rows)
+    from sqlalchemy.dialects.sqlite import insert
+
+    inserted: set[str] = set()
+    table = GeneratedName.__table__
+    for start in range(0, len(rows), 500):  # SQLite binds at most 32,766 parameters per statement
+        stmt = insert(table).values(rows[start:start + 500]).on_conflict_do_nothing(
+            index_elements=["workspace_id", "value"], index_where=sa.text("is_active"))
+        inserted.update(db.session.execute(stmt.returning(table.c.value)).scalars())
+    return inserted
+
+
+_PG_INSERT = sa.text(
+    "INSERT INTO strings (organization_id, workspace_id, value, normalized, reversed_value, dimension_values, "
+    "rule_id, field_id, generation_id, submission_id, created_by_id, is_active, delete_reason, created_at, updated_at) "
+    "SELECT :org, :ws, t.value, t.normalized, reverse(t.value), CAST(t.dims AS jsonb), :rule, t.field_id, :gen, :sub, "
+    ":by, true, '', :now, :now "
+    "FROM unnest(CAST(:values AS text[]), CAST(:normalized AS text[]), CAST(:dims AS text[]), "
+    "CAST(:fields AS integer[])) AS t(value, normalized, dims, field_id) "
+    "ON CONFLICT (workspace_id, value) WHERE is_active DO NOTHING RETURNING value")
+
+
+def _insert_names_postgresql(rows: list[dict]) -> set[str]:
+    """One statement with array parameters: no per-row SQL to compile, however big the chunk."""
+    import json
+
+    first = rows[0]
+    params = {"org": first["organization_id"], "ws": first["workspace_id"], "rule": first["rule_id"],
+              "gen": first["generation_id"], "sub": first["submission_id"], "by": first["created_by_id"],
+              "now": first["created_at"], "values": [r["value"] for r in rows],
+              "normalized": [r["normalized"] for r in rows],
+              "dims": [json.dumps(r["dimension_values"]) for r in rows], "fields": [r["field_id"] for r in rows]}
+    return set(db.session.execute(_PG_INSERT, params).scalars())
+
+
+def _existing_values(workspace_id: int, values: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(values), 1000):
+        chunk = values[start:start + 1000]
+        found.update(db.session.scalars(sa.select(GeneratedName.value).where(
+            GeneratedName.workspace_id == workspace_id, GeneratedName.is_active.is_(True),
+            GeneratedName.value.in_(chunk))))
+    return found
+
+
+def _name_row(generation: Generation, field: RuleField, value: str, combo: dict, now) -> dict:
+    return {"organization_id": generation.organization_id, "workspace_id": generation.workspace_id,
+            "value": value, "normalized": renderer.normalize(value)[:255], "reversed_value": value[::-1],
+            "dimension_values": combo, "rule_id": generation.rule_id, "field_id": field.id,
+            "generation_id": generation.id, "submission_id": generation.submission_id,
+            "created_by_id": generation.requested_by_id, "is_active": True, "delete_reason": "",
+            "created_at": now, "updated_at": now}
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.errors: list[dict] = []
+        self.error_count = 0
+        self.sample: list[dict] = []
+        self.made = 0
+        self.incremented = 0
+        self.conflicts = 0
+
+    def error(self, value: str | None, field: str, combo: dict, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < SAMPLE_LIMIT:
+            self.errors.append({"value": value, "field": field, "values": combo, "reason": reason})
+
+
+def generation_run(generation: Generation, progress) -> None:
+    """The job: render the cartesian product in chunks and store the names (or only check them)."""
+    from app.platform.jobs import JobError
+
+    options = generation.options or {}
+    rule = generation.rule
+    wanted = set(generation.field_filter or [])
+    fields = [f for f in rule.fields if not wanted or f.id in wanted]
+    constraints = constraints_of(rule.platform)
+    keys = list(generation.dimension_values)
+    lists = [generation.dimension_values[k] for k in keys]
+    dims = {d.key: d for d in dimensions_of(_workspace_of(generation))}
+    codes_by_key = {key: {v.value: v.short_code for v in (dims[key].values if key in dims else [])
+                          if v.is_active and v.short_code} for key in keys}
+    total = max(1, options.get("size") or 1)
+    tally = _Tally()
+    specs = [(f, spec_of(f)) for f in fields]
+    chunk_size = 5000
+    combos = itertools.product(*lists)
+    done = 0
+    try:
+        while True:
+            batch = list(itertools.islice(combos, max(1, chunk_size // max(1, len(fields)))))
+            if not batch:
+                break
+            _generate_chunk(generation, batch, keys, codes_by_key, specs, constraints, options, tally)
+            done += len(batch) * len(fields)
+            progress(min(99, done * 100 / total), f"{done:,} of {total:,} names")
+    except JobError:
+        _undo(generation, options)
+        raise
+    if tally.error_count and not options.get("continue_on_error"):
+        _undo(generation, options)
+        first = tally.errors[0]
+        raise JobError(f"{tally.error_count:,} name(s) could not be made; nothing was kept. First: "
+                       f"{first['value'] or first['field']}: {first['reason']}")
+    generation.result_count = tally.made
+    generation.result = {"errors": tally.errors, "error_count": tally.error_count, "sample": tally.sample,
+                         "incremented": tally.incremented, "conflicts": tally.conflicts,
+                         "validate_only": bool(options.get("validate_only"))}
+
+
+def _undo(generation: Generation, options: dict) -> None:
+    if not options.get("validate_only"):
+        db.session.execute(sa.delete(GeneratedName).where(GeneratedName.generation_id == generation.id))
+        db.session.commit()
+
+
+def _generate_chunk(generation, batch, keys, codes_by_key, specs, constraints, options, tally) -> None:
+    pending: list[tuple[RuleField, renderer.FieldSpec, dict, str, int]] = []
+    for combo_values in batch:
+        combo = dict(zip(keys, combo_values))
+        codes = {k: codes_by_key[k].get(v, "") for k, v in combo.items()}
+        for field, spec in specs:
+            result = renderer.render(spec, combo, codes=codes, seq=1, constraints=constraints)
+            if not result.ok:
+                tally.error(None, field.name, combo, "; ".join(result.refusals))
+                continue
+            pending.append((field, spec, combo, result.value, 1))
+    validate_only = options.get("validate_only")
+    auto = options.get("auto_increment")
+    now = utcnow()
+    rounds = 0
+    while pending:
+        rounds += 1
+        seen: set[str] = set()
+        unique, clashes = [], []
+        for item in pending:
+            (clashes if item[3] in seen else unique).append(item)
+            seen.add(item[3])
+        if validate_only:
+            taken = _existing_values(generation.workspace_id, [i[3] for i in unique])
+            inserted = {i[3] for i in unique} - taken
+        else:
+            inserted = _insert_names([_name_row(generation, f, v, c, now) for f, _, c, v, _ in unique])
+        retry = []
+        for index, item in enumerate(unique + clashes):
+            field, spec, combo, value, seq = item
+            if value in inserted and index < len(unique):
+                tally.made += 1
+                if seq > 1:
+                    tally.incremented += 1
+                if validate_only and len(tally.sample) < SAMPLE_LIMIT:
+                    tally.sample.append({"value": value, "field": field.name})
+                continue
+            tally.conflicts += 1
+            if auto and renderer.has_seq(spec.pattern) and rounds < 50:
+                nxt = seq + 1
+                codes = {k: codes_by_key[k].get(v, "") for k, v in combo.items()}
+                result = renderer.render(spec, combo, codes=codes, seq=nxt, constraints=constraints)
+                if result.ok:
+                    retry.append((field, spec, combo, result.value, nxt))
+                    continue
+                tally.error(value, field.name, combo, "; ".join(result.refusals))
+                continue
+            tally.error(value, field.name, combo, "already taken by an active name in this workspace")
+        pending = retry
+
+
+def generations_query(workspace, *, status: str = "", rule_id: str = "", user_id: str = "") -> sa.Select:
+    stmt = sa.select(Generation).where(Generation.workspace_id == workspace.id)
+    if status in ("pending", "in_progress", "completed", "failed"):
+        stmt = stmt.where(Generation.status == status)
+    if str(rule_id).isdigit():
+        stmt = stmt.where(Generation.rule_id == int(rule_id))
+    if str(user_id).isdigit():
+        stmt = stmt.where(Generation.requested_by_id == int(user_id))
+    return stmt.order_by(Generation.created_at.desc(), Generation.id.desc())
+
+
+# ---------------------------------------------------------------------------
+# Names
+# ---------------------------------------------------------------------------
+def names_query(workspace, *, q: str = "", rule_id: str = "", status: str = "active", dimension: str = "",
+                value: str = "", generation_id: str = "") -> sa.Select:
+    stmt = sa.select(GeneratedName).where(GeneratedName.workspace_id == workspace.id)
+    if status == "released":
+        stmt = stmt.where(GeneratedName.is_active.is_(False))
+    elif status != "all":
+        stmt = stmt.where(GeneratedName.is_active.is_(True))
+    if q:
+        stmt = stmt.where(GeneratedName.value.ilike(f"%{q.replace('%', '').replace('_', '')}%"))
+    if str(rule_id).isdigit():
+        stmt = stmt.where(GeneratedName.rule_id == int(rule_id))
+    if str(generation_id).isdigit():
+        stmt = stmt.where(GeneratedName.generation_id == int(generation_id))
+    if dimension and value:
+        stmt = stmt.where(GeneratedName.dimension_values[dimension].as_string() == value)
+    return stmt.order_by(GeneratedName.created_at.desc(), GeneratedName.id.desc())
+
+
+def name_release(*, name: GeneratedName, user, reason: str = "") -> GeneratedName:
+    return _soft(name, user, delete=True, reason=reason or "released")
+
+
+def name_restore(*, name: GeneratedName, user) -> GeneratedName:
+    try:
+        name.restore(user=user)
+    except SoftDeleteError as exc:
+        raise RulesError(str(exc)) from exc
+    _commit(f"{name.value!r} has been taken again since it was released.")
+    return name
+
+
+# ---------------------------------------------------------------------------
+# Conflict checks
+# ---------------------------------------------------------------------------
+def _split_proposed(proposed) -> list[str]:
+    if isinstance(proposed, str):
+        proposed = proposed.splitlines()
+    values = list(dict.fromkeys(str(v).strip() for v in (proposed or []) if str(v).strip()))
+    if not values:
+        raise RulesError("Paste at least one name, one per line.", "proposed_strings")
+    if len(values) > MAX_CHECK_SIZE:
+        raise RulesError(f"Check at most {MAX_CHECK_SIZE:,} names at a time.", "proposed_strings")
+    too_long = [v for v in values if len(v) > 255]
+    if too_long:
+        raise RulesError(f"Names are at most 255 characters ({too_long[0][:30]}… is longer).", "proposed_strings")
+    return values
+
+
+def _scope_filter(stmt, workspace, scope: str, platform: Optional[Platform], rule: Optional[Rule]):
+    stmt = stmt.where(GeneratedName.workspace_id == workspace.id, GeneratedName.is_active.is_(True))
+    if scope == "rule" and rule is not None:
+        stmt = stmt.where(GeneratedName.rule_id == rule.id)
+    elif scope == "platform" and platform is not None:
+        stmt = stmt.where(GeneratedName.rule_id.in_(sa.select(Rule.id).where(Rule.platform_id == platform.id)))
+    return stmt
+
+
+def conflict_check_create(*, workspace, proposed, scope: str = "workspace", platform_id=None, rule_id=None,
+                          user=None) -> ConflictCheck:
+    """Check proposed names and store every finding (synchronous: at most MAX_CHECK_SIZE names)."""
+    values = _split_proposed(proposed)
+    if scope not in SCOPES:
+        raise RulesError("Choose a scope: workspace, platform or rule.", "scope")
+    rule = platform = None
+    if rule_id not in (None, ""):
+        rule = db.session.scalars(Rule.select_active().where(Rule.workspace_id == workspace.id,
+                                                             Rule.id == _as_int(rule_id))).first()
+        if rule is None:
+            raise RulesError("Choose a rule of this workspace.", "rule_id")
+        platform = rule.platform
+    if platform_id not in (None, "") and rule is None:
+        platform = _platform_in(workspace, platform_id)
+    if scope == "rule" and rule is None:
+        raise RulesError("Choose the rule to check against.", "rule_id")
+    if scope == "platform" and platform is None:
+        raise RulesError("Choose the platform to check against.", "platform_id")
+    check = ConflictCheck(organization_id=workspace.organization_id, workspace_id=workspace.id,
+                          proposed_strings=values, scope=scope, platform=platform, rule=rule,
+                          checked_by_id=getattr(user, "id", None))
+    db.session.add(check)
+    for value, severity, message, string_id in find_conflicts(workspace, values, scope=scope, platform=platform,
+                                                              rule=rule):
+        check.results.append(ConflictResult(proposed_value=value, severity=severity, message=message,
+                                            conflicting_string_id=string_id))
+    check.conflicts_found = len(check.results)
+    severities = {r.severity for r in check.results}
+    check.max_severity = max(severities, key=SEVERITIES.index) if severities else None
+    _commit()
+    return check
+
+
+def _as_int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def find_conflicts(workspace, values: list[str], *, scope: str = "workspace", platform=None, rule=None):
+    """(value, severity, message, conflicting string id) for every finding. Set-based per kind."""
+    found: list[tuple[str, str, str, Optional[int]]] = []
+    exact: dict[str, int] = {}
+    for start in range(0, len(values), 1000):
+        chunk = values[start:start + 1000]
+        for sid, val in db.session.execute(_scope_filter(sa.select(GeneratedName.id, GeneratedName.value),
+                                                         workspace, scope, platform, rule)
+                                           .where(GeneratedName.value.in_(chunk))):
+            exact[val] = sid
+    normals = {v: renderer.normalize(v) for v in values}
+    by_normal: dict[str, list[tuple[int, str]]] = {}
+    wanted = list(set(normals.values()))
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start:start + 1000]
+        for sid, val, norm in db.session.execute(_scope_filter(
+                sa.select(GeneratedName.id, GeneratedName.value, GeneratedName.normalized), workspace, scope,
+                platform, rule).where(GeneratedName.normalized.in_(chunk))):
+            by_normal.setdefault(norm, []).append((sid, val))
+    constraints = constraints_of(platform) if platform is not None else None
+    for value in values:
+        if constraints is not None:
+            problems = renderer.violations(value, constraints)
+            if problems:
+                found.append((value, "critical", f"Breaks {platform.name}'s rules: {'; '.join(problems)}.", None))
+        if value in exact:
+            found.append((value, "error", f"{value!r} is already an active name.", exact[value]))
+            continue
+        twins = [(sid, v) for sid, v in by_normal.get(normals[value], []) if v != value]
+        if twins:
+            sid, other = twins[0]
+            found.append((value, "warning", f"Same as {other!r} once case and delimiters are ignored.", sid))
+            continue
+        near = _one_edit_neighbour(workspace, value, scope, platform, rule)
+        if near is not None:
+            found.append((value, "info", f"One edit away from {near[1]!r}.", near[0]))
+    return found
+
+
+def _one_edit_neighbour(workspace, value: str, scope, platform, rule) -> Optional[tuple[int, str]]:
+    """A name one edit away: it shares the first or the last half of `value` (index range scans)."""
+    half = max(1, len(value) // 2)
+    prefix, suffix_rev = value[:half], value[::-1][:half]
+    base = _scope_filter(sa.select(GeneratedName.id, GeneratedName.value), workspace, scope, platform, rule)
+    length = sa.func.length(GeneratedName.value)
+    near_len = length.between(len(value) - 1, len(value) + 1)
+    for column, start in ((GeneratedName.value, prefix), (GeneratedName.reversed_value, suffix_rev)):
+        stmt = base.where(column >= start, column < start + "\U0010ffff", near_len).limit(200)
+        for sid, other in db.session.execute(stmt):
+            if renderer.one_edit_apart(value, other):
+                return sid, other
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Import / export
+# ---------------------------------------------------------------------------
+EXPORT_VERSION = 1
+
+
+def workspace_export(workspace) -> dict:
+    return {
+        "cairn_rules_export": EXPORT_VERSION,
+        "workspace": workspace.name,
+        "dimensions": [
+            {"key": d.key, "label": d.label, "description": d.description, "kind": d.kind,
+             "min_length": d.min_length, "max_length": d.max_length,
+             "values": [{"value": v.value, "label": v.label, "short_code": v.short_code} for v in active_values(d)]}
+            for d in dimensions_of(workspace)],
+        "platforms": [
+            {k: getattr(p, k) for k in ("name", "description", "max_length", "allowed_chars", "regex",
+                                          "lowercase_only", "invalid_first_chars", "invalid_last_chars",
+                                          "invalid_consecutive_chars")}
+            for p in db.session.scalars(Platform.select_active().where(Platform.workspace_id == workspace.id)
+                                        .order_by(Platform.name))],
+        "rules": [
+            {"name": r.name, "description": r.description, "platform": r.platform.name,
+             "fields": [{"name": f.name, "pattern": f.pattern, "casing": f.casing, "delimiter": f.delimiter,
+                         "fallback_delimiters": f.fallback_delimiters, "max_length": f.max_length,
+                         "truncation": f.truncation} for f in r.fields]}
+            for r in db.session.scalars(Rule.select_active().where(Rule.workspace_id == workspace.id)
+                                        .order_by(Rule.name))],
+    }
+
+
+def workspace_import(*, workspace, document: Any) -> dict:
+    """Create or update dimensions, platforms and rules from an export. All or nothing.
+
+    Every problem is collected first and reported together; if there is any,
+    nothing is written. Existing rows are matched by key/name and updated.
+    """
+    problems: list[str] = []
+    if not isinstance(document, dict) or document.get("cairn_rules_export") != EXPORT_VERSION:
+        raise RulesError("This is not a Cairn rules export (version 1).", "file")
+    counts = {"dimensions": 0, "values": 0, "platforms": 0, "rules": 0, "fields": 0}
+    try:
+        with db.session.no_autoflush:
+            _import_all(workspace, document, problems, counts)
+        if problems:
+            raise RulesError(f"{len(problems)} problem(s); nothing was imported.", "file", problems)
+        db.session.flush()
+    except RulesError as exc:
+        db.session.rollback()
+        if not exc.problems:
+            exc.problems = [str(exc)]
+        raise
+    except (IntegrityError, TypeError, ValueError, AttributeError) as exc:
+        db.session.rollback()
+        raise RulesError("The document has an unexpected shape; nothing was imported.", "file", [str(exc)[:300]])
+    db.session.commit()
+    return counts
+
+
+def _catch(problems: list[str], where: str, fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except RulesError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+
+
+def _import_all(workspace, document: dict, problems: list[str], counts: dict) -> None:
+    dims = {d.key: d for d in dimensions_of(workspace, include_deleted=True)}
+    for i, item in enumerate(document.get("dimensions") or []):
+        key = str(item.get("key", "")).strip().lower()
+        where = f"dimension {str(item.get('key', '')).strip() or i + 1}"
+        checked = _catch(problems, where, _check_dimension, key, item.get("kind", "list"), item.get("min_length"),
+                         item.get("max_length"))
+        if checked is None:
+            continue
+        dim = dims.get(key)
+        if dim is None:
+            dim = Dimension(organization_id=workspace.organization_id, workspace_id=workspace.id, key=key,
+                            kind=item.get("kind", "list"), position=len(dims) + 1)
+            db.session.add(dim)
+            dims[key] = dim
+        elif not dim.is_active:
+            dim.is_active, dim.deleted_at, dim.delete_reason = True, None, ""
+        dim.label = str(item.get("label") or "")[:120]
+        dim.description = str(item.get("description") or "")
+        dim.min_length, dim.max_length = checked
+        counts["dimensions"] += 1
+        existing = {v.value: v for v in dim.values}
+        for j, v in enumerate(item.get("values") or []):
+            value = _catch(problems, f"{where} value {j + 1}", _check_value, dim, str(v.get("value", "")),
+                           str(v.get("short_code") or ""))
+            if value is None:
+                continue
+            row = existing.get(value)
+            if row is None:
+                row = DimensionValue(organization_id=workspace.organization_id, workspace_id=workspace.id,
+                                     value=value, position=j + 1)
+                dim.values.append(row)
+                existing[value] = row
+            row.label, row.short_code = str(v.get("label") or "")[:120], str(v.get("short_code") or "")
+            row.is_active = True
+            counts["values"] += 1
+    db.session.flush()
+    platforms = {p.name: p for p in db.session.scalars(sa.select(Platform).where(Platform.workspace_id == workspace.id))}
+    for i, item in enumerate(document.get("platforms") or []):
+        fields = _catch(problems, f"platform {item.get('name') or i + 1}", _platform_fields, dict(item))
+        if fields is None:
+            continue
+        platform = platforms.get(fields["name"])
+        if platform is None:
+            platform = Platform(organization_id=workspace.organization_id, workspace_id=workspace.id)
+            db.session.add(platform)
+            platforms[fields["name"]] = platform
+        for k, v in fields.items():
+            setattr(platform, k, v)
+        platform.is_active = True
+        counts["platforms"] += 1
+    db.session.flush()
+    rules = {r.name: r for r in db.session.scalars(sa.select(Rule).where(Rule.workspace_id == workspace.id))}
+    known_keys = {k for k, d in dims.items() if d.is_active}
+    for i, item in enumerate(document.get("rules") or []):
+        name = str(item.get("name") or "").strip()
+        where = f"rule {name or i + 1}"
+        platform = platforms.get(item.get("platform"))
+        before = len(problems)
+        if not name:
+            problems.append(f"{where}: it has no name.")
+        if platform is None:
+            problems.append(f"{where}: unknown or invalid platform {item.get('platform')!r}.")
+        specs = []
+        for j, f in enumerate(item.get("fields") or []):
+            spec = _catch(problems, f"{where} field {f.get('name') or j + 1}", _import_spec, known_keys, dict(f))
+            if spec is not None:
+                specs.append((str(f.get("name") or f"Field {j + 1}")[:120], spec))
+        if len(problems) > before:
+            continue
+        rule = rules.get(name)
+        if rule is None:
+            rule = Rule(organization_id=workspace.organization_id, workspace_id=workspace.id, name=name[:120])
+            db.session.add(rule)
+            rules[name] = rule
+        rule.description, rule.platform, rule.is_active = str(item.get("description") or ""), platform, True
+        rule.fields.clear()
+        for position, (field_name, spec) in enumerate(specs, start=1):
+            field = RuleField(name=field_name, position=position)
+            _apply_spec(field, spec)
+            rule.fields.append(field)
+            counts["fields"] += 1
+        counts["rules"] += 1
+
+
+def _import_spec(known_keys: set[str], data: dict) -> renderer.FieldSpec:
+    try:
+        keys = renderer.placeholders(str(data.get("pattern") or ""))
+    except renderer.PatternError as exc:
+        raise RulesError(str(exc)) from exc
+    unknown = [k for k in keys if k not in known_keys]
+    if unknown:
+        raise RulesError(f"unknown dimension(s) {', '.join(unknown)}")
+
+    casing, truncation = data.get("casing") or "as_is", data.get("truncation") or "refuse"
+    if casing not in CASINGS or truncation not in TRUNCATIONS:
+        raise RulesError("unknown casing or truncation")
+    delimiter = str(data.get("delimiter") or "")
+    if len(delimiter) > 5 or delimiter.isalnum():
+        raise RulesError("a delimiter is up to 5 punctuation characters")
+    return renderer.FieldSpec(pattern=str(data["pattern"])[:500], casing=casing, delimiter=delimiter,
+                              fallback_delimiters=str(data.get("fallback_delimiters") or "")[:20],
+                              max_length=_int_or_none(data.get("max_length")), truncation=truncation)
+
+
+# ---------------------------------------------------------------------------
+# Propagation
+# ---------------------------------------------------------------------------
+def propagation_start(*, value_row: DimensionValue, old_value: str, user) -> PropagationRun:
+    from app.platform.jobs import job_submit
+
+    run = PropagationRun(organization_id=value_row.organization_id, workspace_id=value_row.workspace_id,
+                         dimension_value_id=value_row.id, dimension_key=value_row.dimension.key,
+                         old_value=old_value, new_value=value_row.value, requested_by_id=getattr(user, "id", None))
+    return job_submit(run)
+
+
+def names_using(workspace_id: int, key: str, value: str) -> sa.Select:
+    return sa.select(GeneratedName).where(
+        GeneratedName.workspace_id == workspace_id, GeneratedName.is_active.is_(True),
+        GeneratedName.dimension_values[key].as_string() == value)
+
+
+def names_using_count(workspace_id: int, key: str, value: str) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(names_using(workspace_id, key, value).subquery())) or 0
+
+
+def propagation_run(run: PropagationRun, progress) -> None:
+    """Re-render every active name built from the old value with the new one; record old -> new."""
+    from app.accounts.models import User
+    from app.platform import mail
+
+    names = list(db.session.scalars(names_using(run.workspace_id, run.dimension_key, run.old_value)
+                                    .order_by(GeneratedName.id)))
+    changes = []
+    for index, name in enumerate(names, start=1):
+        combo = dict(name.dimension_values)
+        combo[run.dimension_key] = run.new_value
+        field = name.field
+        if field is None or name.rule is None:
+            changes.append({"id": name.id, "old": name.value, "new": None, "note": "its rule or field is gone"})
+            continue
+        codes = _codes_for(run.workspace_id, combo)
+        seq = _seq_of(field, name.value)
+        result = renderer.render(spec_of(field), combo, codes=codes, seq=seq, constraints=constraints_of(field.rule.platform))
+        if not result.ok:
+            changes.append({"id": name.id, "old": name.value, "new": None, "note": "; ".join(result.refusals)})
+            continue
+        old = name.value
+        try:
+            with db.session.begin_nested():
+                name.value, name.normalized = result.value, renderer.normalize(result.value)[:255]
+                name.reversed_value, name.dimension_values = result.value[::-1], combo
+                db.session.flush()
+            changes.append({"id": name.id, "old": old, "new": result.value, "note": ""})
+        except IntegrityError:
+            db.session.refresh(name)
+            changes.append({"id": name.id, "old": old, "new": None, "note": f"{result.value!r} is already taken"})
+        if index % 500 == 0:
+            run.changes = list(changes)
+            progress(index * 100 / len(names), f"{index:,} of {len(names):,} names")
+    run.changes = changes
+    db.session.flush()
+    changed = sum(1 for c in changes if c["new"])
+    body = (f"The value {run.old_value!r} of {run.dimension_key} was renamed to {run.new_value!r}.\n"
+            f"{changed} name(s) were regenerated; {len(changes) - changed} could not be.\n")
+    body += "\n".join(f"{c['old']} -> {c['new'] or 'unchanged (' + c['note'] + ')'}" for c in changes[:50])
+    for user in db.session.scalars(User.select_active().where(User.organization_id == run.organization_id)):
+        mail.notify(user, f"Names regenerated after renaming {run.old_value}", body, category="propagation")
+
+
+def _seq_of(field: RuleField, value: str) -> int:
+    """The sequence number a stored name was made with (its digits where the pattern has {seq:n})."""
+    width = renderer.seq_width(field.pattern)
+    if not width:
+        return 1
+    digits = re.findall(r"\d{%d}" % width, value)
+    return int(digits[-1]) if digits else 1

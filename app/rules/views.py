@@ -1,0 +1,587 @@
+"""Rules pages: thin views (read the form, call a service, render a page or its fragment)."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.accounts.models import User
+from app.extensions import db
+from app.platform.htmx import is_htmx
+from app.platform.jobs import kind_of
+from app.platform.pagination import paginate
+from app.platform.tenancy import current_workspace, get_or_404, scoped, staff_required
+from app.rules import bp, renderer, services
+from app.rules.models import (
+    CASINGS,
+    TRUNCATION_LABELS,
+    ConflictCheck,
+    Dimension,
+    DimensionValue,
+    GeneratedName,
+    Generation,
+    Platform,
+    PropagationRun,
+    Rule,
+    RuleField,
+    RulePreview,
+)
+from app.rules.services import RulesError
+
+FIELD_KEYS = ("name", "pattern", "casing", "delimiter", "fallback_delimiters", "max_length", "truncation")
+PLATFORM_KEYS = ("name", "description", "max_length", "allowed_chars", "regex", "lowercase_only",
+                 "invalid_first_chars", "invalid_last_chars", "invalid_consecutive_chars")
+
+
+def _ws():
+    workspace = current_workspace()
+    if workspace is None:
+        abort(404)
+    return workspace
+
+
+def _errors(exc: RulesError) -> dict:
+    return {exc.field or "_form": str(exc)}
+
+
+def _form(*keys: str) -> dict:
+    return {k: request.form.get(k, "") for k in keys}
+
+
+@bp.context_processor
+def rules_globals():
+    return {"casings": CASINGS, "truncations": TRUNCATION_LABELS}
+
+
+# --------------------------------------------------------------------------- dimensions
+@bp.route("/dimensions", methods=["GET", "POST"])
+@staff_required
+def dimensions():
+    workspace = _ws()
+    errors, data, status = {}, {}, 200
+    if request.method == "POST":
+        data = _form("key", "label", "description", "kind", "min_length", "max_length")
+        try:
+            dim = services.dimension_create(workspace=workspace, **data)
+        except RulesError as exc:
+            errors, status = _errors(exc), 422
+        else:
+            flash(f"Dimension {dim.display} created. Add its values below.", "success")
+            return redirect(url_for("rules.dimension_detail", dimension_id=dim.id))
+    all_dims = services.dimensions_of(workspace, include_deleted=True)
+    return render_template("rules/dimensions.html", active=[d for d in all_dims if d.is_active],
+                           deleted=[d for d in all_dims if not d.is_active], errors=errors, data=data), status
+
+
+@bp.route("/dimensions/<int:dimension_id>", methods=["GET", "POST"])
+@staff_required
+def dimension_detail(dimension_id: int):
+    dim = get_or_404(Dimension, dimension_id)
+    errors, status = {}, 200
+    if request.method == "POST":
+        try:
+            services.dimension_update(dimension=dim, **_form("label", "description", "min_length", "max_length"))
+        except RulesError as exc:
+            errors, status = _errors(exc), 422
+            db.session.rollback()
+        else:
+            flash("Dimension saved.", "success")
+            return redirect(url_for("rules.dimension_detail", dimension_id=dim.id))
+    return _render_dimension(dim, errors=errors, status=status)
+
+
+def _render_dimension(dim, *, errors=None, value_errors=None, value_data=None, status=200):
+    values = list(db.session.scalars(sa.select(DimensionValue).where(DimensionValue.dimension_id == dim.id)
+                                     .order_by(DimensionValue.position, DimensionValue.id)))
+    return render_template("rules/dimension.html", dim=dim, values=[v for v in values if v.is_active],
+                           deleted_values=[v for v in values if not v.is_active], errors=errors or {},
+                           value_errors=value_errors or {}, value_data=value_data or {}), status
+
+
+def _ordered_row_action(row, action: str, *, move, delete, restore, deleted_message: str, restored_message: str):
+    """Move up/down, delete or restore an ordered, soft-deletable row (dimensions and their values)."""
+    try:
+        if action in ("up", "down") and row.is_active:
+            move(direction=action)
+        elif action == "delete":
+            delete(user=current_user)
+            flash(deleted_message, "success")
+        elif action == "restore":
+            restore(user=current_user)
+            flash(restored_message, "success")
+        else:
+            abort(404)
+    except RulesError as exc:
+        flash(str(exc), "error")
+
+
+@bp.route("/dimensions/<int:dimension_id>/<action>", methods=["POST"])
+@staff_required
+def dimension_action(dimension_id: int, action: str):
+    dim = get_or_404(Dimension, dimension_id, include_deleted=True)
+    _ordered_row_action(
+        dim, action,
+        move=lambda **kw: services.dimension_move(dimension=dim, **kw),
+        delete=lambda **kw: services.dimension_delete(dimension=dim, **kw),
+        restore=lambda **kw: services.dimension_restore(dimension=dim, **kw),
+        deleted_message=f"Dimension {dim.display} deleted. Restore it from the list below.",
+        restored_message=f"Dimension {dim.display} restored.")
+    return redirect(url_for("rules.dimensions"))
+
+
+@bp.route("/dimensions/<int:dimension_id>/values", methods=["POST"])
+@staff_required
+def value_new(dimension_id: int):
+    dim = get_or_404(Dimension, dimension_id)
+    data = _form("value", "label", "short_code")
+    try:
+        services.value_create(dimension=dim, **data)
+    except RulesError as exc:
+        return _render_dimension(dim, value_errors=_errors(exc), value_data=data, status=422)
+    flash(f"Value {data['value'].strip()} added.", "success")
+    return redirect(url_for("rules.dimension_detail", dimension_id=dim.id))
+
+
+@bp.route("/values/<int:value_id>", methods=["GET", "POST"])
+@staff_required
+def value_edit(value_id: int):
+    row = get_or_404(DimensionValue, value_id)
+    errors, status = {}, 200
+    if request.method == "POST":
+        try:
+            old = services.value_update(value_row=row, **_form("value", "label", "short_code"))
+        except RulesError as exc:
+            db.session.rollback()
+            errors, status = _errors(exc), 422
+        else:
+            flash("Value saved.", "success")
+            affected = services.names_using_count(row.workspace_id, row.dimension.key, old) if old else 0
+            if affected:
+                return render_template("rules/propagate_offer.html", row=row, old=old, affected=affected)
+            return redirect(url_for("rules.dimension_detail", dimension_id=row.dimension_id))
+    return render_template("rules/value_edit.html", row=row, errors=errors), status
+
+
+@bp.route("/values/<int:value_id>/propagate", methods=["POST"])
+@staff_required
+def value_propagate(value_id: int):
+    row = get_or_404(DimensionValue, value_id)
+    old = (request.form.get("old_value") or "").strip()
+    if not old or old == row.value:
+        flash("Nothing to propagate.", "info")
+        return redirect(url_for("rules.dimension_detail", dimension_id=row.dimension_id))
+    run = services.propagation_start(value_row=row, old_value=old, user=current_user)
+    flash("Regenerating the names built from the old value.", "success")
+    return redirect(url_for("rules.propagation_detail", run_id=run.id))
+
+
+@bp.route("/values/<int:value_id>/<action>", methods=["POST"])
+@staff_required
+def value_action(value_id: int, action: str):
+    row = get_or_404(DimensionValue, value_id, include_deleted=True)
+    _ordered_row_action(
+        row, action,
+        move=lambda **kw: services.value_move(value_row=row, **kw),
+        delete=lambda **kw: services.value_delete(value_row=row, **kw),
+        restore=lambda **kw: services.value_restore(value_row=row, **kw),
+        deleted_message=f"Value {row.value} deleted.", restored_message=f"Value {row.value} restored.")
+    return redirect(url_for("rules.dimension_detail", dimension_id=row.dimension_id))
+
+
+@bp.route("/propagations/<int:run_id>")
+@staff_required
+def propagation_detail(run_id: int):
+    run = get_or_404(PropagationRun, run_id)
+    return render_template("rules/propagation.html", run=run, kind=kind_of(run))
+
+
+# --------------------------------------------------------------------------- platforms
+@bp.route("/platforms", methods=["GET", "POST"])
+@staff_required
+def platforms():
+    workspace = _ws()
+    errors, data, status = {}, {}, 200
+    if request.method == "POST":
+        data = _form(*PLATFORM_KEYS)
+        try:
+            platform = services.platform_create(workspace=workspace, **data)
+        except RulesError as exc:
+            errors, status = _errors(exc), 422
+        else:
+            flash(f"Platform {platform.name} created.", "success")
+            return redirect(url_for("rules.platforms"))
+    rows = list(db.session.scalars(scoped(Platform).order_by(Platform.is_active.desc(), Platform.name)))
+    return render_template("rules/platforms.html", rows=rows, errors=errors, data=data), status
+
+
+@bp.route("/platforms/<int:platform_id>", methods=["GET", "POST"])
+@staff_required
+def platform_edit(platform_id: int):
+    platform = get_or_404(Platform, platform_id)
+    errors, data, status = {}, {k: getattr(platform, k) for k in PLATFORM_KEYS}, 200
+    if request.method == "POST":
+        data = _form(*PLATFORM_KEYS)
+        try:
+            services.platform_update(platform=platform, **data)
+        except RulesError as exc:
+            db.session.rollback()
+            errors, status = _errors(exc), 422
+        else:
+            flash("Platform saved.", "success")
+            return redirect(url_for("rules.platforms"))
+    return render_template("rules/platform_edit.html", platform=platform, errors=errors, data=data), status
+
+
+@bp.route("/platforms/<int:platform_id>/<action>", methods=["POST"])
+@staff_required
+def platform_action(platform_id: int, action: str):
+    platform = get_or_404(Platform, platform_id, include_deleted=True)
+    try:
+        if action == "delete":
+            services.platform_delete(platform=platform, user=current_user)
+            flash(f"Platform {platform.name} deleted.", "success")
+        elif action == "restore":
+            services.platform_restore(platform=platform, user=current_user)
+            flash(f"Platform {platform.name} restored.", "success")
+        else:
+            abort(404)
+    except RulesError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("rules.platforms"))
+
+
+# --------------------------------------------------------------------------- rules and fields
+def _active_platforms():
+    return list(db.session.scalars(scoped(Platform, Platform.select_active()).order_by(Platform.name)))
+
+
+@bp.route("/", methods=["GET", "POST"])
+@staff_required
+def index():
+    workspace = _ws()
+    errors, data, status = {}, {}, 200
+    if request.method == "POST":
+        data = _form("name", "platform_id", "description")
+        try:
+            rule = services.rule_create(workspace=workspace, **data)
+        except RulesError as exc:
+            errors, status = _errors(exc), 422
+        else:
+            flash(f"Rule {rule.name} created. Add a field with its pattern.", "success")
+            return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+    rows = list(db.session.scalars(scoped(Rule).order_by(Rule.is_active.desc(), Rule.name)))
+    return render_template("rules/index.html", rows=rows, platforms=_active_platforms(), errors=errors,
+                           data=data, has_dimensions=bool(services.dimensions_of(workspace))), status
+
+
+def _sample_data(rule: Rule) -> dict:
+    """Sample values from the form (sample_<key>), defaulting to each list dimension's first value."""
+    data = {}
+    for dim in services.dimensions_of(_ws()):
+        chosen = request.values.get(f"sample_{dim.key}")
+        if chosen is None:
+            values = services.active_values(dim)
+            chosen = values[0].value if values else ("example" if dim.kind == "free_text" else "")
+        data[dim.key] = chosen
+    return data
+
+
+def _render_rule(rule: Rule, *, errors=None, field_errors=None, field_data=None, editing=None, status=200):
+    sample = _sample_data(rule)
+    previews = list(db.session.scalars(sa.select(RulePreview).where(RulePreview.rule_id == rule.id)
+                                       .order_by(RulePreview.created_at.desc()).limit(20)))
+    field_data = field_data or ({k: getattr(editing, k) or "" for k in FIELD_KEYS} if editing else
+                                {"casing": "lower", "delimiter": "-", "truncation": "refuse"})
+    live = _live_examples(rule, field_data, sample)
+    return render_template("rules/rule.html", rule=rule, platforms=_active_platforms(), errors=errors or {},
+                           field_errors=field_errors or {}, field_data=field_data, editing=editing,
+                           dims=services.dimensions_of(_ws()), sample=sample, previews=previews,
+                           examples=services.preview_render(rule=rule, test_data=sample), live=live), status
+
+
+def _live_examples(rule: Rule, field_data: dict, sample: dict) -> dict:
+    """The preview of the field being edited (unsaved), or why it can't be rendered yet."""
+    if not (field_data.get("pattern") or "").strip():
+        return {"message": "Type a pattern to see a preview."}
+    try:
+        spec = services.field_spec_check(workspace=_ws(), data=field_data)
+    except RulesError as exc:
+        return {"message": str(exc)}
+    return {"example": services.preview_render(rule=rule, test_data=sample,
+                                               specs=[(field_data.get("name") or "New field", spec)])[0]}
+
+
+@bp.route("/<int:rule_id>", methods=["GET", "POST"])
+@staff_required
+def rule_detail(rule_id: int):
+    rule = get_or_404(Rule, rule_id)
+    if request.method == "POST":
+        try:
+            services.rule_update(rule=rule, **_form("name", "platform_id", "description"))
+        except RulesError as exc:
+            db.session.rollback()
+            return _render_rule(rule, errors=_errors(exc), status=422)
+        flash("Rule saved.", "success")
+        return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+    editing = None
+    if request.args.get("field"):
+        editing = db.session.scalars(sa.select(RuleField).where(RuleField.rule_id == rule.id,
+                                                                RuleField.id == request.args.get("field", type=int))).first()
+    return _render_rule(rule, editing=editing)
+
+
+@bp.route("/<int:rule_id>/<action>", methods=["POST"])
+@staff_required
+def rule_action(rule_id: int, action: str):
+    rule = get_or_404(Rule, rule_id, include_deleted=True)
+    try:
+        if action == "delete":
+            services.rule_delete(rule=rule, user=current_user)
+            flash(f"Rule {rule.name} deleted.", "success")
+        elif action == "restore":
+            services.rule_restore(rule=rule, user=current_user)
+            flash(f"Rule {rule.name} restored.", "success")
+        else:
+            abort(404)
+    except RulesError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("rules.index"))
+
+
+def _rule_field(rule: Rule, field_id: int) -> RuleField:
+    field = db.session.scalars(sa.select(RuleField).where(RuleField.rule_id == rule.id,
+                                                          RuleField.id == field_id)).first()
+    if field is None:
+        abort(404)
+    return field
+
+
+@bp.route("/<int:rule_id>/fields", methods=["POST"])
+@bp.route("/<int:rule_id>/fields/<int:field_id>", methods=["POST"])
+@staff_required
+def field_save(rule_id: int, field_id: int | None = None):
+    rule = get_or_404(Rule, rule_id)
+    field = _rule_field(rule, field_id) if field_id else None
+    data = _form(*FIELD_KEYS)
+    try:
+        if field is None:
+            services.field_create(rule=rule, **data)
+        else:
+            services.field_update(field=field, **data)
+    except RulesError as exc:
+        db.session.rollback()
+        return _render_rule(rule, field_errors=_errors(exc), field_data=data, editing=field, status=422)
+    flash("Field saved.", "success")
+    return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+
+
+@bp.route("/<int:rule_id>/fields/<int:field_id>/delete", methods=["POST"])
+@staff_required
+def field_delete(rule_id: int, field_id: int):
+    rule = get_or_404(Rule, rule_id)
+    services.field_delete(field=_rule_field(rule, field_id))
+    flash("Field removed.", "success")
+    return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+
+
+@bp.route("/<int:rule_id>/preview", methods=["POST"])
+@staff_required
+def rule_live_preview(rule_id: int):
+    """HTMX: the live preview while typing (unsaved field settings, chosen sample values)."""
+    rule = get_or_404(Rule, rule_id)
+    sample = _sample_data(rule)
+    live = _live_examples(rule, _form(*FIELD_KEYS), sample)
+    return render_template("rules/_live_preview.html", rule=rule, live=live, sample=sample,
+                           examples=services.preview_render(rule=rule, test_data=sample))
+
+
+@bp.route("/<int:rule_id>/previews", methods=["POST"])
+@staff_required
+def preview_save(rule_id: int):
+    rule = get_or_404(Rule, rule_id)
+    if not rule.fields:
+        flash("Add a field before saving a preview.", "error")
+        return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+    preview = services.rule_preview_save(rule=rule, test_data=_sample_data(rule), user=current_user,
+                                         label=request.form.get("label", ""))
+    flash("Preview saved.", "success")
+    return redirect(url_for("rules.preview_detail", preview_id=preview.id))
+
+
+@bp.route("/previews/<int:preview_id>")
+@staff_required
+def preview_detail(preview_id: int):
+    preview = get_or_404(RulePreview, preview_id)
+    others = list(db.session.scalars(scoped(RulePreview).where(RulePreview.id != preview.id)
+                                     .order_by(RulePreview.created_at.desc()).limit(50)))
+    return render_template("rules/preview.html", preview=preview, others=others)
+
+
+@bp.route("/previews/compare")
+@staff_required
+def preview_compare():
+    a = get_or_404(RulePreview, request.args.get("a"))
+    b = get_or_404(RulePreview, request.args.get("b"))
+    return render_template("rules/compare.html", a=a, b=b, rows=services.preview_compare(a, b))
+
+
+# --------------------------------------------------------------------------- generations
+@bp.route("/generations/new", methods=["GET", "POST"])
+@staff_required
+def generation_new():
+    workspace = _ws()
+    rules = list(db.session.scalars(scoped(Rule, Rule.select_active()).order_by(Rule.name)))
+    rule = None
+    rule_id = request.values.get("rule", type=int)
+    if rule_id:
+        rule = next((r for r in rules if r.id == rule_id), None)
+    errors, status = {}, 200
+    if request.method == "POST" and rule is not None:
+        chosen = {key[len("dim_"):]: request.form.getlist(key) for key in request.form if key.startswith("dim_")}
+        free = {key[len("free_"):]: [v for v in request.form.get(key, "").splitlines()]
+                for key in request.form if key.startswith("free_")}
+        chosen.update({k: v for k, v in free.items() if any(x.strip() for x in v)})
+        try:
+            generation = services.generation_create(
+                workspace=workspace, rule_id=rule.id, dimension_values=chosen,
+                field_filter=request.form.getlist("field"), user=current_user,
+                validate_only=bool(request.form.get("validate_only")),
+                continue_on_error=bool(request.form.get("continue_on_error")),
+                auto_increment=bool(request.form.get("auto_increment")), note=request.form.get("note", ""))
+        except RulesError as exc:
+            errors, status = {exc.field or "_form": str(exc), "_all": exc.problems}, 422
+        else:
+            flash("Generation started.", "success")
+            return redirect(url_for("rules.generation_detail", generation_id=generation.id))
+    used = []
+    if rule is not None:
+        keys = list(dict.fromkeys(k for f in rule.fields for k in renderer.placeholders(f.pattern)))
+        dims = {d.key: d for d in services.dimensions_of(workspace)}
+        used = [dims[k] for k in keys if k in dims]
+    return render_template("rules/generation_new.html", rules=rules, rule=rule, used=used, errors=errors,
+                           form=request.form), status
+
+
+@bp.route("/generations")
+@staff_required
+def generations():
+    workspace = _ws()
+    filters = {k: request.args.get(k, "") for k in ("status", "rule_id", "user_id")}
+    page = paginate(services.generations_query(workspace, **filters))
+    rules = list(db.session.scalars(scoped(Rule).order_by(Rule.name)))
+    people = list(db.session.scalars(sa.select(User).where(User.organization_id == workspace.organization_id)
+                                     .order_by(User.full_name)))
+    return render_template("rules/generations.html", page=page, filters=filters, rules=rules, people=people)
+
+
+@bp.route("/generations/<int:generation_id>")
+@staff_required
+def generation_detail(generation_id: int):
+    generation = get_or_404(Generation, generation_id)
+    names = paginate(services.names_query(_ws(), generation_id=str(generation.id), status="all"))
+    return render_template("rules/generation.html", generation=generation, kind=kind_of(generation), names=names)
+
+
+# --------------------------------------------------------------------------- names
+@bp.route("/names")
+@staff_required
+def names():
+    workspace = _ws()
+    filters = {k: request.args.get(k, "") for k in ("q", "rule_id", "dimension", "value", "generation_id")}
+    filters["status"] = request.args.get("status", "active")
+    page = paginate(services.names_query(workspace, **filters))
+    template = "rules/_names_table.html" if is_htmx() else "rules/names.html"
+    return render_template(template, page=page, filters=filters,
+                           rules=list(db.session.scalars(scoped(Rule).order_by(Rule.name))),
+                           dims=services.dimensions_of(workspace))
+
+
+@bp.route("/names/<int:name_id>/<action>", methods=["POST"])
+@staff_required
+def name_action(name_id: int, action: str):
+    name = get_or_404(GeneratedName, name_id, include_deleted=True)
+    try:
+        if action == "release":
+            services.name_release(name=name, user=current_user, reason=request.form.get("reason", ""))
+            flash(f"{name.value} released: it is available again.", "success")
+        elif action == "restore":
+            services.name_restore(name=name, user=current_user)
+            flash(f"{name.value} taken again.", "success")
+        else:
+            abort(404)
+    except RulesError as exc:
+        flash(str(exc), "error")
+    target = request.form.get("next") or ""
+    from app.platform.security import is_safe_redirect
+
+    return redirect(target if is_safe_redirect(target) else url_for("rules.names"))
+
+
+# --------------------------------------------------------------------------- conflict checks
+@bp.route("/conflicts", methods=["GET", "POST"])
+@staff_required
+def conflicts():
+    workspace = _ws()
+    errors, status, data = {}, 200, {}
+    if request.method == "POST":
+        data = _form("proposed_strings", "scope", "platform_id", "rule_id")
+        try:
+            check = services.conflict_check_create(workspace=workspace, proposed=data["proposed_strings"],
+                                                   scope=data["scope"] or "workspace",
+                                                   platform_id=data["platform_id"], rule_id=data["rule_id"],
+                                                   user=current_user)
+        except RulesError as exc:
+            errors, status = _errors(exc), 422
+        else:
+            flash(f"Checked {len(check.proposed_strings)} name(s): {check.conflicts_found} finding(s).", "success")
+            return redirect(url_for("rules.conflict_detail", check_id=check.id))
+    page = paginate(scoped(ConflictCheck).order_by(ConflictCheck.created_at.desc(), ConflictCheck.id.desc()))
+    return render_template("rules/conflicts.html", page=page, errors=errors, data=data,
+                           platforms=_active_platforms(),
+                           rules=list(db.session.scalars(scoped(Rule, Rule.select_active()).order_by(Rule.name)))), status
+
+
+@bp.route("/conflicts/<int:check_id>")
+@staff_required
+def conflict_detail(check_id: int):
+    check = get_or_404(ConflictCheck, check_id)
+    flagged = {r.proposed_value for r in check.results}
+    return render_template("rules/conflict.html", check=check,
+                           clean=[v for v in check.proposed_strings if v not in flagged])
+
+
+# --------------------------------------------------------------------------- import / export
+@bp.route("/export")
+@staff_required
+def export():
+    workspace = _ws()
+    body = json.dumps(services.workspace_export(workspace), indent=2, ensure_ascii=False)
+    filename = f"cairn-rules-{workspace.slug}.json"
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@staff_required
+def import_rules():
+    workspace = _ws()
+    problems, status = [], 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        raw = upload.read() if upload else request.form.get("document", "").encode()
+        try:
+            document = json.loads(raw.decode("utf-8") or "null")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problems, status = [f"Not valid JSON: {exc}"], 422
+        else:
+            try:
+                counts = services.workspace_import(workspace=workspace, document=document)
+            except RulesError as exc:
+                problems, status = [str(exc)] + exc.problems[:50], 422
+            else:
+                flash("Imported {dimensions} dimension(s), {values} value(s), {platforms} platform(s), "
+                      "{rules} rule(s) with {fields} field(s).".format(**counts), "success")
+                return redirect(url_for("rules.index"))
+    return render_template("rules/import.html", problems=problems), status

@@ -1,0 +1,65 @@
+"""Rules in a real browser: the preview follows typing; a generation's panel completes in place."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.flows import mark_page, page_was_not_reloaded, sign_up
+
+pytestmark = pytest.mark.browser
+
+JOB_TIMEOUT_MS = 45_000
+
+
+def _naming_for(app, email: str) -> int:
+    import sqlalchemy as sa
+
+    from app.accounts.models import User, Workspace
+    from app.extensions import db
+    from tests.rules.conftest import build_naming
+
+    with app.app_context():
+        user = db.session.scalars(sa.select(User).where(User.email == email)).one()
+        workspace = db.session.scalars(sa.select(Workspace).where(Workspace.organization_id == user.organization_id)).first()
+        rule_id = build_naming(workspace).rule.id
+        db.session.remove()
+    return rule_id
+
+
+def test_preview_follows_typing_and_generation_panel_completes(page, app, jobs):
+    email = sign_up(page, organization="Initech")
+    rule_id = _naming_for(app, email)
+
+    page.get_by_role("link", name="Naming rules").click()
+    page.get_by_role("link", name="Resource groups").click()
+    page.wait_for_url(f"**/rules/{rule_id}")
+    mark_page(page)
+    preview = page.locator("#live-preview [data-testid=preview-value]")
+    page.fill("#f-name", "storage")
+    page.fill("#f-pattern", "{environment}-{project}-{seq:2}")
+    expect(preview).to_have_text("dev-web-01")
+    page.select_option("#s-environment", "prod")
+    expect(preview).to_have_text("prod-web-01")
+    page.type("#f-pattern", "-{region}")  # typing, key by key
+    expect(preview).to_have_text("prod-web-01-weu")
+    assert preview.inner_text() == "prod-web-01-weu"
+    page.fill("#f-pattern", "{nowhere}")
+    page.locator("#live-preview", has_text="Unknown dimension(s): nowhere").wait_for()
+    assert page_was_not_reloaded(page)
+
+    page.goto(f"/rules/generations/new?rule={rule_id}")
+    for value in ("dev", "prod"):
+        page.check(f"input[name=dim_environment][value={value}]")
+    page.check("input[name=dim_project][value=web]")
+    page.check("input[name=dim_region][value=weu]")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url("**/rules/generations/*")
+    panel = page.locator(".job-panel")
+    panel.and_(page.locator("[data-status=queued]")).wait_for()
+    assert "Pending" in panel.locator(".status-pill").inner_text()
+    mark_page(page)
+    jobs.start()
+    page.locator(".job-panel[data-status=succeeded]").wait_for(timeout=JOB_TIMEOUT_MS)
+    assert page_was_not_reloaded(page)
+    assert "Completed" in panel.locator(".status-pill").inner_text()
+    assert "2 name(s) generated" in panel.inner_text()
