@@ -1,0 +1,654 @@
+"""Helpdesk services: every write owns its transaction; reads return selects or rows."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, time
+
+import sqlalchemy as sa
+from flask import url_for
+
+from app.accounts.models import STAFF_ROLES, Organization, User
+from app.extensions import db
+from app.platform import mail, storage
+from app.platform.models import SoftDeleteError, utcnow
+from app.tickets.attachments import DEFAULT_KINDS, DEFAULT_MAX_MB, KINDS, extension_mismatch, sniff
+from app.tickets.models import (
+    ACTIVE_STATUSES,
+    PRIORITIES,
+    STATUSES,
+    KnowledgeArticle,
+    SLAPolicy,
+    Ticket,
+    TicketAttachment,
+    TicketComment,
+)
+
+# Where each status may go next; anything else is refused with the reason below.
+TRANSITIONS = {
+    "new": ("open", "pending", "resolved", "cancelled"),
+    "open": ("pending", "resolved", "cancelled"),
+    "pending": ("open", "resolved", "cancelled"),
+    "resolved": ("open", "closed"),
+    "closed": (),
+    "cancelled": ("open",),
+}
+REFUSALS = {
+    "closed": "A closed ticket is final. Open a new ticket instead.",
+    "new": "A ticket can't go back to new once it has been worked on.",
+}
+
+
+class TicketError(ValueError):
+    """A refusal the user can read, optionally tied to a form field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+# --------------------------------------------------------------------------- settings
+def settings_for(organization: Organization) -> dict:
+    return {
+        "max_mb": int(organization.setting("ticket_attachment_max_mb", DEFAULT_MAX_MB)),
+        "kinds": list(organization.setting("ticket_attachment_kinds", list(DEFAULT_KINDS))),
+        "retention_days": int(organization.setting("ticket_retention_days", organization.trash_retention_days)),
+    }
+
+
+def tickets_settings_update(*, organization: Organization, max_mb: int, kinds: list[str], retention_days: int) -> None:
+    if not 1 <= max_mb <= 50:
+        raise TicketError("The size limit must be between 1 and 50 MB.", "max_mb")
+    if not 1 <= retention_days <= 3650:
+        raise TicketError("Keep deleted tickets between 1 and 3650 days.", "retention_days")
+    unknown = set(kinds) - set(KINDS)
+    if unknown or not kinds:
+        raise TicketError("Choose at least one allowed file type.", "kinds")
+    settings = dict(organization.settings or {})
+    settings.update(ticket_attachment_max_mb=max_mb, ticket_attachment_kinds=list(kinds),
+                    ticket_retention_days=retention_days)
+    organization.settings = settings
+    _commit()
+
+
+# --------------------------------------------------------------------------- attachments
+@dataclass
+class Upload:
+    name: str
+    data: bytes
+    content_type: str
+
+
+def uploads_check(*, organization: Organization, files) -> list[Upload]:
+    """Read and judge uploaded files before anything is saved; refuse the whole lot on one bad file."""
+    settings = settings_for(organization)
+    limit = settings["max_mb"] * 1024 * 1024
+    uploads = []
+    for file in files or []:
+        if file is None or not getattr(file, "filename", ""):
+            continue
+        name = re.sub(r"[\x00-\x1f/\\]", "_", file.filename).strip()[:255] or "file"
+        data = file.stream.read(limit + 1)
+        if len(data) > limit:
+            raise TicketError(f"{name} is larger than the {settings['max_mb']} MB limit.", "attachments")
+        found = sniff(data, name)
+        if found is None:
+            raise TicketError(f"{name}: this kind of file is not accepted.", "attachments")
+        content_type, kind = found
+        if kind not in settings["kinds"]:
+            raise TicketError(f"{name}: {KINDS[kind].lower()} are not accepted here.", "attachments")
+        if extension_mismatch(kind, name):
+            raise TicketError(f"{name}: the file's content ({content_type}) does not match its name.", "attachments")
+        uploads.append(Upload(name=name, data=data, content_type=content_type))
+    return uploads
+
+
+def _store_uploads(ticket: Ticket, uploads: list[Upload], *, uploader: User, comment: TicketComment | None,
+                   written: list[str]) -> None:
+    for upload in uploads:
+        path = f"tickets/{ticket.organization_id}/{ticket.id}/{secrets.token_hex(12)}"
+        with storage.atomic_write(path) as handle:
+            handle.write(upload.data)
+        written.append(path)
+        db.session.add(TicketAttachment(
+            organization_id=ticket.organization_id, ticket=ticket, comment=comment, uploaded_by_id=uploader.id,
+            storage_path=path, original_name=upload.name, content_type=upload.content_type, size=len(upload.data),
+            sha256=hashlib.sha256(upload.data).hexdigest()))
+
+
+def _commit_with_files(written: list[str]) -> None:
+    """Commit; on failure remove the files written for this transaction (nothing half-saved)."""
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        for path in written:
+            storage.delete(path)
+        raise
+
+
+def attachment_count_download(*, attachment: TicketAttachment) -> None:
+    db.session.execute(sa.update(TicketAttachment).where(TicketAttachment.id == attachment.id)
+                       .values(download_count=TicketAttachment.download_count + 1))
+    _commit()
+
+
+# --------------------------------------------------------------------------- tickets
+def ticket_create(*, organization: Organization, actor: User, customer: User, subject: str, description: str,
+                  priority: str = "medium", files=None) -> Ticket:
+    if customer.organization_id != organization.id or customer.role != "customer" or not customer.is_active:
+        raise TicketError("Choose a customer of this organization.", "customer")
+    uploads = uploads_check(organization=organization, files=files)
+    ticket = Ticket(organization_id=organization.id, customer=customer, subject=(subject or "").strip(),
+                    description=(description or "").strip(), priority=priority)
+    ticket._actor_id = actor.id
+    db.session.add(ticket)
+    written: list[str] = []
+    try:
+        db.session.flush()
+        _store_uploads(ticket, uploads, uploader=actor, comment=None, written=written)
+    except Exception:
+        db.session.rollback()
+        for path in written:
+            storage.delete(path)
+        raise
+    _commit_with_files(written)
+    return ticket
+
+
+def _lock(ticket: Ticket) -> None:
+    """Lock the ticket's row and re-read it: two agents changing one ticket at once don't undo each other."""
+    db.session.execute(sa.select(Ticket.id).where(Ticket.id == ticket.id).with_for_update())
+    db.session.refresh(ticket)
+
+
+def _set(ticket: Ticket, actor: User, **values) -> None:
+    ticket._actor_id = actor.id
+    for key, value in values.items():
+        setattr(ticket, key, value)
+
+
+def transition_problem(ticket: Ticket, status: str) -> str | None:
+    if status not in STATUSES:
+        return f"Unknown status {status!r}."
+    if status == ticket.status:
+        return f"The ticket is already {status}."
+    if ticket.merged_into_id:
+        return "This ticket was merged into another one; work on that ticket instead."
+    if status not in TRANSITIONS[ticket.status]:
+        if ticket.status in REFUSALS:
+            return REFUSALS[ticket.status]
+        if status in REFUSALS:
+            return REFUSALS[status]
+        allowed = ", ".join(TRANSITIONS[ticket.status]) or "nothing"
+        return f"A {ticket.status} ticket can't become {status}; it can become: {allowed}."
+    return None
+
+
+def ticket_change_status(*, ticket: Ticket, actor: User, status: str) -> Ticket:
+    _lock(ticket)
+    problem = transition_problem(ticket, status)
+    if problem:
+        raise TicketError(problem, "status")
+    _set(ticket, actor, status=status)
+    _commit()
+    return ticket
+
+
+def ticket_change_priority(*, ticket: Ticket, actor: User, priority: str) -> Ticket:
+    _lock(ticket)
+    if priority not in PRIORITIES:
+        raise TicketError(f"Priority must be one of: {', '.join(PRIORITIES)}.", "priority")
+    if not ticket.is_open:
+        raise TicketError(f"A {ticket.status} ticket's priority can no longer change.", "priority")
+    _set(ticket, actor, priority=priority)
+    _commit()
+    return ticket
+
+
+def open_ticket_count(agent: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
+        Ticket.organization_id == agent.organization_id, Ticket.assigned_agent_id == agent.id,
+        Ticket.status.in_(ACTIVE_STATUSES), Ticket.is_active.is_(True))) or 0
+
+
+def assignment_problem(agent: User, ticket: Ticket) -> str | None:
+    if agent.organization_id != ticket.organization_id or agent.role not in STAFF_ROLES or not agent.is_active:
+        return "Choose an agent of this organization."
+    if agent.availability_status in ("offline", "away"):
+        return f"{agent.display_name} is {agent.availability_status} and can't take tickets now."
+    if open_ticket_count(agent) >= agent.max_concurrent_tickets:
+        return f"{agent.display_name} already has {agent.max_concurrent_tickets} open tickets (their limit)."
+    return None
+
+
+def names_only():
+    """Loader options for users shown by name only: no organization, preferences or permissions loads."""
+    return (sa.orm.lazyload(User.organization), sa.orm.lazyload(User.preferences), sa.orm.lazyload(User.permissions))
+
+
+def assignable_agents(organization_id: int) -> list[User]:
+    return list(db.session.scalars(sa.select(User).where(
+        User.organization_id == organization_id, User.role.in_(STAFF_ROLES), User.is_active.is_(True))
+        .options(*names_only()).order_by(User.full_name, User.email)))
+
+
+def customers_of(organization_id: int) -> list[User]:
+    return list(db.session.scalars(sa.select(User).where(
+        User.organization_id == organization_id, User.role == "customer", User.is_active.is_(True))
+        .options(*names_only()).order_by(User.full_name, User.email)))
+
+
+def ticket_assign_from_form(*, ticket: Ticket, actor: User, agent_id: str) -> Ticket:
+    """Assign the member the form named (empty: unassign); only a member of the ticket's organization."""
+    agent = None
+    if agent_id:
+        agent = db.session.scalars(sa.select(User).where(
+            User.id == (int(agent_id) if agent_id.isdigit() else -1),
+            User.organization_id == ticket.organization_id)).first()
+        if agent is None:
+            raise TicketError("Choose an agent of this organization.", "assignee")
+    return ticket_assign(ticket=ticket, actor=actor, agent=agent)
+
+
+def ticket_assign(*, ticket: Ticket, actor: User, agent: User | None) -> Ticket:
+    _lock(ticket)
+    if agent is None:
+        _set(ticket, actor, assigned_agent_id=None)
+        _commit()
+        return ticket
+    if agent.id == ticket.assigned_agent_id:
+        raise TicketError(f"The ticket is already assigned to {agent.display_name}.", "assignee")
+    problem = assignment_problem(agent, ticket)
+    if problem:
+        raise TicketError(problem, "assignee")
+    _set(ticket, actor, assigned_agent_id=agent.id)
+    if ticket.status == "new":
+        ticket.status = "open"
+    _commit()
+    if agent.id != actor.id:
+        link = url_for("tickets.detail", ticket_id=ticket.id, _external=True)
+        mail.notify(agent, f"Ticket #{ticket.ticket_number} assigned to you",
+                    f"{actor.display_name} assigned you ticket #{ticket.ticket_number}: {ticket.subject}\n\n{link}\n")
+    return ticket
+
+
+def comment_add(*, ticket: Ticket, author: User, content: str, internal: bool = False, files=None) -> TicketComment:
+    """A public reply or an internal note. Customers can only reply; an agent's first reply starts the clock data."""
+    if author.role == "customer":
+        if ticket.customer_id != author.id:
+            raise TicketError("You can only reply to your own tickets.")
+        internal = False
+    _lock(ticket)
+    if ticket.status in ("closed", "cancelled") or ticket.merged_into_id:
+        raise TicketError(f"This ticket is {ticket.status}; replies are closed.", "content")
+    organization = db.session.get(Organization, ticket.organization_id)
+    uploads = uploads_check(organization=organization, files=files)
+    comment = TicketComment(organization_id=ticket.organization_id, ticket=ticket, author_id=author.id,
+                            comment_type="note" if internal else "reply", content=(content or "").strip())
+    db.session.add(comment)
+    now = utcnow()
+    ticket._actor_id = author.id
+    if not internal and author.role in STAFF_ROLES:
+        if ticket.first_responded_at is None:
+            ticket.first_responded_at = now
+            ticket.time_to_first_response = max(0, int((now - ticket.created_at).total_seconds()))
+            if ticket.first_response_due is not None and now > ticket.first_response_due:
+                ticket.sla_breach = True
+        if ticket.status == "new":
+            ticket.status = "open"
+    elif not internal and author.role == "customer" and ticket.status in ("pending", "resolved"):
+        ticket.status = "open"  # the customer answered: the clock runs again
+    ticket.updated_at = now
+    written: list[str] = []
+    try:
+        db.session.flush()
+        _store_uploads(ticket, uploads, uploader=author, comment=comment, written=written)
+    except Exception:
+        db.session.rollback()
+        for path in written:
+            storage.delete(path)
+        raise
+    _commit_with_files(written)
+    return comment
+
+
+def parse_tags(text: str) -> list[str]:
+    tags = []
+    for raw in re.split(r"[,\n]", text or ""):
+        tag = re.sub(r"\s+", "-", raw.strip().lower())[:40]
+        if tag and tag not in tags:
+            tags.append(tag)
+    if len(tags) > 20:
+        raise TicketError("Use at most 20 tags.", "tags")
+    return tags
+
+
+def ticket_set_tags(*, ticket: Ticket, actor: User, text: str) -> Ticket:
+    _set(ticket, actor, tags=parse_tags(text))
+    _commit()
+    return ticket
+
+
+def parse_custom_fields(text: str) -> dict:
+    """`key: value` lines into a dict; refuses lines without a key."""
+    fields: dict[str, str] = {}
+    for number, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip():
+            raise TicketError(f"Line {number}: write custom fields as 'name: value'.", "custom_fields")
+        fields[key.strip()[:60]] = value.strip()[:500]
+    if len(fields) > 30:
+        raise TicketError("Use at most 30 custom fields.", "custom_fields")
+    return fields
+
+
+def ticket_set_custom_fields(*, ticket: Ticket, actor: User, text: str) -> Ticket:
+    _set(ticket, actor, custom_fields=parse_custom_fields(text))
+    _commit()
+    return ticket
+
+
+def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
+    """Move the duplicate's comments and files into `target`; close the duplicate with a link to it."""
+    if source.id == target.id:
+        raise TicketError("A ticket can't be merged into itself.", "target")
+    if source.organization_id != target.organization_id or not target.is_active:
+        raise TicketError("No such ticket in this organization.", "target")
+    if target.merged_into_id or target.status in ("closed", "cancelled"):
+        raise TicketError(f"Ticket #{target.ticket_number} is {target.status}; merge into an open ticket.", "target")
+    if source.merged_into_id:
+        raise TicketError("This ticket was already merged.", "target")
+    db.session.execute(sa.update(TicketComment).where(TicketComment.ticket_id == source.id)
+                       .values(ticket_id=target.id))
+    db.session.execute(sa.update(TicketAttachment).where(TicketAttachment.ticket_id == source.id)
+                       .values(ticket_id=target.id))
+    db.session.expire(source)
+    db.session.add(TicketComment(
+        organization_id=target.organization_id, ticket_id=target.id, author_id=actor.id, comment_type="note",
+        content=f"Ticket #{source.ticket_number} ({source.subject}) was merged into this ticket.\n\n"
+                f"{source.description}"))
+    _set(target, actor, tags=list(dict.fromkeys(list(target.tags) + list(source.tags))))
+    _set(source, actor, merged_into_id=target.id, status="closed")
+    _commit()
+    return target
+
+
+def ticket_rate(*, ticket: Ticket, customer: User, score: int, comment: str = "") -> Ticket:
+    if ticket.customer_id != customer.id:
+        raise TicketError("Only the customer who opened the ticket can rate it.", "score")
+    if ticket.status not in ("resolved", "closed"):
+        raise TicketError("You can rate a ticket once it is resolved.", "score")
+    if score is None or not 1 <= int(score) <= 5:
+        raise TicketError("Choose a rating from 1 to 5.", "score")
+    _set(ticket, customer, customer_satisfaction_score=int(score), satisfaction_comment=(comment or "").strip()[:2000])
+    _commit()
+    return ticket
+
+
+# --------------------------------------------------------------------------- trash
+def ticket_delete(*, ticket: Ticket, actor: User, reason: str) -> Ticket:
+    reason = (reason or "").strip()
+    if not reason:
+        raise TicketError("Say why the ticket is deleted (it is shown in the trash).", "reason")
+    organization = db.session.get(Organization, ticket.organization_id)
+    ticket._actor_id = actor.id
+    try:
+        ticket.soft_delete(user=actor, reason=reason, retention_days=settings_for(organization)["retention_days"],
+                           metadata={"status": ticket.status, "ticket_number": ticket.ticket_number})
+    except SoftDeleteError as exc:
+        raise TicketError(str(exc)) from exc
+    _commit()
+    return ticket
+
+
+def ticket_restore(*, ticket: Ticket, actor: User) -> Ticket:
+    ticket._actor_id = actor.id
+    try:
+        ticket.restore(user=actor)
+    except SoftDeleteError as exc:
+        raise TicketError(str(exc)) from exc
+    _commit()
+    return ticket
+
+
+def tickets_restore(*, organization_id: int, actor: User, ticket_ids: list[int]) -> int:
+    """Bulk restore: every chosen deleted ticket of this organization, in one transaction."""
+    rows = db.session.scalars(sa.select(Ticket).where(
+        Ticket.organization_id == organization_id, Ticket.id.in_(ticket_ids), Ticket.is_active.is_(False))).all()
+    for ticket in rows:
+        ticket._actor_id = actor.id
+        ticket.restore(user=actor)
+    _commit()
+    return len(rows)
+
+
+def tickets_purge_expired(now: datetime | None = None, batch_size: int = 200) -> int:
+    """Hard-delete tickets whose time in the trash is over (periodic). Files go with them (hooks)."""
+    now = now or utcnow()
+    purged = 0
+    while True:
+        rows = db.session.scalars(sa.select(Ticket).where(
+            Ticket.is_active.is_(False), Ticket.auto_delete_at.is_not(None), Ticket.auto_delete_at <= now)
+            .limit(batch_size)).all()
+        if not rows:
+            return purged
+        for row in rows:
+            db.session.delete(row)
+        _commit()
+        purged += len(rows)
+
+
+# --------------------------------------------------------------------------- SLA
+def sla_flag_breaches(now: datetime | None = None) -> int:
+    """Flag open tickets past a due time (periodic). Pending tickets are paused, so never flagged."""
+    now = now or utcnow()
+    overdue = sa.or_(sa.and_(Ticket.first_responded_at.is_(None), Ticket.first_response_due < now),
+                     Ticket.resolution_due < now)
+    ids = list(db.session.scalars(sa.select(Ticket.id).where(
+        Ticket.sla_breach.is_(False), Ticket.is_active.is_(True), Ticket.status.in_(("new", "open")), overdue)))
+    for ticket in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids))):
+        ticket.sla_breach = True
+    _commit()
+    return len(ids)
+
+
+def _parse_time(value: str | None) -> time | None:
+    if not value:
+        return None
+    if isinstance(value, time):
+        return value
+    try:
+        hours, minutes = value.split(":")[:2]
+        return time(int(hours), int(minutes))
+    except ValueError as exc:
+        raise TicketError("Write times as HH:MM.", "business_start") from exc
+
+
+def sla_policy_save(*, organization_id: int, policy: SLAPolicy | None = None, data: dict) -> SLAPolicy:
+    """Create or update a policy from form data; `is_default` moves the default flag to this policy."""
+    policy = policy or SLAPolicy(organization_id=organization_id)
+    for key, value in data.items():
+        if key in ("business_start", "business_end"):
+            value = _parse_time(value)
+        setattr(policy, key, value)
+    policy.name = (policy.name or "").strip()
+    db.session.add(policy)
+    try:
+        db.session.flush()
+        if policy.is_default:
+            db.session.execute(sa.update(SLAPolicy).where(SLAPolicy.organization_id == organization_id,
+                                                          SLAPolicy.id != policy.id).values(is_default=False))
+        db.session.commit()
+    except sa.exc.IntegrityError as exc:
+        db.session.rollback()
+        raise TicketError("An active policy with this name already exists.", "name") from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    return policy
+
+
+def sla_policy_set_active(*, policy: SLAPolicy, active: bool) -> SLAPolicy:
+    policy.is_active = active
+    if not active:
+        policy.is_default = False
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError as exc:
+        db.session.rollback()
+        raise TicketError("An active policy with this name already exists; rename one first.", "name") from exc
+    return policy
+
+
+# --------------------------------------------------------------------------- knowledge base
+def article_save(*, organization_id: int, author: User, article: KnowledgeArticle | None = None, title: str,
+                 content: str, is_published: bool) -> KnowledgeArticle:
+    article = article or KnowledgeArticle(organization_id=organization_id, author_id=author.id)
+    article.title = (title or "").strip()
+    article.content = (content or "").strip()
+    article.is_published = is_published
+    db.session.add(article)
+    _commit()
+    return article
+
+
+def article_delete(*, article: KnowledgeArticle) -> None:
+    db.session.delete(article)
+    _commit()
+
+
+# --------------------------------------------------------------------------- reads
+def like_pattern(text: str) -> str:
+    return "%" + re.sub(r"([\\%_])", r"\\\1", text.strip()) + "%"
+
+
+@dataclass
+class TicketFilters:
+    status: str = ""
+    priority: str = ""
+    assignee: str = ""  # "", "me", "none" or a user id
+    customer: str = ""
+    tag: str = ""
+    breached: bool = False
+    q: str = ""
+    sort: str = "-number"
+
+
+SORTS = {
+    "-number": (Ticket.ticket_number.desc(),),
+    "number": (Ticket.ticket_number.asc(),),
+    "-updated": (Ticket.updated_at.desc(), Ticket.id.desc()),
+    "due": (Ticket.resolution_due.is_(None), Ticket.resolution_due.asc(), Ticket.id),
+    "-priority": (sa.case({"urgent": 0, "high": 1, "medium": 2, "low": 3}, value=Ticket.priority),
+                  Ticket.ticket_number.desc()),
+}
+SORT_LABELS = {"-number": "Newest", "number": "Oldest", "-updated": "Recently updated", "due": "Due soonest",
+               "-priority": "Priority"}
+
+
+def _tag_condition(tag: str):
+    if db.engine.dialect.name == "postgresql":
+        return Ticket.tags.op("@>")(sa.cast(sa.literal(f'["{tag}"]'), Ticket.tags.type))
+    each = sa.func.json_each(Ticket.tags).table_valued("value")
+    return sa.exists(sa.select(1).select_from(each).where(each.c.value == tag))
+
+
+def ticket_search_condition(q: str, *, organization_id: int, public_only: bool):
+    """Subject, description or a comment (public ones only for customers) contains `q`; or `#123` by number.
+
+    ILIKE '%q%' is served by the pg_trgm GIN indexes on PostgreSQL; SQLite scans (LIKE).
+    """
+    q = q.strip()
+    number = re.fullmatch(r"#?(\d{1,9})", q)
+    pattern = like_pattern(q)
+    comments = sa.select(TicketComment.ticket_id).where(TicketComment.organization_id == organization_id,
+                                                        TicketComment.content.ilike(pattern, escape="\\"))
+    if public_only:
+        comments = comments.where(TicketComment.comment_type == "reply")
+    conditions = [Ticket.subject.ilike(pattern, escape="\\"), Ticket.description.ilike(pattern, escape="\\"),
+                  Ticket.id.in_(comments)]
+    if number:
+        conditions.append(Ticket.ticket_number == int(number.group(1)))
+    return sa.or_(*conditions)
+
+
+def ticket_list_query(*, user: User, filters: TicketFilters) -> sa.Select:
+    stmt = sa.select(Ticket).where(Ticket.organization_id == user.organization_id, Ticket.is_active.is_(True))
+    if user.role == "customer":
+        stmt = stmt.where(Ticket.customer_id == user.id)
+    if filters.status == "active":
+        stmt = stmt.where(Ticket.status.in_(ACTIVE_STATUSES))
+    elif filters.status in STATUSES:
+        stmt = stmt.where(Ticket.status == filters.status)
+    if filters.priority in PRIORITIES:
+        stmt = stmt.where(Ticket.priority == filters.priority)
+    if user.role != "customer":
+        if filters.assignee == "me":
+            stmt = stmt.where(Ticket.assigned_agent_id == user.id)
+        elif filters.assignee == "none":
+            stmt = stmt.where(Ticket.assigned_agent_id.is_(None))
+        elif filters.assignee.isdigit():
+            stmt = stmt.where(Ticket.assigned_agent_id == int(filters.assignee))
+        if filters.customer.isdigit():
+            stmt = stmt.where(Ticket.customer_id == int(filters.customer))
+        if filters.breached:
+            stmt = stmt.where(Ticket.sla_breach.is_(True))
+    if filters.tag:
+        stmt = stmt.where(_tag_condition(filters.tag.strip().lower()))
+    if filters.q.strip():
+        stmt = stmt.where(ticket_search_condition(filters.q, organization_id=user.organization_id,
+                                                  public_only=user.role == "customer"))
+    # The list shows only the customer's and assignee's names: skip their organization and preferences joins.
+    stmt = stmt.options(sa.orm.joinedload(Ticket.customer).options(*names_only()),
+                        sa.orm.joinedload(Ticket.assigned_agent).options(*names_only()))
+    return stmt.order_by(*SORTS.get(filters.sort, SORTS["-number"]))
+
+
+def visible_comments(ticket: Ticket, user: User) -> list[TicketComment]:
+    stmt = sa.select(TicketComment).where(TicketComment.ticket_id == ticket.id).order_by(TicketComment.id)
+    if user.role == "customer":
+        stmt = stmt.where(TicketComment.comment_type == "reply")
+    return list(db.session.scalars(stmt))
+
+
+def visible_attachments(ticket: Ticket, user: User) -> list[TicketAttachment]:
+    stmt = sa.select(TicketAttachment).where(TicketAttachment.ticket_id == ticket.id).order_by(TicketAttachment.id)
+    if user.role == "customer":
+        stmt = stmt.outerjoin(TicketComment, TicketAttachment.comment_id == TicketComment.id).where(
+            sa.or_(TicketAttachment.comment_id.is_(None), TicketComment.comment_type == "reply"))
+    return list(db.session.scalars(stmt))
+
+
+def can_see_attachment(attachment: TicketAttachment, user: User) -> bool:
+    if attachment.organization_id != user.organization_id:
+        return False
+    if user.role in STAFF_ROLES:
+        return attachment.ticket.is_active
+    return (attachment.ticket.customer_id == user.id and attachment.ticket.is_active
+            and not attachment.is_internal)
+
+
+def article_query(*, organization_id: int, q: str = "", include_drafts: bool = False) -> sa.Select:
+    stmt = sa.select(KnowledgeArticle).where(KnowledgeArticle.organization_id == organization_id)
+    if not include_drafts:
+        stmt = stmt.where(KnowledgeArticle.is_published.is_(True))
+    if q.strip():
+        pattern = like_pattern(q)
+        stmt = stmt.where(sa.or_(KnowledgeArticle.title.ilike(pattern, escape="\\"),
+                                 KnowledgeArticle.content.ilike(pattern, escape="\\")))
+    return stmt.order_by(KnowledgeArticle.updated_at.desc(), KnowledgeArticle.id.desc())
+
+

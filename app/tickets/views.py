@@ -1,0 +1,453 @@
+"""Helpdesk views: thin. Parse input, call a service, render the page or the fragment HTMX asked for."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+
+from app.accounts.models import User
+from app.extensions import db
+from app.platform import storage
+from app.platform.htmx import is_htmx
+from app.platform.pagination import paginate
+from app.platform.tenancy import current_organization, get_or_404, roles_required, scoped, staff_required
+from app.platform.validation import ModelValidationError, attach_model_errors
+from app.tickets import bp, services
+from app.tickets.forms import ArticleForm, CommentForm, DeleteForm, RateForm, SettingsForm, SLAPolicyForm, TicketForm
+from app.tickets.models import PRIORITIES, STATUSES, KnowledgeArticle, SLAPolicy, Ticket, TicketAttachment, TicketHistory
+from app.tickets.services import SORT_LABELS, TRANSITIONS, TicketError, TicketFilters
+
+managers_only = roles_required("admin", "manager")
+
+
+def _form_failed(form, exc: Exception) -> None:
+    if isinstance(exc, ModelValidationError):
+        attach_model_errors(form, exc)
+    elif isinstance(exc, TicketError) and exc.field and hasattr(form, exc.field):
+        getattr(form, exc.field).errors = list(getattr(form, exc.field).errors) + [str(exc)]
+    else:
+        form.form_errors.append(str(exc))
+
+
+def _ticket_or_404(ticket_id, *, include_deleted: bool = False) -> Ticket:
+    """A ticket of this organization; customers only ever find their own."""
+    ticket = get_or_404(Ticket, ticket_id, include_deleted=include_deleted)
+    if current_user.role == "customer" and ticket.customer_id != current_user.id:
+        abort(404)
+    return ticket
+
+
+def _filters() -> TicketFilters:
+    args = request.args
+    return TicketFilters(status=args.get("status", ""), priority=args.get("priority", ""),
+                         assignee=args.get("assignee", ""), customer=args.get("customer", ""),
+                         tag=args.get("tag", ""), breached=args.get("breached") == "1", q=args.get("q", "")[:200],
+                         sort=args.get("sort", "-number"))
+
+
+# --------------------------------------------------------------------------- list
+@bp.route("/")
+@login_required
+def index():
+    filters = _filters()
+    page = paginate(services.ticket_list_query(user=current_user, filters=filters))
+    context = dict(page=page, filters=filters, statuses=STATUSES, priorities=PRIORITIES, sort_labels=SORT_LABELS)
+    if current_user.is_staff:
+        context.update(agents=services.assignable_agents(current_user.organization_id),
+                       customers=_customers())
+    if is_htmx() and request.headers.get("HX-Target") == "ticket-results":
+        return render_template("tickets/_list.html", **context)
+    return render_template("tickets/index.html", **context)
+
+
+def _customers() -> list[User]:
+    return services.customers_of(current_user.organization_id)
+
+
+# --------------------------------------------------------------------------- create
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = TicketForm()
+    if current_user.is_staff:
+        form.customer.choices = [(c.id, f"{c.display_name} <{c.email}>") for c in _customers()]
+    else:
+        del form.customer
+    if form.validate_on_submit():
+        customer = current_user
+        if current_user.is_staff:
+            customer = db.session.get(User, form.customer.data or 0)
+            if customer is None or customer.organization_id != current_user.organization_id:
+                customer = None
+        try:
+            if customer is None:
+                raise TicketError("Choose a customer of this organization.", "customer")
+            ticket = services.ticket_create(organization=current_organization(), actor=current_user,
+                                            customer=customer, subject=form.subject.data,
+                                            description=form.description.data, priority=form.priority.data,
+                                            files=request.files.getlist("attachments"))
+        except (TicketError, ModelValidationError) as exc:
+            _form_failed(form, exc)
+        else:
+            flash(f"Ticket #{ticket.ticket_number} opened.", "success")
+            return redirect(url_for("tickets.detail", ticket_id=ticket.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("tickets/new.html", form=form), status
+
+
+# --------------------------------------------------------------------------- detail
+def _detail_context(ticket: Ticket, **extra) -> dict:
+    context = dict(
+        ticket=ticket,
+        comments=services.visible_comments(ticket, current_user),
+        attachments=services.visible_attachments(ticket, current_user),
+        comment_form=extra.pop("comment_form", None) or CommentForm(),
+        transitions=TRANSITIONS.get(ticket.status, ()),
+        priorities=PRIORITIES,
+        property_error=extra.pop("property_error", None),
+    )
+    if current_user.is_staff:
+        context.update(
+            agents=services.assignable_agents(ticket.organization_id),
+            history=list(db.session.scalars(sa.select(TicketHistory).where(TicketHistory.ticket_id == ticket.id)
+                                             .order_by(TicketHistory.id.desc()).limit(200))),
+            delete_form=extra.pop("delete_form", None) or DeleteForm(),
+        )
+    else:
+        context["rate_form"] = extra.pop("rate_form", None) or RateForm()
+    context.update(extra)
+    return context
+
+
+@bp.route("/<int:ticket_id>")
+@login_required
+def detail(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    return render_template("tickets/detail.html", **_detail_context(ticket))
+
+
+def _property_change(ticket: Ticket, action):
+    """Run an inline change; HTMX gets the properties panel back (422 with the reason on refusal)."""
+    try:
+        action()
+    except (TicketError, ModelValidationError) as exc:
+        db.session.rollback()
+        message = str(exc) if isinstance(exc, TicketError) else "; ".join(exc.messages())
+        if is_htmx():
+            ticket = _ticket_or_404(ticket.id)
+            return render_template("tickets/_properties.html", **_detail_context(ticket, property_error=message)), 422
+        flash(message, "error")
+        return redirect(url_for("tickets.detail", ticket_id=ticket.id))
+    if is_htmx():
+        response = render_template("tickets/_properties.html", **_detail_context(ticket))
+        return response, 200, {"HX-Trigger": "ticket-changed"}
+    flash("Ticket updated.", "success")
+    return redirect(url_for("tickets.detail", ticket_id=ticket.id))
+
+
+@bp.route("/<int:ticket_id>/status", methods=["POST"])
+@staff_required
+def change_status(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    return _property_change(ticket, lambda: services.ticket_change_status(
+        ticket=ticket, actor=current_user, status=request.form.get("status", "")))
+
+
+@bp.route("/<int:ticket_id>/priority", methods=["POST"])
+@staff_required
+def change_priority(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    return _property_change(ticket, lambda: services.ticket_change_priority(
+        ticket=ticket, actor=current_user, priority=request.form.get("priority", "")))
+
+
+@bp.route("/<int:ticket_id>/assignee", methods=["POST"])
+@staff_required
+def change_assignee(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    return _property_change(ticket, lambda: services.ticket_assign_from_form(
+        ticket=ticket, actor=current_user, agent_id=request.form.get("assignee", "")))
+
+
+@bp.route("/<int:ticket_id>/tags", methods=["POST"])
+@staff_required
+def set_tags(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    return _property_change(ticket, lambda: services.ticket_set_tags(
+        ticket=ticket, actor=current_user, text=request.form.get("tags", "")))
+
+
+@bp.route("/<int:ticket_id>/custom-fields", methods=["POST"])
+@staff_required
+def set_custom_fields(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    return _property_change(ticket, lambda: services.ticket_set_custom_fields(
+        ticket=ticket, actor=current_user, text=request.form.get("custom_fields", "")))
+
+
+@bp.route("/<int:ticket_id>/comments", methods=["POST"])
+@login_required
+def comment(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    form = CommentForm()
+    if form.validate_on_submit():
+        try:
+            services.comment_add(ticket=ticket, author=current_user, content=form.content.data,
+                                 internal=current_user.is_staff and form.internal.data,
+                                 files=request.files.getlist("attachments"))
+        except (TicketError, ModelValidationError) as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash("Note added." if form.internal.data and current_user.is_staff else "Reply sent.", "success")
+            return redirect(url_for("tickets.detail", ticket_id=ticket.id) + "#conversation")
+    ticket = _ticket_or_404(ticket_id)
+    return render_template("tickets/detail.html", **_detail_context(ticket, comment_form=form)), 422
+
+
+@bp.route("/<int:ticket_id>/rate", methods=["POST"])
+@roles_required("customer")
+def rate(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    form = RateForm()
+    if form.validate_on_submit():
+        try:
+            services.ticket_rate(ticket=ticket, customer=current_user, score=form.score.data, comment=form.comment.data)
+        except (TicketError, ModelValidationError) as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash("Thank you for your rating.", "success")
+            return redirect(url_for("tickets.detail", ticket_id=ticket.id))
+    ticket = _ticket_or_404(ticket_id)
+    return render_template("tickets/detail.html", **_detail_context(ticket, rate_form=form)), 422
+
+
+@bp.route("/<int:ticket_id>/merge", methods=["POST"])
+@staff_required
+def merge(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    raw = request.form.get("target", "").strip().lstrip("#")
+    target = db.session.scalars(sa.select(Ticket).where(
+        Ticket.organization_id == current_user.organization_id, Ticket.is_active.is_(True),
+        Ticket.ticket_number == (int(raw) if raw.isdigit() and len(raw) < 10 else -1))).first()
+    try:
+        if target is None:
+            raise TicketError(f"There is no ticket #{raw or '?'} in this organization.")
+        services.ticket_merge(source=ticket, target=target, actor=current_user)
+    except TicketError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("tickets.detail", ticket_id=ticket.id))
+    flash(f"Ticket #{ticket.ticket_number} merged into #{target.ticket_number}.", "success")
+    return redirect(url_for("tickets.detail", ticket_id=target.id))
+
+
+@bp.route("/<int:ticket_id>/delete", methods=["POST"])
+@staff_required
+def delete(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id)
+    form = DeleteForm()
+    if form.validate_on_submit():
+        try:
+            services.ticket_delete(ticket=ticket, actor=current_user, reason=form.reason.data)
+        except TicketError as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash(f"Ticket #{ticket.ticket_number} moved to the trash.", "success")
+            return redirect(url_for("tickets.index"))
+    ticket = _ticket_or_404(ticket_id)
+    return render_template("tickets/detail.html", **_detail_context(ticket, delete_form=form)), 422
+
+
+# --------------------------------------------------------------------------- attachments
+@bp.route("/attachments/<int:attachment_id>")
+@login_required
+def download(attachment_id: int):
+    attachment = get_or_404(TicketAttachment, attachment_id)
+    if not services.can_see_attachment(attachment, current_user):
+        abort(404)
+    try:
+        path = storage.resolve(attachment.storage_path)
+    except storage.StorageError:
+        abort(404)
+    if not path.exists():
+        abort(404)
+    services.attachment_count_download(attachment=attachment)
+    return send_file(path, mimetype=attachment.content_type, as_attachment=True,
+                     download_name=attachment.original_name)
+
+
+# --------------------------------------------------------------------------- trash
+@bp.route("/trash")
+@staff_required
+def trash():
+    stmt = scoped(Ticket).where(Ticket.is_active.is_(False)).order_by(Ticket.deleted_at.desc(), Ticket.id.desc())
+    page = paginate(stmt)
+    return render_template("tickets/trash.html", page=page,
+                           retention_days=services.settings_for(current_organization())["retention_days"])
+
+
+@bp.route("/trash/restore", methods=["POST"])
+@staff_required
+def trash_restore():
+    ids = [int(i) for i in request.form.getlist("ticket_ids") if i.isdigit()]
+    if not ids:
+        flash("Choose the tickets to restore.", "error")
+        return redirect(url_for("tickets.trash"))
+    count = services.tickets_restore(organization_id=current_user.organization_id, actor=current_user, ticket_ids=ids)
+    flash(f"{count} ticket{'s' if count != 1 else ''} restored.", "success")
+    return redirect(url_for("tickets.trash"))
+
+
+@bp.route("/<int:ticket_id>/restore", methods=["POST"])
+@staff_required
+def restore(ticket_id: int):
+    ticket = _ticket_or_404(ticket_id, include_deleted=True)
+    try:
+        services.ticket_restore(ticket=ticket, actor=current_user)
+    except TicketError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("tickets.trash"))
+    flash(f"Ticket #{ticket.ticket_number} restored.", "success")
+    return redirect(url_for("tickets.detail", ticket_id=ticket.id))
+
+
+# --------------------------------------------------------------------------- SLA policies and settings
+def _sla_page(form=None, settings_form=None, status=200):
+    policies = list(db.session.scalars(scoped(SLAPolicy).order_by(SLAPolicy.is_active.desc(), SLAPolicy.name)))
+    if settings_form is None:
+        settings = services.settings_for(current_organization())
+        settings_form = SettingsForm(formdata=None, max_mb=settings["max_mb"], kinds=settings["kinds"],
+                                     retention_days=settings["retention_days"])
+    return render_template("tickets/sla.html", policies=policies, form=form or SLAPolicyForm(formdata=None),
+                           settings_form=settings_form), status
+
+
+@bp.route("/sla", methods=["GET", "POST"])
+@managers_only
+def sla():
+    if request.method == "GET":
+        return _sla_page()
+    form = SLAPolicyForm()
+    if form.validate_on_submit():
+        try:
+            services.sla_policy_save(organization_id=current_user.organization_id, data=form.policy_data())
+        except (TicketError, ModelValidationError) as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash(f"SLA policy {form.name.data} saved.", "success")
+            return redirect(url_for("tickets.sla"))
+    return _sla_page(form=form, status=422)
+
+
+@bp.route("/sla/<int:policy_id>", methods=["GET", "POST"])
+@managers_only
+def sla_edit(policy_id: int):
+    policy = get_or_404(SLAPolicy, policy_id)
+    form = SLAPolicyForm(obj=policy) if request.method == "GET" else SLAPolicyForm()
+    if request.method == "GET":
+        form.business_start.data = policy.business_start.strftime("%H:%M") if policy.business_start else "09:00"
+        form.business_end.data = policy.business_end.strftime("%H:%M") if policy.business_end else "17:00"
+    elif form.validate_on_submit():
+        try:
+            services.sla_policy_save(organization_id=current_user.organization_id, policy=policy,
+                                     data=form.policy_data())
+        except (TicketError, ModelValidationError) as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash(f"SLA policy {policy.name} saved.", "success")
+            return redirect(url_for("tickets.sla"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("tickets/sla_edit.html", policy=policy, form=form), status
+
+
+@bp.route("/sla/<int:policy_id>/active", methods=["POST"])
+@managers_only
+def sla_toggle(policy_id: int):
+    policy = get_or_404(SLAPolicy, policy_id)
+    try:
+        services.sla_policy_set_active(policy=policy, active=request.form.get("active") == "1")
+    except TicketError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"SLA policy {policy.name} {'activated' if policy.is_active else 'deactivated'}.", "success")
+    return redirect(url_for("tickets.sla"))
+
+
+@bp.route("/settings", methods=["POST"])
+@managers_only
+def settings():
+    form = SettingsForm()
+    if form.validate_on_submit():
+        try:
+            services.tickets_settings_update(organization=current_organization(), max_mb=form.max_mb.data,
+                                             kinds=form.kinds.data, retention_days=form.retention_days.data)
+        except TicketError as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash("Helpdesk settings saved.", "success")
+            return redirect(url_for("tickets.sla"))
+    return _sla_page(settings_form=form, status=422)
+
+
+# --------------------------------------------------------------------------- knowledge base
+@bp.route("/kb")
+@login_required
+def kb():
+    q = request.args.get("q", "")[:200]
+    page = paginate(services.article_query(organization_id=current_user.organization_id, q=q,
+                                           include_drafts=current_user.is_staff))
+    if is_htmx() and request.headers.get("HX-Target") == "kb-results":
+        return render_template("tickets/_kb_list.html", page=page, q=q)
+    return render_template("tickets/kb.html", page=page, q=q)
+
+
+def _article_or_404(article_id: int) -> KnowledgeArticle:
+    article = get_or_404(KnowledgeArticle, article_id)
+    if not article.is_published and not current_user.is_staff:
+        abort(404)
+    return article
+
+
+@bp.route("/kb/<int:article_id>")
+@login_required
+def kb_article(article_id: int):
+    return render_template("tickets/kb_article.html", article=_article_or_404(article_id))
+
+
+@bp.route("/kb/new", methods=["GET", "POST"])
+@bp.route("/kb/<int:article_id>/edit", methods=["GET", "POST"])
+@staff_required
+def kb_edit(article_id: int | None = None):
+    article = _article_or_404(article_id) if article_id else None
+    form = ArticleForm(obj=article)
+    if form.validate_on_submit():
+        try:
+            article = services.article_save(organization_id=current_user.organization_id, author=current_user,
+                                            article=article, title=form.title.data, content=form.content.data,
+                                            is_published=form.is_published.data)
+        except ModelValidationError as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash("Article saved.", "success")
+            return redirect(url_for("tickets.kb_article", article_id=article.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("tickets/kb_edit.html", form=form, article=article), status
+
+
+@bp.route("/kb/<int:article_id>/delete", methods=["POST"])
+@staff_required
+def kb_delete(article_id: int):
+    article = _article_or_404(article_id)
+    services.article_delete(article=article)
+    flash("Article deleted.", "success")
+    return redirect(url_for("tickets.kb"))
+
+

@@ -1,0 +1,317 @@
+"""The agent ticket list and search under load, served by gunicorn, against a trivial page of the same app.
+
+Seeds a throwaway PostgreSQL database with tickets across organizations (default 20,000 tickets
+in 10 organizations; TICKETS_BENCH_FULL=1 for the issue's 1,000,000 in 100), starts gunicorn on
+a free loopback port, and runs the load from a second process (threads with keep-alive
+connections). For each URL it prints p50/p95 latency and requests/s, and the ratio to the
+trivial page (the anonymous landing page) measured in the same run. Then it prints the
+EXPLAIN (ANALYZE, BUFFERS) of the list and search queries the views run.
+
+Needs PostgreSQL: BENCH_DATABASE_URL or TEST_DATABASE_URL (a database `<name>_bench_<pid>` is
+created next to it and dropped). Without one it says so and exits 0.
+
+  .venv/bin/python bench/tickets_list.py [--seconds 8] [--concurrency 8]
+  TICKETS_BENCH_FULL=1 .venv/bin/python bench/tickets_list.py
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "Tall-granite-lighthouse-47"
+AGENT_EMAIL = "agent-1@bench.example.com"
+PAGE_SIZE = 20
+RARE = "c4ca4238a0"  # the start of md5('1'): in ticket 1's description only
+WORDS = ("printer", "invoice", "login", "password", "refund", "shipping", "laptop", "email", "vpn", "account",
+         "billing", "crash", "slow", "update", "license", "backup", "monitor", "keyboard", "wifi", "export")
+
+
+# --------------------------------------------------------------------------- database
+def make_database(base_url: str) -> str:
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(base_url).set(drivername="postgresql+psycopg")
+    name = f"{url.database or 'cairn'}_bench_{os.getpid()}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(database_url: str) -> None:
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(database_url)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(app, organizations: int, tickets: int) -> None:
+    """Organizations with an agent and customers through the models; tickets and comments in bulk SQL."""
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from app.accounts.models import Organization, User
+    from app.accounts.services import password_hash
+    from app.extensions import db
+
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        hashed = password_hash(PASSWORD)
+        for number in range(1, organizations + 1):
+            org = Organization(name=f"Bench {number}", slug=f"bench-{number}", subscription_tier="enterprise")
+            db.session.add(org)
+            agent = User(organization=org, email=f"agent-{number}@bench.example.com", full_name=f"Agent {number}",
+                         role="agent", availability_status="online", password_hash=hashed)
+            db.session.add(agent)
+            for c in range(5):
+                db.session.add(User(organization=org, email=f"customer-{number}-{c}@bench.example.com",
+                                    full_name=f"Customer {number}-{c}", role="customer"))
+        db.session.commit()
+        agent = db.session.scalars(sa.select(User).where(User.email == AGENT_EMAIL)).one()
+        agent.preferences.default_page_size = PAGE_SIZE
+        db.session.commit()
+        words = "ARRAY[" + ",".join(f"'{w}'" for w in WORDS) + "]"
+        started = time.perf_counter()
+        with db.engine.begin() as conn:
+            # n-th ticket of the whole run -> organization (n % orgs) + 1, numbered within it.
+            conn.execute(sa.text(f"""
+                INSERT INTO tickets (organization_id, ticket_number, subject, description, status, priority,
+                    customer_id, assigned_agent_id, tags, custom_fields, sla_breach, sla_paused_seconds,
+                    satisfaction_comment, created_at, updated_at, deletion_metadata, can_be_restored, is_active,
+                    delete_reason)
+                SELECT o.id, (g / :orgs) + 1,
+                    initcap(({words})[1 + (g * 7) % 20]) || ' problem with ' || ({words})[1 + (g * 13) % 20] || ' #' || g,
+                    'Customer reports that the ' || ({words})[1 + (g * 3) % 20] || ' stopped working after the '
+                        || ({words})[1 + (g * 11) % 20] || ' change. Reference ' || md5(g::text),
+                    (ARRAY['new','open','pending','resolved','closed','cancelled'])[1 + g % 6],
+                    (ARRAY['low','medium','high','urgent'])[1 + (g / 7) % 4],
+                    (SELECT min(u.id) FROM users u WHERE u.organization_id = o.id AND u.role = 'customer') + (g % 5),
+                    CASE WHEN g % 3 = 0 THEN NULL ELSE
+                        (SELECT u.id FROM users u WHERE u.organization_id = o.id AND u.role = 'agent') END,
+                    to_jsonb(ARRAY[({words})[1 + (g * 17) % 20]]), '{{}}'::jsonb, g % 10 = 0, 0, '',
+                    now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval + interval '1 minute',
+                    '{{}}'::jsonb, true, (g / :orgs) % 50 <> 0, ''
+                FROM generate_series(0, :n - 1) AS g
+                JOIN organizations o ON o.slug = 'bench-' || ((g % :orgs) + 1)
+            """), {"orgs": organizations, "n": tickets})
+            conn.execute(sa.text("""
+                INSERT INTO ticket_counters (organization_id, last_number)
+                SELECT organization_id, max(ticket_number) FROM tickets GROUP BY organization_id
+            """))
+            conn.execute(sa.text(f"""
+                INSERT INTO ticket_comments (organization_id, ticket_id, author_id, comment_type, content,
+                    created_at, updated_at)
+                SELECT t.organization_id, t.id, t.assigned_agent_id, CASE WHEN t.id % 4 = 0 THEN 'note' ELSE 'reply' END,
+                    'We looked at the ' || ({words})[1 + (t.id * 19) % 20] || ' and it should work again.',
+                    t.created_at + interval '2 minutes', t.created_at + interval '2 minutes'
+                FROM tickets t WHERE t.id % 2 = 0
+            """))
+            conn.execute(sa.text("ANALYZE"))
+        print(f"seeded {tickets:,} tickets in {organizations} organizations "
+              f"({tickets // 2:,} comments) in {time.perf_counter() - started:.1f} s")
+
+
+# --------------------------------------------------------------------------- server
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(database_url: str, port: int, workers: int, storage: str) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL="", STORAGE_DIR=storage, SECRET_KEY="bench-secret",
+               PYTHONPATH=str(ROOT), SESSION_COOKIE_SECURE="false")
+    log = open(Path(storage) / "gunicorn.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", "4", "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/signin")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def sign_in(port: int) -> str:
+    """Sign in through the real form; returns the Cookie header value."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/signin")
+    response = conn.getresponse()
+    html = response.read().decode()
+    cookie = response.getheader("Set-Cookie", "").split(";")[0]
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
+    body = urlencode({"csrf_token": token, "email": AGENT_EMAIL, "password": PASSWORD})
+    conn.request("POST", "/signin", body=body, headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                        "Cookie": cookie})
+    response = conn.getresponse()
+    response.read()
+    if response.status != 302:
+        raise SystemExit(f"sign-in failed: {response.status}")
+    return response.getheader("Set-Cookie", "").split(";")[0]
+
+
+# --------------------------------------------------------------------------- load (second process)
+def load_worker(port: int, path: str, cookie: str, seconds: float, concurrency: int, out) -> None:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except OSError:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                ok = False
+            if ok:
+                mine.append(time.perf_counter() - started)
+            else:
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    out.put({"latencies": latencies, "errors": errors[0], "elapsed": elapsed})
+
+
+def measure(port: int, path: str, cookie: str, seconds: float, concurrency: int) -> dict:
+    queue = multiprocessing.Queue()
+    proc = multiprocessing.Process(target=load_worker, args=(port, path, cookie, seconds, concurrency, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    lat = sorted(result["latencies"])
+    if not lat:
+        raise SystemExit(f"{path}: no successful responses ({result['errors']} errors)")
+    return {"p50": statistics.median(lat) * 1000, "p95": lat[int(len(lat) * 0.95) - 1] * 1000,
+            "rps": len(lat) / result["elapsed"], "n": len(lat), "errors": result["errors"]}
+
+
+# --------------------------------------------------------------------------- explain
+def explain(app, label: str, args: dict) -> None:
+    import sqlalchemy as sa
+
+    from app.accounts.models import User
+    from app.extensions import db
+    from app.tickets.models import Ticket
+    from app.tickets.services import TicketFilters, ticket_list_query
+
+    with app.app_context():
+        user = db.session.scalars(sa.select(User).where(User.email == AGENT_EMAIL)).one()
+        # The rows the page shows; the views also eager-load each row's customer and assignee by key.
+        stmt = ticket_list_query(user=user, filters=TicketFilters(**args)).with_only_columns(Ticket.id).limit(PAGE_SIZE)
+        sql = str(stmt.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})).replace("%%", "%")
+        with db.engine.connect() as conn:
+            plan = conn.execute(sa.text("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql)).scalars().all()
+    print(f"\nEXPLAIN {label}:")
+    for line in plan:
+        print("   ", line)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("TICKETS_BENCH_SECONDS", 6)))
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        print("tickets_list: skipped (set BENCH_DATABASE_URL to a PostgreSQL server; the trigram search is PostgreSQL's)")
+        return 0
+    full = os.environ.get("TICKETS_BENCH_FULL") == "1"
+    organizations, tickets = (100, 1_000_000) if full else (10, 20_000)
+    per_org = tickets // organizations
+    deep_page = min(500, max(1, (per_org * 49 // 50) // PAGE_SIZE))  # 1 ticket in 50 is in the trash
+
+    from app import create_app
+
+    database_url = make_database(base)
+    storage = tempfile.mkdtemp(prefix="cairn-bench-")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": "", "STORAGE_DIR": storage})
+    proc = None
+    try:
+        seed(app, organizations, tickets)
+        port = free_port()
+        proc = start_gunicorn(database_url, port, args.workers, storage)
+        cookie = sign_in(port)
+        filters = {"status": "active", "priority": "high", "sort": "-number"}
+        pages = [
+            ("trivial page (landing, /)", "/", ""),
+            ("list page 1 (all, newest)", "/tickets/", cookie),
+            ("list page 1 (active + high, newest)", "/tickets/?" + urlencode(filters), cookie),
+            (f"list page {deep_page} (all, newest)", f"/tickets/?page={deep_page}", cookie),
+            ("search 'printer' (common word)", "/tickets/?q=printer", cookie),
+            (f"search '{RARE}' (one ticket)", f"/tickets/?q={RARE}", cookie),
+        ]
+        print(f"\ngunicorn: {args.workers} workers x 4 threads; load: a second process, {args.concurrency} "
+              f"keep-alive connections, {args.seconds:.0f} s per URL; agent page size {PAGE_SIZE}")
+        results = []
+        for label, path, auth in pages:
+            measure(port, path, auth, 1.0, args.concurrency)  # warm up
+            results.append((label, measure(port, path, auth, args.seconds, args.concurrency)))
+        baseline = results[0][1]
+        print(f"\n{'page':<52} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'x trivial rps':>14} {'errors':>7}")
+        for label, r in results:
+            print(f"{label:<52} {r['p50']:8.1f} {r['p95']:8.1f} {r['rps']:8.1f} {r['rps'] / baseline['rps']:14.2f} "
+                  f"{r['errors']:7d}")
+        explain(app, "list (active + high, newest, page 1)", filters)
+        explain(app, "search 'printer' (common word: the ordered index scan wins)", {"q": "printer"})
+        explain(app, f"search '{RARE}' (rare: the trigram GIN indexes)", {"q": RARE})
+    finally:
+        if proc is not None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+        with app.app_context():
+            from app.extensions import db
+
+            db.engine.dispose()
+        drop_database(database_url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""A customer opens a ticket with a file; an agent replies, changes it inline and resolves it; the customer rates it."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.flows import mark_page, page_was_not_reloaded
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture()
+def helpdesk(app):
+    from tests.factories import make_member, make_organization
+
+    with app.app_context():
+        org = make_organization("Helpco")
+        make_member(org, "agent", "agent@helpco.example.com", full_name="Alice Agent")
+        make_member(org, "customer", "carol@helpco.example.com", full_name="Carol Customer")
+    return {"agent": "agent@helpco.example.com", "customer": "carol@helpco.example.com"}
+
+
+def _sign_in(page, email):
+    page.goto("/signin")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url("**/dashboard")
+
+
+def test_customer_opens_agent_replies_and_resolves(page, browser_context, console, helpdesk):
+    _sign_in(page, helpdesk["customer"])
+    page.get_by_role("link", name="Support").click()
+    page.wait_for_url("**/tickets/")
+    assert page.get_by_text("No tickets yet").is_visible()
+    page.get_by_role("link", name="Open a ticket").click()
+    page.fill("input[name=subject]", "Printer is on fire")
+    page.fill("textarea[name=description]", "Smoke everywhere since this morning.")
+    page.select_option("select[name=priority]", "urgent")
+    page.set_input_files("input[name=attachments]", files=[{"name": "smoke.png", "mimeType": "image/png", "buffer": PNG}])
+    page.get_by_role("button", name="Open ticket").click()
+    page.wait_for_url("**/tickets/*")
+    assert page.get_by_text("Ticket #1 opened.").is_visible()
+    assert page.get_by_role("link", name="smoke.png").is_visible()
+    ticket_url = page.url
+
+    agent = browser_context().new_page()
+    console.watch(agent)
+    _sign_in(agent, helpdesk["agent"])
+    agent.get_by_role("link", name="Tickets").click()
+    agent.fill("input[name=q]", "fire")  # search as you type
+    expect(agent).to_have_url(re.compile(r"q=fire"))
+    agent.locator("#ticket-results").get_by_role("link", name="Printer is on fire").click()
+    agent.wait_for_url(ticket_url)
+
+    agent.fill("textarea[name=content]", "Note to self: call facilities")
+    agent.check("input[name=internal]")
+    agent.get_by_role("button", name="Send").click()
+    expect(agent.get_by_text("Note added.")).to_be_visible()
+    agent.fill("textarea[name=content]", "We have sent someone with an extinguisher.")
+    agent.get_by_role("button", name="Send").click()
+    expect(agent.get_by_text("Reply sent.")).to_be_visible()
+    assert agent.get_by_text("We have sent someone").is_visible()
+
+    # Inline (HTMX) changes: the properties panel is swapped, the page is not reloaded.
+    mark_page(agent)
+    panel = agent.locator("#ticket-properties")
+
+    def change(name, **option):
+        with agent.expect_response(f"**/tickets/*/{name}"):
+            agent.select_option(f"#ticket-properties select[name={name}]", **option)
+        expect(panel).not_to_have_class(re.compile("htmx-(swapping|settling)"))
+
+    change("assignee", label="Alice Agent (online)")
+    expect(panel.locator("select[name=assignee] option[selected]")).to_have_text(re.compile("Alice"))
+    for status in ("pending", "resolved", "closed"):
+        change("status", value=status)
+        expect(panel.locator("select[name=status] option[selected]")).to_have_value(status)
+    assert page_was_not_reloaded(agent)
+    agent.reload()
+    assert agent.get_by_text("changed status from resolved to closed").is_visible()
+
+    page.reload()
+    assert page.get_by_text("We have sent someone with an extinguisher.").is_visible()
+    assert page.get_by_text("call facilities").count() == 0
+    assert page.locator(".ticket-status").first.inner_text() == "closed"
+    page.select_option("select[name=score]", "5")
+    page.get_by_role("button", name="Rate").click()
+    assert page.get_by_text("Thank you for your rating.").is_visible()
+    assert page.get_by_text("You rated it 5 of 5").is_visible()
+
+
+def test_ticket_page_on_a_phone(browser_context, console, helpdesk, live_server):
+    from tests.browser.conftest import PHONE
+
+    phone = browser_context(viewport=PHONE).new_page()
+    console.watch(phone)
+    _sign_in(phone, helpdesk["customer"])
+    phone.goto("/tickets/new")
+    phone.fill("input[name=subject]", "Small screen")
+    phone.get_by_role("button", name="Open ticket").click()
+    phone.wait_for_url("**/tickets/*")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width

@@ -1,0 +1,99 @@
+"""Helpdesk tests drive the app like browsers do (one context per request, real forms and CSRF)."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.helpers import browser, csrf_from, signed_in
+
+
+@pytest.fixture()
+def client(app):
+    return browser(app)
+
+
+class Outbox(list):
+    def to(self, email: str) -> list[tuple[str, str, str]]:
+        return [m for m in self if m[0] == email]
+
+
+@pytest.fixture()
+def outbox(monkeypatch):
+    """Mail that `platform.mail.notify` queued, recorded instead of sent."""
+    import app.platform.jobs as jobs
+
+    sent = Outbox()
+    real_get_queue = jobs.get_queue
+
+    class Recorder:
+        def enqueue_call(self, func, args=(), **_kwargs):
+            sent.append(tuple(args))
+
+    monkeypatch.setattr(jobs, "get_queue", lambda name="default": Recorder() if name == "mail" else real_get_queue(name))
+    return sent
+
+
+@pytest.fixture()
+def people(make_org, make_user):
+    """One helpdesk organization (manager, two agents, two customers) and a second organization."""
+    org = make_org("Acme")
+    other = make_org("Globex")
+    return {
+        "org": org,
+        "other_org": other,
+        "manager": make_user(org, "manager", "manager@acme.example.com"),
+        "agent": make_user(org, "agent", "agent@acme.example.com", full_name="Alice Agent"),
+        "agent2": make_user(org, "agent", "agent2@acme.example.com", full_name="Bob Agent"),
+        "customer": make_user(org, "customer", "carol@customer.example.com", full_name="Carol Customer"),
+        "customer2": make_user(org, "customer", "dave@customer.example.com", full_name="Dave Customer"),
+        "outsider": make_user(other, "agent", "eve@globex.example.com"),
+        "outsider_customer": make_user(other, "customer", "frank@globex.example.com"),
+    }
+
+
+@pytest.fixture()
+def login(app):
+    """login(user) -> a signed-in browser with a `post(url, data)` that sends the page's CSRF token."""
+
+    def _login(user):
+        client, _auth = signed_in(app, user)
+
+        def post(url, data=None, *, page="/tickets/", headers=None, **kwargs):
+            token = csrf_from(client.get(page).get_data(as_text=True))
+            return client.post(url, data={"csrf_token": token, **(data or {})}, headers=headers or {}, **kwargs)
+
+        client.form_post = post
+        return client
+
+    return _login
+
+
+@pytest.fixture()
+def make_ticket(app_ctx):
+    from app.extensions import db
+    from app.tickets import services
+
+    def _make(customer, subject="Printer on fire", description="It smokes.", priority="medium", actor=None):
+        ticket = services.ticket_create(organization=customer.organization, actor=actor or customer,
+                                        customer=customer, subject=subject, description=description,
+                                        priority=priority)
+        db.session.expire_all()
+        return ticket
+
+    return _make
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"
+
+
+def upload(data: bytes, name: str):
+    return (io.BytesIO(data), name)
+
+
+def text(response) -> str:
+    """The response body with HTML entities decoded (apostrophes come back as &#39;)."""
+    import html
+
+    return html.unescape(response.get_data(as_text=True))
