@@ -1,0 +1,6 @@
+"""Projects: school and self-study projects, generated project files, archives and git export."""
+from flask import Blueprint
+
+bp = Blueprint("projects", __name__, url_prefix="/projects")
+
+from app.projects import models, rules, hooks, jobs, views, datasets  # noqa: E402,F401

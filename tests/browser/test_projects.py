@@ -1,0 +1,88 @@
+"""A student's path in a real browser: create a school project, generate it, explore a file, download its zip."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from tests.browser.conftest import PHONE
+from tests.browser.flows import sign_up
+
+pytestmark = pytest.mark.browser
+
+JOB_TIMEOUT_MS = 45_000
+
+
+def test_create_generate_explore_and_download_a_zip(page, jobs):
+    jobs.start()
+    sign_up(page, organization="Hogwarts", name="Hermione Granger")
+    page.get_by_role("link", name="Projects").first.click()
+    page.wait_for_url("**/projects/")
+    assert page.get_by_text("No projects here yet").is_visible()
+
+    page.get_by_role("link", name="New project").first.click()
+    # The chosen type's fields come in through htmx.
+    page.select_option("select[name=project_type]", "self_study")
+    page.locator("textarea[name=goal_description]").wait_for()
+    assert page.locator("input[name=course_code]").count() == 0
+    page.select_option("select[name=project_type]", "school")
+    page.locator("input[name=course_code]").wait_for()
+    page.fill("input[name=name]", "Potions essay")
+    page.fill("input[name=course_name]", "Potions")
+    page.fill("input[name=course_code]", "POT-5")
+    page.fill("input[name=teacher_name]", "Severus Snape")
+    page.get_by_role("button", name="Create and publish").click()
+    page.wait_for_url("**/projects/*")
+    assert page.get_by_role("heading", name="Potions essay").is_visible()
+
+    # A deadline added in place (htmx), then generation with the course template.
+    page.select_option("select[name=kind]", "deadline")
+    page.fill("input[name=title]", "Essay due")
+    page.fill("input[name=date]", "2027-03-01")
+    page.get_by_role("button", name="Add date").click()
+    page.locator("#dates").get_by_text("Essay due").wait_for()
+
+    page.get_by_role("link", name="Generate files").click()
+    page.locator("input[name=ans_author]").wait_for()
+    assert page.locator("input[name=ans_author]").input_value() == "Hermione Granger"
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url("**/generations/*")
+    page.locator(".job-panel[data-status=succeeded]").first.wait_for(timeout=JOB_TIMEOUT_MS)
+    page.reload()
+
+    # Explore: the file's content shows before any download.
+    page.locator(".file-tree").get_by_role("link", name="README.md").click()
+    view = page.locator("#file-view")
+    view.get_by_text("Course: **Potions** (POT-5), taught by Severus Snape.").wait_for()
+    assert "Essay due" in view.inner_text()
+
+    page.select_option("select[name=export_type]", "zip")
+    page.get_by_role("button", name="Export").click()
+    page.locator("#exports .job-panel[data-status=succeeded]").wait_for(timeout=JOB_TIMEOUT_MS)
+    page.reload()
+    with page.expect_download() as info:
+        page.locator("#exports").get_by_role("link", name="Download").first.click()
+    data = open(info.value.path(), "rb").read()
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    assert "potions-essay/README.md" in archive.namelist()
+    assert (archive.getinfo("potions-essay/submit.sh").external_attr >> 16) & 0o777 == 0o755
+
+
+def test_projects_pages_fit_a_phone_in_dark_mode(browser_context, console, jobs):
+    context = browser_context(viewport=PHONE, color_scheme="dark")
+    page = context.new_page()
+    console.watch(page)
+    sign_up(page, organization="Phone school")
+    page.goto("/projects/new")
+    page.fill("input[name=name]", "Phone project")
+    page.fill("input[name=course_name]", "Mobile")
+    page.fill("input[name=course_code]", "M-1")
+    page.fill("input[name=teacher_name]", "T")
+    page.get_by_role("button", name="Save draft").click()
+    page.wait_for_url("**/projects/*")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"] + 1, f"page is {width}px wide on a {PHONE['width']}px phone"
+    page.goto("/projects/?tab=drafts")
+    assert page.get_by_role("link", name="Phone project").is_visible()
+    assert not console.problems, console.problems

@@ -1,0 +1,89 @@
+"""Projects tests drive the app through its real forms (one context per request, CSRF), jobs on the real queue."""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+
+import pytest
+
+from tests.helpers import csrf_from, signed_in
+
+
+@dataclass
+class Student:
+    user: object
+    client: object
+
+    def csrf(self, page: str = "/projects/new") -> str:
+        return csrf_from(self.client.get(page).get_data(as_text=True))
+
+    def post(self, url: str, data: dict | None = None, *, page: str = "/projects/new", **kwargs):
+        return self.client.post(url, data={"csrf_token": self.csrf(page), **(data or {})}, **kwargs)
+
+    def create_school(self, name="Compilers lab", publish=True, **extra):
+        data = {"project_type": "school", "name": name, "course_name": "Compilers", "course_code": "CS-401",
+                "teacher_name": "Dr. Aho", "action": "publish" if publish else "draft", **extra}
+        response = self.post("/projects/new", data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return int(re.search(r"/projects/(\d+)", response.headers["Location"]).group(1))
+
+    def create_self_study(self, name="Learn Rust", publish=True):
+        data = {"project_type": "self_study", "name": name, "goal_description": "Write a ray tracer in Rust",
+                "study_frequency": "weekly", "action": "publish" if publish else "draft"}
+        response = self.post("/projects/new", data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return int(re.search(r"/projects/(\d+)", response.headers["Location"]).group(1))
+
+    def generate(self, project_id: int, template: str, **answers):
+        data = {"template": template, **{f"ans_{k}": v for k, v in answers.items()}}
+        return self.post(f"/projects/{project_id}/generate", data)
+
+    def generation_id(self, response) -> int:
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return int(re.search(r"/generations/(\d+)", response.headers["Location"]).group(1))
+
+
+@pytest.fixture()
+def people(make_org, make_user):
+    org = make_org("Acme")
+    other_org = make_org("Globex")
+    return {"org": org, "other_org": other_org,
+            "student": make_user(org, "agent", "ada@acme.example.com", full_name="Ada Lovelace"),
+            "classmate": make_user(org, "agent", "alan@acme.example.com"),
+            "admin": make_user(org, "admin", "root@acme.example.com"),
+            "outsider": make_user(other_org, "admin", "eve@globex.example.com")}
+
+
+@pytest.fixture()
+def student(app, people):
+    client, _auth = signed_in(app, people["student"])
+    return Student(people["student"], client)
+
+
+@pytest.fixture()
+def login(app):
+    def _login(user) -> Student:
+        client, _auth = signed_in(app, user)
+        return Student(user, client)
+
+    return _login
+
+
+def make_zip(entries: dict[str, bytes | tuple[bytes, int]], *, symlinks: dict[str, str] | None = None) -> bytes:
+    """A zip with `path: content` or `path: (content, mode)` entries, and optional symlinks."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, value in entries.items():
+            content, mode = value if isinstance(value, tuple) else (value, 0o644)
+            info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = (0o100000 | mode) << 16
+            archive.writestr(info, content, zipfile.ZIP_DEFLATED)
+        for path, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            info.create_system = 3
+            info.external_attr = (0o120777) << 16
+            archive.writestr(info, target)
+    return buffer.getvalue()
