@@ -1,0 +1,101 @@
+"""Exports in a real browser: add time, preview, export a CSV, watch the progress bar move, download it."""
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import pytest
+
+from tests.browser.flows import mark_page, page_was_not_reloaded, sign_up
+
+pytestmark = pytest.mark.browser
+
+JOB_TIMEOUT_MS = 180_000  # generous: a busy CI machine makes 2,000 progress commits slow
+ROWS = 40_000
+
+
+def _entries_for(app, email: str, count: int) -> None:
+    import sqlalchemy as sa
+
+    from app.accounts.models import User
+    from app.extensions import db
+    from tests.exports.conftest import add_entries
+
+    with app.app_context():
+        user = db.session.scalars(sa.select(User).where(User.email == email)).one()
+        add_entries(user, count, project="Apollo")
+        db.session.remove()
+
+
+def test_timesheet_add_entry_in_place(page):
+    sign_up(page, organization="Timely")
+    page.get_by_role("link", name="Time & exports").click()
+    page.wait_for_url("**/exports/time")
+    mark_page(page)
+    page.fill("input[name=project]", "Website")
+    page.fill("input[name=duration]", "soon")
+    page.get_by_role("button", name="Add entry").click()
+    page.get_by_text("Enter a duration like 1:30").wait_for()
+    page.fill("input[name=duration]", "1:15")
+    page.get_by_role("button", name="Add entry").click()
+    page.get_by_role("cell", name="Website").wait_for()
+    assert page.get_by_role("cell", name="1:15").is_visible()
+    assert page_was_not_reloaded(page)
+
+
+def test_preview_export_and_download_csv_while_progress_moves(page, app, jobs, monkeypatch):
+    email = sign_up(page, organization="Exporters")
+    _entries_for(app, email, ROWS)
+    # 100 paced batches, each one reported: the export takes about 5 s however fast the machine,
+    # so the panel (polling every second) sees the bar at several values.
+    monkeypatch.setitem(app.config, "EXPORTS_BATCH_SIZE", 400)
+    monkeypatch.setitem(app.config, "EXPORTS_BATCH_PAUSE_SECONDS", 0.05)
+    monkeypatch.setitem(app.config, "EXPORTS_REPORT_EVERY_BATCH", True)
+    monkeypatch.setitem(app.config, "EXPORTS_CSV_COPY", False)  # PostgreSQL's COPY path would finish at once
+    monkeypatch.setenv("EXPORTS_CSV_COPY", "0")
+    monkeypatch.setenv("EXPORTS_BATCH_SIZE", "400")  # a worker process reads its environment
+    monkeypatch.setenv("EXPORTS_BATCH_PAUSE_SECONDS", "0.05")
+    monkeypatch.setenv("EXPORTS_REPORT_EVERY_BATCH", "1")
+
+    page.goto("/exports/")
+    page.get_by_role("link", name="New export").first.click()
+    page.fill("input[name=title]", "Apollo hours")
+    page.get_by_role("button", name="Preview").click()
+    page.locator(".preview-count").wait_for()
+    assert page.locator(".preview-count").inner_text() == f"{ROWS:,}"
+    assert page.locator("#preview tbody tr").count() == 10
+
+    page.get_by_role("button", name="Export", exact=True).click()
+    page.wait_for_url("**/exports/requests/*")
+    panel = page.locator(".job-panel")
+    panel.and_(page.locator("[data-status=queued]")).wait_for()
+    mark_page(page)
+
+    jobs.start()
+    seen: list[int] = []
+    status = None
+    deadline = time.time() + JOB_TIMEOUT_MS / 1000
+    while time.time() < deadline:
+        # One read of the live DOM (no auto-waiting): the panel replaces itself every second.
+        status, value = page.evaluate("""() => {
+            const panel = document.querySelector('.job-panel');
+            const bar = panel && panel.querySelector('progress');
+            return [panel && panel.dataset.status, bar && bar.getAttribute('value')];
+        }""")
+        if status == "running" and value is not None:
+            seen.append(int(value))
+        if status in ("succeeded", "failed"):
+            break
+        time.sleep(0.2)
+    assert status == "succeeded", panel.inner_text()
+    moving = sorted({v for v in seen if 0 < v < 100})
+    assert len(moving) >= 2, f"the progress bar did not move: {seen}"
+    assert page_was_not_reloaded(page)
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download CSV").click()
+    download = info.value
+    assert download.suggested_filename.startswith("apollo-hours-") and download.suggested_filename.endswith(".csv")
+    rows = list(csv.reader(io.StringIO(open(download.path(), encoding="utf-8-sig").read())))
+    assert len(rows) == ROWS + 1 and rows[0][3] == "Project" and rows[1][3] == "Apollo"

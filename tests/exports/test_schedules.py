@@ -1,0 +1,207 @@
+"""Schedules: cron in time zones (DST), forms, exactly-once firing, mail to a real SMTP server, pausing."""
+from __future__ import annotations
+
+import io
+import threading
+from datetime import datetime, timedelta, timezone
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from app.exports import cron, services
+from app.exports.models import ExportRequest, ExportSchedule, ExportTemplate
+from app.extensions import db
+from tests.exports.conftest import add_entries, storage_blocked
+from tests.helpers import page_text, reload
+from tests.platform.test_mail import inbox, mail_config, mail_worker, run_mail_jobs, smtp_server  # noqa: F401
+
+UTC = timezone.utc
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- cron
+def test_next_run_is_computed_in_the_schedule_time_zone():
+    # 09:00 in Paris is 08:00 UTC in winter, 07:00 UTC in summer.
+    assert cron.next_run("0 9 * * *", "Europe/Paris", utc(2026, 1, 10, 12)) == utc(2026, 1, 11, 8)
+    assert cron.next_run("0 9 * * *", "Europe/Paris", utc(2026, 7, 10, 12)) == utc(2026, 7, 11, 7)
+    assert cron.next_run("0 9 * * 1-5", "UTC", utc(2026, 11, 21, 12)) == utc(2026, 11, 23, 9)  # Sat -> Mon
+
+
+def test_dst_fall_back_runs_a_repeated_wall_time_once():
+    # New York falls back on 2026-11-01: 01:30 happens at 05:30 and 06:30 UTC. Run at the first only.
+    first = cron.next_run("30 1 * * *", "America/New_York", utc(2026, 10, 31, 12))
+    assert first == utc(2026, 11, 1, 5, 30)
+    second = cron.next_run("30 1 * * *", "America/New_York", first)
+    assert second == utc(2026, 11, 2, 6, 30)
+
+
+def test_dst_spring_forward_runs_at_the_next_valid_time():
+    # 02:30 does not exist in New York on 2026-03-08; the run happens once that day, after the jump.
+    run = cron.next_run("30 2 * * *", "America/New_York", utc(2026, 3, 7, 12))
+    assert utc(2026, 3, 8, 6) < run <= utc(2026, 3, 8, 8)
+    assert cron.next_run("30 2 * * *", "America/New_York", run) == utc(2026, 3, 9, 6, 30)
+
+
+def test_bad_patterns_and_zones_are_refused():
+    with pytest.raises(cron.CronError) as exc:
+        cron.check_pattern("61 * * * *")
+    assert exc.value.field == "cron_pattern"
+    with pytest.raises(cron.CronError):
+        cron.check_pattern("* * * *")
+    with pytest.raises(cron.CronError) as exc:
+        cron.check_timezone("Mars/Olympus")
+    assert exc.value.field == "timezone"
+    assert cron.describe("0 9 * * 1-5", "Europe/Paris") == "At 09:00 AM, Monday through Friday (Europe/Paris)"
+
+
+# --------------------------------------------------------------------------- pages
+def _basic_template() -> ExportTemplate:
+    return db.session.scalars(sa.select(ExportTemplate).where(
+        ExportTemplate.name == "Basic Time Tracking Export")).one()
+
+
+def _schedule_form(template, **extra):
+    data = {"name": "Weekly hours", "template_id": str(template.id), "cron_pattern": "0 9 * * 1",
+            "timezone": "Europe/Paris", "email_recipients": "boss@example.com, ada@example.com",
+            "include_download_link": "y"}
+    data.update(extra)
+    return data
+
+
+def test_create_schedule_shows_words_and_next_run(people, login):
+    client, auth = login(people["manager"])
+    template = _basic_template()
+    response = auth.post("/exports/schedules/new", _schedule_form(template), page="/exports/schedules/new")
+    assert response.status_code == 302
+    schedule = db.session.scalars(sa.select(ExportSchedule)).one()
+    assert schedule.email_recipients == ["boss@example.com", "ada@example.com"]
+    assert schedule.next_run > datetime.now(UTC) and schedule.next_run.weekday() == 0
+    page = page_text(client.get("/exports/schedules"))
+    assert "At 09:00 AM, only on Monday (Europe/Paris)" in page
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("cron_pattern", "every monday", "five fields"),
+    ("timezone", "Paris", "Unknown time zone"),
+    ("email_recipients", "not-an-email", "is not an email address"),
+])
+def test_bad_schedule_input_is_a_form_error(people, login, field, value, message):
+    client, auth = login(people["manager"])
+    response = auth.post("/exports/schedules/new", _schedule_form(_basic_template(), **{field: value}),
+                         page="/exports/schedules/new")
+    assert response.status_code == 422 and message in page_text(response)
+    assert db.session.query(ExportSchedule).count() == 0
+
+
+def test_other_peoples_schedules_are_404(people, login):
+    client, auth = login(people["manager"])
+    auth.post("/exports/schedules/new", _schedule_form(_basic_template()), page="/exports/schedules/new")
+    schedule = db.session.scalars(sa.select(ExportSchedule)).one()
+    for user in (people["agent"], people["other"]):
+        other, _ = login(user)
+        assert other.get(f"/exports/schedules/{schedule.id}/edit").status_code == 404
+
+
+# --------------------------------------------------------------------------- firing
+def _schedule(owner, *, template=None, next_run=None, **fields) -> ExportSchedule:
+    template = template or _basic_template()
+    fields.setdefault("email_recipients", ["boss@example.com"])
+    schedule = ExportSchedule(organization_id=owner.organization_id, user_id=owner.id, name="Nightly",
+                              template_id=template.id, cron_pattern="0 * * * *", timezone="UTC",
+                              next_run=next_run or utc(2026, 11, 20, 10), **fields)
+    db.session.add(schedule)
+    db.session.commit()
+    return schedule
+
+
+def test_a_due_slot_fires_once_and_next_run_moves_on(people, app_ctx):
+    schedule = _schedule(people["agent"])
+    now = utc(2026, 11, 20, 10, 0, 30)
+    assert len(services.schedules_run_due(now=now)) == 1
+    assert services.schedules_run_due(now=now) == []
+    schedule = reload(ExportSchedule, schedule.id)
+    assert schedule.next_run == utc(2026, 11, 20, 11) and schedule.last_run == now
+    request = db.session.scalars(sa.select(ExportRequest)).one()
+    assert request.is_scheduled and request.next_run == utc(2026, 11, 20, 10) and request.schedule_id == schedule.id
+
+
+def test_two_workers_fire_a_slot_exactly_once(people, app):
+    with app.app_context():
+        schedule_id = _schedule(people["agent"]).id
+    now = utc(2026, 11, 20, 10, 0, 30)
+    barrier = threading.Barrier(2)
+    results: list = []
+
+    def worker():
+        with app.app_context():
+            barrier.wait()
+            try:
+                results.append(services.schedules_run_due(now=now))
+            except Exception as exc:  # a lock timeout would be a failure to report, not to hide
+                results.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert all(isinstance(r, list) for r in results), results
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ExportRequest).where(
+            ExportRequest.schedule_id == schedule_id)) == 1
+        db.session.remove()
+
+
+def test_a_slot_fired_elsewhere_is_not_fired_again(people, app_ctx):
+    """Unique (schedule, slot): a second insert for the same slot is refused by the database."""
+    schedule = _schedule(people["agent"])
+    services.schedules_run_due(now=utc(2026, 11, 20, 10, 1))
+    schedule = reload(ExportSchedule, schedule.id)
+    schedule.next_run = utc(2026, 11, 20, 10)  # as a second worker would still see it
+    db.session.commit()
+    assert services.schedules_run_due(now=utc(2026, 11, 20, 10, 1)) == []
+    assert db.session.query(ExportRequest).count() == 1
+
+
+def test_scheduled_export_is_mailed_with_attachment(people, app_ctx, run_mail_jobs, inbox):
+    add_entries(people["agent"], 4, project="Apollo")
+    template = db.session.scalars(sa.select(ExportTemplate).where(
+        ExportTemplate.name == "Timesheet Workbook (Excel)")).one()
+    schedule = _schedule(people["agent"], template=template, attach_file=True, include_download_link=True,
+                         email_recipients=["boss@example.com", "ada@example.com"])
+    services.schedules_run_due(now=utc(2026, 11, 20, 10, 0, 5))
+    run_mail_jobs()
+    messages = inbox.wait_for(2)
+    request = db.session.scalars(sa.select(ExportRequest)).one()
+    db.session.refresh(request)
+    assert request.status == "completed"
+    assert sorted(m["To"] for m in messages) == ["ada@example.com", "boss@example.com"]
+    message = messages[0]
+    assert message["Subject"].startswith("Scheduled export: Nightly")
+    attachment = next(message.iter_attachments())
+    assert attachment.get_filename().endswith(".xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
+    assert len(list(book.worksheets[0].iter_rows())) == 5
+    assert f"/exports/requests/{request.id}" in message.get_body(("plain",)).get_content()
+    assert reload(ExportSchedule, schedule.id).run_count == 1
+
+
+def test_repeated_failures_pause_the_schedule_and_tell_the_owner(people, app, app_ctx, run_mail_jobs, inbox):
+    add_entries(people["agent"], 2)
+    schedule = _schedule(people["agent"])
+    with storage_blocked(app, people["agent"].organization_id):
+        for hour in (10, 11, 12):
+            services.schedules_run_due(now=utc(2026, 11, 20, hour, 0, 5))
+            run_mail_jobs()
+    schedule = reload(ExportSchedule, schedule.id)
+    assert schedule.failure_count == 3 and not schedule.is_active
+    assert "Paused after 3 failures" in schedule.paused_reason
+    messages = inbox.wait_for(1)
+    assert any("Scheduled export paused: Nightly" == m["Subject"] for m in messages)
+    assert services.schedules_run_due(now=utc(2026, 11, 20, 13, 0, 5)) == []
