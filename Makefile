@@ -1,0 +1,80 @@
+# Cairn: `make run` to use it, `make test` to check it. Both set up everything they need.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi.py
+# PostgreSQL/Redis used by the second test pass (CI starts them; see .ci/run).
+TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/cairn
+TEST_REDIS ?= redis://127.0.0.1:6379
+PYTEST_ARGS ?=
+WORKERS ?= 2
+
+.PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: install, migrate, load demo data once, serve on http://127.0.0.1:5000 with a worker
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo
+	@if [ -n "$$REDIS_URL" ]; then \
+		echo "Starting an RQ worker against $$REDIS_URL"; \
+		$(BIN)/flask worker & WORKER=$$!; \
+		trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/flask run --host 127.0.0.1 --port 5000; \
+	else \
+		echo "No REDIS_URL: jobs run on the embedded in-process queue."; \
+		$(BIN)/flask run --host 127.0.0.1 --port 5000 --no-reload; \
+	fi
+
+## serve: production mode with gunicorn (set DATABASE_URL, REDIS_URL, SECRET_KEY; run `make worker` beside it)
+serve: install
+	$(BIN)/flask db upgrade
+	$(BIN)/gunicorn --workers 3 --bind 127.0.0.1:8000 --access-logfile - wsgi:app
+
+worker: install
+	$(BIN)/flask worker
+
+## chromium: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "could not install chromium (browser tests will skip outside CI)"; }
+
+## zip-tool: Debian's zip, the baseline of bench/projects_archives.py (installed only if missing)
+zip-tool:
+	@command -v zip >/dev/null 2>&1 || { \
+		echo "Installing Debian's zip for the archive benchmark"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip) \
+		|| echo "could not install zip (the benchmark skips its zip baseline)"; }
+
+## test: the whole suite twice: embedded default (SQLite, in-process queue), then PostgreSQL + Redis
+test: install-dev chromium zip-tool test-embedded test-services
+
+test-embedded: install-dev
+	@echo "== Test pass 1/2: SQLite + embedded queue"
+	$(BIN)/python -m pytest -n $(WORKERS) -q $(PYTEST_ARGS)
+
+test-services: install-dev
+	@echo "== Test pass 2/2: PostgreSQL + Redis + real worker processes"
+	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS) $(BIN)/python -m pytest -n $(WORKERS) -q $(PYTEST_ARGS)
+
+bench: install-dev zip-tool
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache
