@@ -123,7 +123,30 @@ def _soft(row, user, *, delete: bool, reason: str = ""):
     return row
 
 
+def rules_using_dimension(dimension: Dimension) -> list[Rule]:
+    """Active rules of the dimension's workspace with a field whose pattern has {key} or {key:code}."""
+    candidates = db.session.scalars(
+        Rule.select_active().join(RuleField, RuleField.rule_id == Rule.id)
+        .where(Rule.workspace_id == dimension.workspace_id,
+               RuleField.pattern.contains("{" + dimension.key, autoescape=True))
+        .distinct().order_by(Rule.name))
+    return [rule for rule in candidates
+            if any(dimension.key in renderer.placeholders(f.pattern) for f in rule.fields)]
+
+
 def dimension_delete(*, dimension: Dimension, user) -> Dimension:
+    """Soft-delete a dimension no active rule uses.
+
+    A pattern naming a deleted dimension can neither be previewed nor
+    generated, so deleting one in use is refused with the rules to edit
+    first (as Azure Naming Tool refuses deleting a component a resource
+    type still uses). Names already made from it keep their values.
+    """
+    using = rules_using_dimension(dimension)
+    if using:
+        shown = ", ".join(r.name for r in using[:10]) + (f" and {len(using) - 10} more" if len(using) > 10 else "")
+        raise RulesError(f"{dimension.display} is used by {len(using)} rule(s): {shown}. Remove the "
+                         f"{{{dimension.key}}} placeholder from their patterns first, then delete it.")
     return _soft(dimension, user, delete=True)
 
 
@@ -194,7 +217,27 @@ def value_move(*, value_row: DimensionValue, direction: str) -> None:
     _commit()
 
 
-def value_delete(*, value_row: DimensionValue, user) -> DimensionValue:
+class ConfirmationNeeded(RulesError):
+    """The action is allowed but has consequences the user must accept first (they send `confirmed`)."""
+
+    def __init__(self, message: str, affected: int) -> None:
+        super().__init__(message)
+        self.affected = affected
+
+
+def value_delete(*, value_row: DimensionValue, user, confirmed: bool = False) -> DimensionValue:
+    """Soft-delete a list value; when active names were built from it, only once the user confirms.
+
+    Those names stay as they are (they record the value they were made
+    from); the value just can't be chosen for new generations. Deleting it
+    without a word would leave the user surprised that "prod" names exist
+    while "prod" is gone, so the first request explains and asks.
+    """
+    affected = names_using_count(value_row.workspace_id, value_row.dimension.key, value_row.value)
+    if affected and not confirmed:
+        raise ConfirmationNeeded(
+            f"{affected:,} active name(s) were built from {value_row.dimension.display} = {value_row.value!r}. "
+            "They keep their value, but new generations can no longer choose it. Delete it anyway?", affected)
     return _soft(value_row, user, delete=True)
 
 

@@ -96,6 +96,7 @@ def _render_dimension(dim, *, errors=None, value_errors=None, value_data=None, s
     values = list(db.session.scalars(sa.select(DimensionValue).where(DimensionValue.dimension_id == dim.id)
                                      .order_by(DimensionValue.position, DimensionValue.id)))
     return render_template("rules/dimension.html", dim=dim, values=[v for v in values if v.is_active],
+                           used_by=services.rules_using_dimension(dim),
                            deleted_values=[v for v in values if not v.is_active], errors=errors or {},
                            value_errors=value_errors or {}, value_data=value_data or {}), status
 
@@ -181,6 +182,17 @@ def value_propagate(value_id: int):
 @staff_required
 def value_action(value_id: int, action: str):
     row = get_or_404(DimensionValue, value_id, include_deleted=True)
+    if action == "delete":
+        try:
+            services.value_delete(value_row=row, user=current_user, confirmed=bool(request.form.get("confirmed")))
+        except services.ConfirmationNeeded as exc:
+            return render_template("rules/value_delete_confirm.html", row=row, message=str(exc),
+                                   affected=exc.affected)
+        except RulesError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"Value {row.value} deleted.", "success")
+        return redirect(url_for("rules.dimension_detail", dimension_id=row.dimension_id))
     _ordered_row_action(
         row, action,
         move=lambda **kw: services.value_move(value_row=row, **kw),
