@@ -493,7 +493,8 @@ def generations():
 def generation_detail(generation_id: int):
     generation = get_or_404(Generation, generation_id)
     names = paginate(services.names_query(_ws(), generation_id=str(generation.id), status="all"))
-    return render_template("rules/generation.html", generation=generation, kind=kind_of(generation), names=names)
+    template = "rules/_generation_names.html" if is_htmx() else "rules/generation.html"
+    return render_template(template, generation=generation, kind=kind_of(generation), names=names)
 
 
 # --------------------------------------------------------------------------- names

@@ -1,4 +1,4 @@
-"""Rules in a real browser: the preview follows typing; a generation's panel completes in place."""
+"""Rules in a real browser: the preview follows typing; a generation's panel completes and its names appear in place."""
 from __future__ import annotations
 
 import pytest
@@ -63,3 +63,9 @@ def test_preview_follows_typing_and_generation_panel_completes(page, app, jobs):
     assert page_was_not_reloaded(page)
     assert "Completed" in panel.locator(".status-pill").inner_text()
     assert "2 name(s) generated" in panel.inner_text()
+    # The names list below the panel fills itself in once the panel says succeeded: no reload.
+    names = page.locator("#generation-names")
+    expect(names.locator("tbody tr")).to_have_count(2, timeout=10_000)
+    expect(names).to_contain_text("dev-web-weu-001")
+    expect(names).to_contain_text("prod-web-weu-001")
+    assert page_was_not_reloaded(page)

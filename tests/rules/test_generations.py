@@ -29,6 +29,9 @@ def test_generation_runs_as_a_job_and_stores_the_product(app, naming, admin, run
     assert generation.status == "pending"
     page = page_text(client.get(response.headers["Location"]))
     assert 'hx-trigger="every 1s"' in page
+    # The names section waits for this generation's panel to turn succeeded, then fetches itself.
+    assert f'target:#job-rules_generation-{generation.id}[data-status=succeeded]' in page
+    assert "The names appear here when the generation completes" in page
     run_jobs()
     generation = _last_generation()
     assert (generation.status, generation.result_count, generation.error_message) == ("completed", 4, None)
@@ -40,6 +43,11 @@ def test_generation_runs_as_a_job_and_stores_the_product(app, naming, admin, run
         naming.rule.id, naming.field.id, generation.id, generation.submission_id)
     done = page_text(client.get(f"/rules/generations/{generation.id}"))
     assert "4 name(s) generated" in done and "every 1s" not in done
+    assert "prod-web-weu-001" in done and "target:#job-rules_generation" not in done  # nothing left to wait for
+    names = client.get(f"/rules/generations/{generation.id}", headers={"HX-Request": "true"})
+    fragment = page_text(names)
+    assert names.status_code == 200 and "<html" not in fragment and 'id="generation-names"' in fragment
+    assert fragment.count("<tr") == 5 and "dev-web-neu-001" in fragment and "hx-trigger" not in fragment
     history = page_text(client.get("/rules/generations?status=completed"))
     assert f"#{generation.id}" in history
     assert f"#{generation.id}" not in page_text(client.get("/rules/generations?status=failed"))
