@@ -238,7 +238,7 @@ def explain(app, label: str, args: dict) -> None:
     from app.accounts.models import User
     from app.extensions import db
     from app.tickets.models import Ticket
-    from app.tickets.services import TicketFilters, ticket_list_query
+    from app.tickets.listing import TicketFilters, ticket_list_query
 
     with app.app_context():
         user = db.session.scalars(sa.select(User).where(User.email == AGENT_EMAIL)).one()

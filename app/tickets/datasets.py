@@ -1,4 +1,4 @@
-"""The tickets dataset for exports: the rows the tickets list shows this user (tickets.services.ticket_list_query)."""
+"""The tickets dataset for exports: the rows the tickets list shows this user (tickets.listing.ticket_list_query)."""
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -12,10 +12,11 @@ from app.platform.htmx import is_htmx
 from app.platform.pagination import paginate
 from app.platform.tenancy import current_organization, get_or_404, roles_required, scoped, staff_required
 from app.platform.validation import ModelValidationError, attach_model_errors
-from app.tickets import bp, services
+from app.tickets import bp, listing, services
 from app.tickets.forms import ArticleForm, CommentForm, DeleteForm, RateForm, SettingsForm, SLAPolicyForm, TicketForm
 from app.tickets.models import PRIORITIES, STATUSES, KnowledgeArticle, SLAPolicy, Ticket, TicketAttachment, TicketHistory
-from app.tickets.services import SORT_LABELS, TRANSITIONS, TicketError, TicketFilters
+from app.tickets.listing import SORT_LABELS, TicketFilters
+from app.tickets.services import TRANSITIONS, TicketError
 
 managers_only = roles_required("admin", "manager")
 
@@ -50,7 +51,7 @@ def _filters() -> TicketFilters:
 @login_required
 def index():
     filters = _filters()
-    page = paginate(services.ticket_list_query(user=current_user, filters=filters))
+    page = paginate(listing.ticket_list_query(user=current_user, filters=filters))
     context = dict(page=page, filters=filters, statuses=STATUSES, priorities=PRIORITIES, sort_labels=SORT_LABELS)
     if current_user.is_staff:
         context.update(agents=services.assignable_agents(current_user.organization_id),
@@ -61,7 +62,7 @@ def index():
 
 
 def _customers() -> list[User]:
-    return services.customers_of(current_user.organization_id)
+    return listing.customers_of(current_user.organization_id)
 
 
 # --------------------------------------------------------------------------- create
