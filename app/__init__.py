@@ -151,17 +151,13 @@ def register_template_helpers(app: Flask) -> None:
     from app.platform.features import EXPERIMENTAL_FEATURES, feature_enabled
     from app.platform.jobs import kind_of
     from app.platform.models import utcnow
-    from app.platform.tenancy import current_workspace
+    from app.platform.tenancy import current_workspace, organization_workspaces
 
     formatting.init_app(app)
 
     @app.context_processor
     def inject_globals():
-        workspaces = []
-        if current_user.is_authenticated:
-            from app.accounts.services import workspaces_for
-
-            workspaces = workspaces_for(current_user.organization_id)
+        workspaces = organization_workspaces()
         prefs = current_user.preferences if current_user.is_authenticated else None
         return {
             "current_workspace": current_workspace() if current_user.is_authenticated else None,

@@ -765,6 +765,12 @@ def _enqueue_scheduled_jobs(worker) -> None:
             scheduler.release_locks()
 
 
+def _has_scheduled_due(worker) -> bool:
+    now = int(time.time())
+    return any(queue.scheduled_job_registry.get_jobs_to_schedule(timestamp=now, chunk_size=1)
+               for queue in worker.queues)
+
+
 def run_embedded_jobs(app: Flask, max_rounds: int = 20) -> int:
     """Run queued jobs in this thread until the queues are empty (tests, embedded mode)."""
     worker = make_worker(app, threaded=True)
@@ -795,8 +801,12 @@ class EmbeddedWorker(threading.Thread):
                     last_tick = time.time()
                     with self.app.app_context():
                         beat_tick()
-                _enqueue_scheduled_jobs(worker)
-                worker.work(burst=True, logging_level="WARNING")
+                if _has_scheduled_due(worker):
+                    _enqueue_scheduled_jobs(worker)
+                # A burst round registers the worker and runs maintenance: only when there is work,
+                # or an idle web process spends a share of its CPU polling four times a second.
+                if any(queue.count for queue in worker.queues):
+                    worker.work(burst=True, logging_level="WARNING")
             except Exception:
                 log.exception("embedded worker round failed")
             self.stopping.wait(self.poll_seconds)

@@ -40,30 +40,37 @@ def _workspace_model():
     return Workspace
 
 
+def organization_workspaces() -> list:
+    """The signed-in user's organization's active workspaces, by name; read once per request.
+
+    The nav's switcher lists them and `current_workspace` picks from them, so a page
+    costs one workspace query, not one per use.
+    """
+    if not current_user.is_authenticated:
+        return []
+    if "organization_workspaces" not in g:
+        Workspace = _workspace_model()
+        g.organization_workspaces = list(db.session.scalars(
+            Workspace.select_active().where(Workspace.organization_id == current_user.organization_id)
+            .order_by(Workspace.name)))
+    return g.organization_workspaces
+
+
 def current_workspace():
     """The workspace chosen in this session, else the user's default, else the first active one."""
     if not current_user.is_authenticated:
         return None
     if "current_workspace" in g:
         return g.current_workspace
-    Workspace = _workspace_model()
-    org_id = current_user.organization_id
     candidates = []
     if session.get(WORKSPACE_SESSION_KEY):
         candidates.append(session[WORKSPACE_SESSION_KEY])
     prefs = current_user.preferences
     if prefs is not None and prefs.default_workspace_id:
         candidates.append(prefs.default_workspace_id)
-    workspace = None
-    for workspace_id in candidates:
-        row = db.session.get(Workspace, workspace_id)
-        if row is not None and row.organization_id == org_id and row.is_active:
-            workspace = row
-            break
-    if workspace is None:
-        workspace = db.session.scalars(
-            Workspace.select_active().where(Workspace.organization_id == org_id).order_by(Workspace.name).limit(1)
-        ).first()
+    active = organization_workspaces()
+    by_id = {workspace.id: workspace for workspace in active}
+    workspace = next((by_id[c] for c in candidates if c in by_id), active[0] if active else None)
     g.current_workspace = workspace
     if workspace is not None and session.get(WORKSPACE_SESSION_KEY) != workspace.id:
         session[WORKSPACE_SESSION_KEY] = workspace.id  # only on change: no new cookie on every response

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.extensions import db
+from app.platform.pagination import Page, paginate
 from app.tickets.models import ACTIVE_STATUSES, PRIORITIES, STATUSES, Ticket, TicketComment
 from app.tickets.services import like_pattern, names_only
 
@@ -28,7 +29,7 @@ class TicketFilters:
     status: str = ""
     priority: str = ""
     assignee: str = ""  # "", "me", "none" or a user id
-    customer: str = ""
+    customer: str = ""  # a user id (links from elsewhere) or part of a customer's name or email
     tag: str = ""
     breached: bool = False
     q: str = ""
@@ -54,52 +55,136 @@ def _tag_condition(tag: str):
     return sa.exists(sa.select(1).select_from(each).where(each.c.value == tag))
 
 
+def _customer_condition(customer: str, organization_id: int):
+    """A typed filter, not a dropdown: an organization may have thousands of customers."""
+    if customer.isdigit():
+        return Ticket.customer_id == int(customer)
+    pattern = like_pattern(customer)
+    matching = sa.select(User.id).where(User.organization_id == organization_id, User.role == "customer",
+                                        sa.or_(User.full_name.ilike(pattern, escape="\\"),
+                                               User.email.ilike(pattern, escape="\\")))
+    return Ticket.customer_id.in_(matching)
+
+
+# Up to this many tickets matched through their comments are passed to the ticket query as ids.
+COMMENT_MATCHES_INLINE_LIMIT = 2000
+
+
 def ticket_search_condition(q: str, *, organization_id: int, public_only: bool):
     """Subject, description or a comment (public ones only for customers) contains `q`; or `#123` by number.
 
-    ILIKE '%q%' is served by the pg_trgm GIN indexes on PostgreSQL; SQLite scans (LIKE).
+    On PostgreSQL every arm of the OR is one index's work: the organization-led pg_trgm GIN
+    index for ILIKE '%q%' on subject and description, the primary key for the tickets whose
+    comments match (read first, through the comments' own GIN index) and the unique number.
+    So the planner can answer a rare word with a BitmapOr of those and a common one by
+    walking the organization's newest tickets until the page is full. A comments subquery
+    inside the OR would rule the BitmapOr out; it is used only when very many comments
+    match, where the ordered walk wins anyway. SQLite scans.
     """
     q = q.strip()
     number = re.fullmatch(r"#?(\d{1,9})", q)
     pattern = like_pattern(q)
-    comments = sa.select(TicketComment.ticket_id).where(TicketComment.organization_id == organization_id,
-                                                        TicketComment.content.ilike(pattern, escape="\\"))
+    in_comments = sa.select(TicketComment.ticket_id).where(TicketComment.organization_id == organization_id,
+                                                           TicketComment.content.ilike(pattern, escape="\\"))
     if public_only:
-        comments = comments.where(TicketComment.comment_type == "reply")
+        in_comments = in_comments.where(TicketComment.comment_type == "reply")
+    commented = list(db.session.scalars(in_comments.distinct().limit(COMMENT_MATCHES_INLINE_LIMIT + 1)))
     conditions = [Ticket.subject.ilike(pattern, escape="\\"), Ticket.description.ilike(pattern, escape="\\"),
-                  Ticket.id.in_(comments)]
+                  Ticket.id.in_(commented if len(commented) <= COMMENT_MATCHES_INLINE_LIMIT else in_comments)]
     if number:
         conditions.append(Ticket.ticket_number == int(number.group(1)))
     return sa.or_(*conditions)
 
 
-def ticket_list_query(*, user: User, filters: TicketFilters) -> sa.Select:
-    stmt = sa.select(Ticket).where(Ticket.organization_id == user.organization_id, Ticket.is_active.is_(True))
+def ticket_list_conditions(*, user: User, filters: TicketFilters) -> list:
+    """The WHERE of the list: this organization's live tickets (a customer's own), narrowed by the filters."""
+    conditions = [Ticket.organization_id == user.organization_id, Ticket.is_active == sa.true()]
     if user.role == "customer":
-        stmt = stmt.where(Ticket.customer_id == user.id)
+        conditions.append(Ticket.customer_id == user.id)
     if filters.status == "active":
-        stmt = stmt.where(Ticket.status.in_(ACTIVE_STATUSES))
+        conditions.append(Ticket.status.in_(ACTIVE_STATUSES))
     elif filters.status in STATUSES:
-        stmt = stmt.where(Ticket.status == filters.status)
+        conditions.append(Ticket.status == filters.status)
     if filters.priority in PRIORITIES:
-        stmt = stmt.where(Ticket.priority == filters.priority)
+        conditions.append(Ticket.priority == filters.priority)
     if user.role != "customer":
         if filters.assignee == "me":
-            stmt = stmt.where(Ticket.assigned_agent_id == user.id)
+            conditions.append(Ticket.assigned_agent_id == user.id)
         elif filters.assignee == "none":
-            stmt = stmt.where(Ticket.assigned_agent_id.is_(None))
+            conditions.append(Ticket.assigned_agent_id.is_(None))
         elif filters.assignee.isdigit():
-            stmt = stmt.where(Ticket.assigned_agent_id == int(filters.assignee))
-        if filters.customer.isdigit():
-            stmt = stmt.where(Ticket.customer_id == int(filters.customer))
+            conditions.append(Ticket.assigned_agent_id == int(filters.assignee))
+        if filters.customer.strip():
+            conditions.append(_customer_condition(filters.customer.strip(), user.organization_id))
         if filters.breached:
-            stmt = stmt.where(Ticket.sla_breach.is_(True))
+            conditions.append(Ticket.sla_breach.is_(True))
     if filters.tag:
-        stmt = stmt.where(_tag_condition(filters.tag.strip().lower()))
+        conditions.append(_tag_condition(filters.tag.strip().lower()))
     if filters.q.strip():
-        stmt = stmt.where(ticket_search_condition(filters.q, organization_id=user.organization_id,
+        conditions.append(ticket_search_condition(filters.q, organization_id=user.organization_id,
                                                   public_only=user.role == "customer"))
+    return conditions
+
+
+def _rows_for_list(*conditions, sort: str) -> sa.Select:
     # The list shows only the customer's and assignee's names: skip their organization and preferences joins.
-    stmt = stmt.options(sa.orm.joinedload(Ticket.customer).options(*names_only()),
-                        sa.orm.joinedload(Ticket.assigned_agent).options(*names_only()))
-    return stmt.order_by(*SORTS.get(filters.sort, SORTS["-number"]))
+    return (sa.select(Ticket).where(*conditions)
+            .options(sa.orm.joinedload(Ticket.customer).options(*names_only()),
+                     sa.orm.joinedload(Ticket.assigned_agent).options(*names_only()))
+            .order_by(*SORTS.get(sort, SORTS["-number"])))
+
+
+def ticket_list_query(*, user: User, filters: TicketFilters) -> sa.Select:
+    """Every row of the list, sorted: the page's source and the tickets export dataset's."""
+    return _rows_for_list(*ticket_list_conditions(user=user, filters=filters), sort=filters.sort)
+
+
+# Counting every match of a broad search costs more than showing its first page.
+SEARCH_COUNT_LIMIT = 1000
+
+
+def ticket_page(*, user: User, filters: TicketFilters) -> Page:
+    """The page of the list asked for.
+
+    A search first reads the ids of its matches, up to SEARCH_COUNT_LIMIT, unordered, so
+    PostgreSQL takes the trigram indexes when a word is rare. If that is all of them, the
+    page comes from those ids by primary key and the count is exact. Past the limit the
+    word is common: the page walks the organization's tickets in list order, which fills
+    it quickly, and the count says "1,000+". Planning that walk from the trigram
+    statistics alone goes badly wrong when a word looks common but isn't there.
+    """
+    conditions = ticket_list_conditions(user=user, filters=filters)
+    matching = sa.select(Ticket.id).where(*conditions)
+
+    def window(limit: int, offset: int) -> sa.Select:
+        return _deferred_window(conditions, user.organization_id, filters.sort, limit, offset)
+
+    if not filters.q.strip():
+        return paginate(matching, window=window)
+    matches = list(db.session.scalars(matching.limit(SEARCH_COUNT_LIMIT + 1)))
+    if len(matches) <= SEARCH_COUNT_LIMIT:
+        return paginate(_rows_for_list(Ticket.id.in_(matches), sort=filters.sort), total=len(matches))
+    # More than the limit: "1,000+" without counting again, unless the page is deeper.
+    return paginate(matching, count_limit=SEARCH_COUNT_LIMIT, total=len(matches), window=window)
+
+
+def _deferred_window(conditions: list, organization_id: int, sort: str, limit: int, offset: int) -> sa.Select:
+    """The page's rows through a deferred join: find the window's ticket numbers first.
+
+    An OFFSET over whole rows (and their customer and assignee joins) reads every row it
+    skips; over the numbers alone PostgreSQL skips through the index without touching the
+    table (page 490 of 10,000 tickets: 2 ms instead of 35). (organization, number) is unique.
+    """
+    numbers = (sa.select(Ticket.ticket_number).where(*conditions)
+               .order_by(*SORTS.get(sort, SORTS["-number"])).limit(limit).offset(offset))
+    return _rows_for_list(Ticket.organization_id == organization_id, Ticket.ticket_number.in_(numbers), sort=sort)
+
+
+def customer_label(filters: TicketFilters, organization_id: int) -> str:
+    """What the customer filter box shows: the name behind an id from a link, else what was typed."""
+    if not filters.customer.isdigit():
+        return filters.customer
+    customer = db.session.scalar(sa.select(User).where(User.id == int(filters.customer),
+                                                       User.organization_id == organization_id)
+                                 .options(*names_only()))
+    return customer.email if customer is not None else ""

@@ -114,6 +114,10 @@ class Ticket(TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
                          postgresql_ops={"subject": "gin_trgm_ops", "description": "gin_trgm_ops"})),
         pg_only(sa.Index("idx_ticket_tags_gin", "tags", postgresql_using="gin")),
         pg_only(sa.Index("idx_ticket_custom_fields_gin", "custom_fields", postgresql_using="gin")),
+        # The list's search: one organization's live tickets (btree_gin puts organization_id first).
+        pg_only(sa.Index("idx_ticket_org_live_search_gin", "organization_id", "subject", "description",
+                         postgresql_using="gin", postgresql_where=sa.text("is_active"),
+                         postgresql_ops={"subject": "gin_trgm_ops", "description": "gin_trgm_ops"})),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -174,6 +178,8 @@ class TicketComment(TimestampMixin, TenantMixin, db.Model):
         sa.CheckConstraint("length(content) > 0", name="check_comment_content_not_empty"),
         sa.Index("idx_comment_ticket_created", "ticket_id", "created_at"),
         pg_only(sa.Index("idx_comment_search_gin", "content", postgresql_using="gin",
+                         postgresql_ops={"content": "gin_trgm_ops"})),
+        pg_only(sa.Index("idx_comment_org_search_gin", "organization_id", "content", postgresql_using="gin",
                          postgresql_ops={"content": "gin_trgm_ops"})),
     )
 

@@ -51,13 +51,14 @@ def _filters() -> TicketFilters:
 @login_required
 def index():
     filters = _filters()
-    page = paginate(listing.ticket_list_query(user=current_user, filters=filters))
-    context = dict(page=page, filters=filters, statuses=STATUSES, priorities=PRIORITIES, sort_labels=SORT_LABELS)
-    if current_user.is_staff:
-        context.update(agents=services.assignable_agents(current_user.organization_id),
-                       customers=_customers())
+    page = listing.ticket_page(user=current_user, filters=filters)
+    context = dict(page=page, filters=filters, is_staff=current_user.is_staff)
     if is_htmx() and request.headers.get("HX-Target") == "ticket-results":
         return render_template("tickets/_list.html", **context)
+    context.update(statuses=STATUSES, priorities=PRIORITIES, sort_labels=SORT_LABELS)
+    if current_user.is_staff:
+        context.update(agents=services.assignable_agents(current_user.organization_id),
+                       customer_label=listing.customer_label(filters, current_user.organization_id))
     return render_template("tickets/index.html", **context)
 
 
