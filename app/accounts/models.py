@@ -183,7 +183,7 @@ class UserPermission(TimestampMixin, db.Model):
     permission: Mapped[str] = mapped_column(sa.String(50), nullable=False)
     granted_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
-    user: Mapped[User] = relationship(foreign_keys=[user_id], backref=sa.orm.backref("permissions", lazy="selectin", cascade="all, delete-orphan"))
+    user: Mapped[User] = relationship(foreign_keys=[user_id], backref=sa.orm.backref("permissions", lazy="select", cascade="all, delete-orphan"))
 
 
 class Workspace(TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
