@@ -1,6 +1,8 @@
 """Helpdesk model hooks: numbering, SLA clocks, the ticket history, and file cleanup on purge."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from flask import has_request_context
 from flask_login import current_user
@@ -13,11 +15,18 @@ from app.platform.models import utcnow
 from app.tickets.models import SLAPolicy, Ticket, TicketAttachment, TicketComment, TicketCounter, TicketHistory
 from app.tickets.sla import business_seconds_between, compute_due
 
+# The ticket's fields whose changes the history records, with their names in a sentence.
 HISTORY_FIELDS = {
-    "status": "Status", "priority": "Priority", "assigned_agent_id": "Assignee", "subject": "Subject",
-    "tags": "Tags", "custom_fields": "Custom fields", "customer_satisfaction_score": "Satisfaction",
-    "merged_into_id": "Merged into", "is_active": "In trash", "sla_breach": "SLA breached",
+    "status": "status", "priority": "priority", "assigned_agent_id": "assignee", "subject": "subject",
+    "tags": "tags", "custom_fields": "custom fields", "customer_satisfaction_score": "rating",
+    "merged_into_id": "merged into", "is_active": "in trash", "sla_breach": "SLA breached",
+    "sla_policy_id": "SLA policy", "first_response_due": "first response due", "resolution_due": "resolution due",
 }
+# Changes customers never see in the timeline: staff-only fields (custom fields), the SLA
+# bookkeeping, and the trash (its reasons are written for colleagues).
+INTERNAL_FIELDS = frozenset({"custom_fields", "sla_policy_id", "first_response_due", "resolution_due", "sla_breach",
+                             "is_active"})
+EXCERPT_CHARS = 200
 
 
 def _actor_id(ticket) -> int | None:
@@ -65,8 +74,11 @@ def number_and_clock_new_ticket(ticket: Ticket, session, **_) -> None:
 
 
 @model_hook("after_create", Ticket)
-def forget_creator(ticket: Ticket, session, **_) -> None:
-    ticket.__dict__.pop("_actor_id", None)
+def record_creation(ticket: Ticket, session, **_) -> None:
+    """The first entry of the timeline: who opened the ticket (an agent may open it for a customer)."""
+    session.add(TicketHistory(organization_id=ticket.organization_id, ticket_id=ticket.id,
+                              actor_id=_actor_id(ticket), created_at=ticket.created_at, event="created",
+                              new_value=ticket.subject))
 
 
 @model_hook("before_update", Ticket)
@@ -88,7 +100,12 @@ def move_sla_clock(ticket: Ticket, session, changes, **_) -> None:
         elif old == "resolved" and new in ("open", "new", "pending"):
             ticket.resolved_at = None
     if recompute:
+        before = {"first_response_due": ticket.first_response_due, "resolution_due": ticket.resolution_due}
         ticket.first_response_due, ticket.resolution_due = compute_due(ticket, ticket.sla_policy)
+        # `changes` is handed on to the after_update hooks: the moved deadlines reach the history.
+        for field, old in before.items():
+            if getattr(ticket, field) != old:
+                changes[field] = (old, getattr(ticket, field))
 
 
 def _display(session, field: str, value) -> str:
@@ -102,8 +119,14 @@ def _display(session, field: str, value) -> str:
         with session.no_autoflush:
             other = session.get(Ticket, value)
         return f"#{other.ticket_number}" if other else ""
+    if field == "sla_policy_id":
+        with session.no_autoflush:
+            policy = session.get(SLAPolicy, value)
+        return policy.name if policy else ""
     if field == "is_active":
         return "no" if value else "yes"
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
@@ -115,7 +138,11 @@ def _display(session, field: str, value) -> str:
 
 @model_hook("after_update", Ticket)
 def record_history(ticket: Ticket, session, changes, **_) -> None:
-    """Who changed which field from what to what: one row per field (flushed by the commit)."""
+    """Who changed which field from what to what: one row per field (flushed by the commit).
+
+    Moving to the trash and back are events of their own (with the reason), not a
+    yes/no field.
+    """
     actor = _actor_id(ticket)
     for field in HISTORY_FIELDS:
         if field not in changes:
@@ -123,9 +150,47 @@ def record_history(ticket: Ticket, session, changes, **_) -> None:
         old, new = changes[field]
         if old is None and field in ("tags", "custom_fields") and not new:
             continue
-        session.add(TicketHistory(organization_id=ticket.organization_id, ticket_id=ticket.id, actor_id=actor,
-                                  field=field, old_value=_display(session, field, old),
-                                  new_value=_display(session, field, new)))
+        entry = TicketHistory(organization_id=ticket.organization_id, ticket_id=ticket.id, actor_id=actor,
+                              internal=field in INTERNAL_FIELDS)
+        if field == "is_active":
+            entry.event = "restored" if new else "deleted"
+            entry.new_value = "" if new else ticket.delete_reason
+        else:
+            entry.event, entry.field = "changed", field
+            entry.old_value, entry.new_value = _display(session, field, old), _display(session, field, new)
+        session.add(entry)
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+@model_hook("after_create", TicketComment)
+def record_comment(comment: TicketComment, session, **_) -> None:
+    """A public reply or an internal note on the timeline, with an excerpt and a link to it.
+
+    A service may name another event for the comment (the note a merge writes is the
+    merge itself): `comment._history = (event, text)`.
+    """
+    event, value = comment.__dict__.pop("_history", (None, None))
+    session.add(TicketHistory(
+        organization_id=comment.organization_id, ticket_id=comment.ticket_id, actor_id=comment.author_id,
+        created_at=comment.created_at, event=event or ("note" if comment.is_internal else "reply"),
+        internal=comment.is_internal, comment_id=comment.id,
+        new_value=value if value is not None else _excerpt(comment.content)))
+
+
+@model_hook("after_create", TicketAttachment)
+def record_attachment(attachment: TicketAttachment, session, **_) -> None:
+    """A file added to the ticket; a file on an internal note is as internal as the note."""
+    with session.no_autoflush:
+        comment = attachment.comment
+    session.add(TicketHistory(
+        organization_id=attachment.organization_id, ticket_id=attachment.ticket_id,
+        actor_id=attachment.uploaded_by_id, created_at=attachment.created_at, event="attachment",
+        internal=comment is not None and comment.is_internal, comment_id=attachment.comment_id,
+        new_value=attachment.original_name))
 
 
 @model_hook("before_delete", Ticket)
@@ -138,7 +203,7 @@ def remove_dependent_rows(ticket: Ticket, session, **_) -> None:
     with session.no_autoflush:
         ticket._purged_files = list(session.scalars(
             sa.select(TicketAttachment.storage_path).where(TicketAttachment.ticket_id == ticket.id)))
-        for model in (TicketAttachment, TicketComment, TicketHistory):
+        for model in (TicketHistory, TicketAttachment, TicketComment):
             session.execute(sa.delete(model).where(model.ticket_id == ticket.id),
                             execution_options={"synchronize_session": False})
         session.execute(sa.update(Ticket).where(Ticket.merged_into_id == ticket.id).values(merged_into_id=None),

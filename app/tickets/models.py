@@ -25,6 +25,8 @@ ACTIVE_STATUSES = ("new", "open", "pending")
 PRIORITIES = ("low", "medium", "high", "urgent")
 COMMENT_TYPES = ("reply", "note")  # public reply / internal note
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# What a history row records: "changed" is one field's old and new value; the others are events.
+HISTORY_EVENTS = ("created", "changed", "reply", "note", "attachment", "merged_in", "deleted", "restored")
 
 
 class TicketCounter(db.Model):
@@ -229,20 +231,57 @@ class TicketAttachment(TimestampMixin, TenantMixin, db.Model):
 
 
 class TicketHistory(TenantMixin, db.Model):
-    """One changed field of one ticket: who, when, old and new. Written by hooks."""
+    """One entry of a ticket's timeline, written by hooks: who, when, and what happened.
+
+    `event` says what: the ticket was created, a field changed (`field`, `old_value`,
+    `new_value`), a reply or note was added (`comment_id`, an excerpt in `new_value`),
+    a file was attached (its name), another ticket was merged into it, it was deleted
+    (the reason) or restored. `internal` rows (notes, files on notes, staff-only fields,
+    merges and the trash) are never shown to customers; it is decided when the row is
+    written, so every reader filters on one column.
+    """
 
     __tablename__ = "ticket_history"
-    __table_args__ = (sa.Index("idx_history_ticket_created", "ticket_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("idx_history_ticket_created", "ticket_id", "created_at"),
+        sa.CheckConstraint("event IN ('created', 'changed', 'reply', 'note', 'attachment', 'merged_in', "
+                           "'deleted', 'restored')", name="check_history_event_valid"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False)
     actor_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    field: Mapped[str] = mapped_column(sa.String(50), nullable=False)
+    event: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="changed", server_default="changed")
+    internal: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=sa.false())
+    comment_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("ticket_comments.id", ondelete="SET NULL"))
+    field: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
     old_value: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     new_value: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
 
     actor: Mapped[Optional[User]] = relationship(lazy="joined")
+
+    TIME_FIELDS = ("first_response_due", "resolution_due")
+
+    @property
+    def is_time(self) -> bool:
+        """Deadlines are stored as ISO 8601 text and shown in the reader's date format."""
+        return self.field in self.TIME_FIELDS
+
+    @staticmethod
+    def _as_time(value: str) -> datetime | None:
+        try:
+            return datetime.fromisoformat(value) if value else None
+        except ValueError:
+            return None
+
+    @property
+    def old_time(self) -> datetime | None:
+        return self._as_time(self.old_value)
+
+    @property
+    def new_time(self) -> datetime | None:
+        return self._as_time(self.new_value)
 
 
 class KnowledgeArticle(TimestampMixin, TenantMixin, db.Model):

@@ -24,6 +24,7 @@ from app.tickets.models import (
     Ticket,
     TicketAttachment,
     TicketComment,
+    TicketHistory,
 )
 
 # Where each status may go next; anything else is refused with the reason below.
@@ -367,15 +368,21 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
         raise TicketError(f"Ticket #{target.ticket_number} is {target.status}; merge into an open ticket.", "target")
     if source.merged_into_id:
         raise TicketError("This ticket was already merged.", "target")
+    if source.customer_id != target.customer_id:
+        # The duplicate's replies would move into a ticket another customer reads.
+        raise TicketError(f"Ticket #{target.ticket_number} belongs to another customer; only a duplicate of the "
+                          "same customer's ticket can be merged into it.", "target")
     db.session.execute(sa.update(TicketComment).where(TicketComment.ticket_id == source.id)
                        .values(ticket_id=target.id))
     db.session.execute(sa.update(TicketAttachment).where(TicketAttachment.ticket_id == source.id)
                        .values(ticket_id=target.id))
     db.session.expire(source)
-    db.session.add(TicketComment(
+    note = TicketComment(
         organization_id=target.organization_id, ticket_id=target.id, author_id=actor.id, comment_type="note",
         content=f"Ticket #{source.ticket_number} ({source.subject}) was merged into this ticket.\n\n"
-                f"{source.description}"))
+                f"{source.description}")
+    note._history = ("merged_in", f"#{source.ticket_number} {source.subject}")  # the target's timeline entry
+    db.session.add(note)
     _set(target, actor, tags=list(dict.fromkeys(list(target.tags) + list(source.tags))))
     _set(source, actor, merged_into_id=target.id, status="closed")
     _commit()
@@ -536,6 +543,19 @@ def visible_comments(ticket: Ticket, user: User) -> list[TicketComment]:
     stmt = sa.select(TicketComment).where(TicketComment.ticket_id == ticket.id).order_by(TicketComment.id)
     if user.role == "customer":
         stmt = stmt.where(TicketComment.comment_type == "reply")
+    return list(db.session.scalars(stmt))
+
+
+HISTORY_LIMIT = 200
+
+
+def visible_history(ticket: Ticket, user: User, limit: int = HISTORY_LIMIT) -> list[TicketHistory]:
+    """The ticket's timeline, newest first; customers get the public entries only."""
+    stmt = (sa.select(TicketHistory).where(TicketHistory.ticket_id == ticket.id)
+            .options(sa.orm.joinedload(TicketHistory.actor).options(*names_only()))
+            .order_by(TicketHistory.created_at.desc(), TicketHistory.id.desc()).limit(limit))
+    if user.role not in STAFF_ROLES:
+        stmt = stmt.where(TicketHistory.internal.is_(False))
     return list(db.session.scalars(stmt))
 
 

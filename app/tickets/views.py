@@ -13,8 +13,9 @@ from app.platform.pagination import paginate
 from app.platform.tenancy import current_organization, get_or_404, roles_required, scoped, staff_required
 from app.platform.validation import ModelValidationError, attach_model_errors
 from app.tickets import bp, listing, services
+from app.tickets.hooks import HISTORY_FIELDS
 from app.tickets.forms import ArticleForm, CommentForm, DeleteForm, RateForm, SettingsForm, SLAPolicyForm, TicketForm
-from app.tickets.models import PRIORITIES, STATUSES, KnowledgeArticle, SLAPolicy, Ticket, TicketAttachment, TicketHistory
+from app.tickets.models import PRIORITIES, STATUSES, KnowledgeArticle, SLAPolicy, Ticket, TicketAttachment
 from app.tickets.listing import SORT_LABELS, TicketFilters
 from app.tickets.services import TRANSITIONS, TicketError
 
@@ -108,11 +109,10 @@ def _detail_context(ticket: Ticket, **extra) -> dict:
         priorities=PRIORITIES,
         property_error=extra.pop("property_error", None),
     )
+    context.update(history_context(ticket, context["comments"]))
     if current_user.is_staff:
         context.update(
             agents=services.assignable_agents(ticket.organization_id),
-            history=list(db.session.scalars(sa.select(TicketHistory).where(TicketHistory.ticket_id == ticket.id)
-                                             .order_by(TicketHistory.id.desc()).limit(200))),
             delete_form=extra.pop("delete_form", None) or DeleteForm(),
         )
     else:
@@ -121,11 +121,29 @@ def _detail_context(ticket: Ticket, **extra) -> dict:
     return context
 
 
+def history_context(ticket: Ticket, comments) -> dict:
+    """The timeline as this user may see it, and which comments its entries can link to."""
+    return dict(ticket=ticket, history=services.visible_history(ticket, current_user),
+                history_limit=services.HISTORY_LIMIT, history_labels=HISTORY_FIELDS,
+                linkable_comments={c.id for c in comments})
+
+
 @bp.route("/<int:ticket_id>")
 @login_required
 def detail(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     return render_template("tickets/detail.html", **_detail_context(ticket))
+
+
+@bp.route("/<int:ticket_id>/history")
+@login_required
+def history(ticket_id: int):
+    """The timeline fragment: refreshed by HTMX after an inline change (the `ticket-changed` event)."""
+    ticket = _ticket_or_404(ticket_id)
+    if not is_htmx():
+        return redirect(url_for("tickets.detail", ticket_id=ticket.id) + "#ticket-history")
+    comments = services.visible_comments(ticket, current_user)
+    return render_template("tickets/_history.html", **history_context(ticket, comments))
 
 
 def _property_change(ticket: Ticket, action):

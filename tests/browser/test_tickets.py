@@ -65,7 +65,10 @@ def test_customer_opens_agent_replies_and_resolves(page, browser_context, consol
     agent.fill("textarea[name=content]", "We have sent someone with an extinguisher.")
     agent.get_by_role("button", name="Send").click()
     expect(agent.get_by_text("Reply sent.")).to_be_visible()
-    assert agent.get_by_text("We have sent someone").is_visible()
+    assert agent.locator("#conversation").get_by_text("We have sent someone").is_visible()
+    history = agent.locator("#ticket-history")
+    expect(history).to_contain_text("added an internal note")
+    expect(history).to_contain_text("replied")
 
     # Inline (HTMX) changes: the properties panel is swapped, the page is not reloaded.
     mark_page(agent)
@@ -81,13 +84,21 @@ def test_customer_opens_agent_replies_and_resolves(page, browser_context, consol
     for status in ("pending", "resolved", "closed"):
         change("status", value=status)
         expect(panel.locator("select[name=status] option[selected]")).to_have_value(status)
+    # The timeline refreshes itself after each inline change.
+    expect(history).to_contain_text("changed status from resolved to closed")
+    expect(history).to_contain_text("changed assignee to Alice Agent")
     assert page_was_not_reloaded(agent)
     agent.reload()
     assert agent.get_by_text("changed status from resolved to closed").is_visible()
 
     page.reload()
-    assert page.get_by_text("We have sent someone with an extinguisher.").is_visible()
+    assert page.locator("#conversation").get_by_text("We have sent someone with an extinguisher.").is_visible()
     assert page.get_by_text("call facilities").count() == 0
+    # The customer's timeline: the public reply and the status changes, never the internal note.
+    customer_history = page.locator("#ticket-history")
+    expect(customer_history).to_contain_text("Alice Agent replied")
+    expect(customer_history).to_contain_text("changed status from resolved to closed")
+    expect(customer_history).not_to_contain_text("internal")
     assert page.locator(".ticket-status").first.inner_text() == "closed"
     page.select_option("select[name=score]", "5")
     page.get_by_role("button", name="Rate").click()
