@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 import sqlalchemy as sa
-from flask import url_for
+from flask import current_app, has_request_context, url_for
 
 from app.accounts.models import STAFF_ROLES, Organization, User
 from app.extensions import db
@@ -274,10 +274,18 @@ def ticket_assign(*, ticket: Ticket, actor: User, agent: User | None) -> Ticket:
         ticket.status = "open"
     _commit()
     if agent.id != actor.id:
-        link = url_for("tickets.detail", ticket_id=ticket.id, _external=True)
         mail.notify(agent, f"Ticket #{ticket.ticket_number} assigned to you",
-                    f"{actor.display_name} assigned you ticket #{ticket.ticket_number}: {ticket.subject}\n\n{link}\n")
+                    f"{actor.display_name} assigned you ticket #{ticket.ticket_number}: {ticket.subject}\n\n"
+                    f"{ticket_link(ticket)}\n")
     return ticket
+
+
+def ticket_link(ticket: Ticket) -> str:
+    """The ticket page's full address for mail: from the request, else PUBLIC_BASE_URL (jobs, CLI)."""
+    if has_request_context():
+        return url_for("tickets.detail", ticket_id=ticket.id, _external=True)
+    base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost:5000"
+    return f"{base.rstrip('/')}/tickets/{ticket.id}"
 
 
 def comment_add(*, ticket: Ticket, author: User, content: str, internal: bool = False, files=None) -> TicketComment:
@@ -317,7 +325,30 @@ def comment_add(*, ticket: Ticket, author: User, content: str, internal: bool = 
             storage.delete(path)
         raise
     _commit_with_files(written)
+    _notify_reply(ticket, comment, uploads)
     return comment
+
+
+def _notify_reply(ticket: Ticket, comment: TicketComment, uploads: list[Upload]) -> None:
+    """Mail the other side of the conversation, as their notification preferences allow.
+
+    A staff member's public reply goes to the customer; a customer's reply goes to the
+    assigned agent (nobody is mailed for an unassigned ticket: it waits in the list).
+    Internal notes are never mailed: they are for colleagues on the ticket page.
+    """
+    if comment.is_internal:
+        return
+    author = comment.author
+    if author.role in STAFF_ROLES:
+        recipient, who = ticket.customer, f"{author.display_name} replied"
+    else:
+        recipient, who = ticket.assigned_agent, f"{author.display_name} (the customer) replied"
+    if recipient is None or recipient.id == author.id or not recipient.is_active:
+        return
+    files = f"\nAttached: {', '.join(u.name for u in uploads)} (download them on the ticket page)\n" if uploads else ""
+    mail.notify(recipient, f"Re: [#{ticket.ticket_number}] {ticket.subject}",
+                f"{who} on ticket #{ticket.ticket_number}:\n\n{comment.content}\n{files}\n"
+                f"Answer on the ticket page: {ticket_link(ticket)}\n")
 
 
 def parse_tags(text: str) -> list[str]:
