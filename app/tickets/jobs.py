@@ -1,7 +1,10 @@
-"""Periodic helpdesk work: flag SLA breaches every minute, purge tickets whose trash time is over."""
+"""Helpdesk background work: SLA breaches every minute, the trash purge hourly, and the recompute of
+open tickets' due times after an SLA policy changes (a job kind with its status panel on the SLA page)."""
 from __future__ import annotations
 
-from app.platform.jobs import register_periodic
+from flask import url_for
+
+from app.platform.jobs import BackgroundTask, JobKind, register_job_kind, register_periodic
 
 
 def flag_sla_breaches() -> int:
@@ -16,5 +19,16 @@ def purge_deleted_tickets() -> int:
     return tickets_purge_expired()
 
 
+def recompute_due_times(row: BackgroundTask, progress) -> dict:
+    from app.tickets.services import sla_recompute_run
+
+    return sla_recompute_run(row, progress)
+
+
 register_periodic("tickets-sla-breaches", 60, "app.tickets.jobs.flag_sla_breaches")
 register_periodic("tickets-purge", 3600, "app.tickets.jobs.purge_deleted_tickets")
+# Not "expensive": a manager's policy change should reach the tickets without waiting behind exports.
+register_job_kind(JobKind(
+    name="tickets-sla-recompute", model=BackgroundTask, handler=recompute_due_times, expensive=False,
+    result_template="tickets/_sla_recompute_result.html",
+    title=lambda row: row.title or "Recompute SLA due times", detail_url=lambda row: url_for("tickets.sla")))

@@ -13,8 +13,10 @@ from flask import current_app, has_request_context, url_for
 from app.accounts.models import STAFF_ROLES, Organization, User
 from app.extensions import db
 from app.platform import mail, storage
+from app.platform.jobs import BackgroundTask, job_submit
 from app.platform.models import SoftDeleteError, utcnow
 from app.tickets.attachments import DEFAULT_KINDS, DEFAULT_MAX_MB, KINDS, extension_mismatch, sniff
+from app.tickets.hooks import policy_for
 from app.tickets.models import (
     ACTIVE_STATUSES,
     PRIORITIES,
@@ -26,6 +28,7 @@ from app.tickets.models import (
     TicketComment,
     TicketHistory,
 )
+from app.tickets.sla import compute_due
 
 # Where each status may go next; anything else is refused with the reason below.
 TRANSITIONS = {
@@ -511,14 +514,55 @@ def _parse_time(value: str | None) -> time | None:
         raise TicketError("Write times as HH:MM.", "business_start") from exc
 
 
-def sla_policy_save(*, organization_id: int, policy: SLAPolicy | None = None, data: dict) -> SLAPolicy:
-    """Create or update a policy from form data; `is_default` moves the default flag to this policy."""
+# What a policy edit changes for tickets that already have due times: their targets or their calendar.
+SLA_TARGET_FIELDS = tuple(f"{p}_{kind}_minutes" for p in PRIORITIES for kind in ("first_response", "resolution"))
+SLA_CALENDAR_FIELDS = ("business_hours_only", "business_days", "business_start", "business_end", "timezone")
+SLA_RECOMPUTE_KIND = "tickets-sla-recompute"
+SLA_RECOMPUTE_BATCH = 500
+
+
+@dataclass
+class SLAPolicyChange:
+    """A saved policy and, when open tickets' due times may move, the job recomputing them."""
+
+    policy: SLAPolicy
+    recompute: BackgroundTask | None = None
+
+
+def _sla_relevant(policy: SLAPolicy) -> bool:
+    """Whether the pending changes of `policy` can move a ticket's due times or policy.
+
+    Targets and the default flag always can; the calendar only when business hours
+    count before or after the change (the form always sends days and hours).
+    """
+    state = sa.inspect(policy)
+    if state.pending or state.transient:
+        return True
+
+    def changed(name: str) -> bool:
+        return state.attrs[name].history.has_changes()
+
+    if any(changed(name) for name in SLA_TARGET_FIELDS + ("is_default",)):
+        return True
+    previous = state.attrs.business_hours_only.history.deleted
+    calendar_counts = policy.business_hours_only or bool(previous and previous[0])
+    return calendar_counts and any(changed(name) for name in SLA_CALENDAR_FIELDS)
+
+
+def sla_policy_save(*, organization_id: int, actor: User, policy: SLAPolicy | None = None,
+                    data: dict) -> SLAPolicyChange:
+    """Create or update a policy from form data; `is_default` moves the default flag to this policy.
+
+    A change of targets, calendar or default (and a new policy) starts the recompute of
+    open tickets' due times (`sla_recompute_start`).
+    """
     policy = policy or SLAPolicy(organization_id=organization_id)
     for key, value in data.items():
         if key in ("business_start", "business_end"):
             value = _parse_time(value)
         setattr(policy, key, value)
     policy.name = (policy.name or "").strip()
+    relevant = _sla_relevant(policy)
     db.session.add(policy)
     try:
         db.session.flush()
@@ -532,10 +576,13 @@ def sla_policy_save(*, organization_id: int, policy: SLAPolicy | None = None, da
     except Exception:
         db.session.rollback()
         raise
-    return policy
+    return SLAPolicyChange(policy, sla_recompute_start(policy=policy, actor=actor) if relevant else None)
 
 
-def sla_policy_set_active(*, policy: SLAPolicy, active: bool) -> SLAPolicy:
+def sla_policy_set_active(*, policy: SLAPolicy, actor: User, active: bool) -> SLAPolicyChange:
+    """(De)activate a policy and recompute: its open tickets move to the default, or get it if it is."""
+    if policy.is_active == active:
+        return SLAPolicyChange(policy)
     policy.is_active = active
     if not active:
         policy.is_default = False
@@ -544,7 +591,110 @@ def sla_policy_set_active(*, policy: SLAPolicy, active: bool) -> SLAPolicy:
     except sa.exc.IntegrityError as exc:
         db.session.rollback()
         raise TicketError("An active policy with this name already exists; rename one first.", "name") from exc
-    return policy
+    return SLAPolicyChange(policy, sla_recompute_start(policy=policy, actor=actor))
+
+
+def sla_recompute_start(*, policy: SLAPolicy, actor: User) -> BackgroundTask:
+    """Queue the recompute of due times after `policy` changed (a job: it can touch many tickets)."""
+    task = BackgroundTask(organization_id=policy.organization_id, kind=SLA_RECOMPUTE_KIND,
+                          title=f"Recompute due times after a change of {policy.name}",
+                          params={"policy_id": policy.id}, requested_by_id=actor.id)
+    return job_submit(task)
+
+
+def _sla_scope(organization_id: int, policy_id: int):
+    """Open tickets (new, open, pending; in the trash too, for their restore) that a change of
+    policy `policy_id` concerns: those on it, and those with no active policy, which take
+    the policy new tickets get."""
+    active_policies = sa.select(SLAPolicy.id).where(SLAPolicy.organization_id == organization_id,
+                                                    SLAPolicy.is_active.is_(True))
+    return sa.and_(Ticket.organization_id == organization_id, Ticket.status.in_(ACTIVE_STATUSES),
+                   sa.or_(Ticket.sla_policy_id == policy_id, Ticket.sla_policy_id.is_(None),
+                          Ticket.sla_policy_id.not_in(active_policies)))
+
+
+def sla_recompute_run(task: BackgroundTask, progress) -> dict:
+    """The job: re-apply the organization's policies to the open tickets the change concerns.
+
+    A ticket keeps its policy while that policy is active, else it takes the policy new
+    tickets get (the default, else the first active one by name), or none. Its due times
+    are computed again from its creation in that policy's calendar, plus the time it has
+    already spent paused while pending (a ticket pending now adds this pause when it
+    resumes, as always). A breach already flagged stays flagged: it happened. Batches of
+    SLA_RECOMPUTE_BATCH tickets, each locked and committed on its own.
+    """
+    organization_id, policy_id = task.organization_id, int(task.params["policy_id"])
+    ids = list(db.session.scalars(sa.select(Ticket.id).where(_sla_scope(organization_id, policy_id))
+                                  .order_by(Ticket.id)))
+    db.session.commit()
+    updated = 0
+    for start in range(0, len(ids), SLA_RECOMPUTE_BATCH):
+        chunk = ids[start:start + SLA_RECOMPUTE_BATCH]
+        updated += _sla_recompute_batch(organization_id, policy_id, chunk, actor_id=task.requested_by_id)
+        done = start + len(chunk)
+        progress(100 * done / len(ids), f"Checked {done:,} of {len(ids):,} open tickets; {updated:,} updated")
+    task.result = {"updated": updated, "checked": len(ids)}
+    return task.result
+
+
+def _sla_recompute_batch(organization_id: int, policy_id: int, ticket_ids: list[int], *, actor_id: int | None) -> int:
+    """Recompute one batch in the caller's transaction; returns how many tickets changed."""
+    tickets = Ticket.__table__.c
+    # Lock the rows first, then read the policies: a recompute for a later edit, or an agent
+    # changing one of these tickets, waits for this batch and then sees its result.
+    rows = db.session.execute(
+        sa.select(tickets.id, tickets.priority, tickets.created_at, tickets.sla_paused_seconds, tickets.sla_policy_id,
+                  tickets.first_response_due, tickets.resolution_due)
+        .where(tickets.id.in_(ticket_ids), _sla_scope(organization_id, policy_id)).with_for_update()).all()
+    policies = {p.id: p for p in db.session.scalars(
+        sa.select(SLAPolicy).where(SLAPolicy.organization_id == organization_id, SLAPolicy.is_active.is_(True))
+        .execution_options(populate_existing=True))}
+    fallback = policy_for(db.session, organization_id)
+    updates, history = [], []
+    now = utcnow()
+    for row in rows:
+        policy = policies.get(row.sla_policy_id) or fallback
+        new_policy_id = policy.id if policy else None
+        first, resolution = compute_due(row, policy)
+        if (new_policy_id, first, resolution) == (row.sla_policy_id, row.first_response_due, row.resolution_due):
+            continue
+        updates.append({"b_id": row.id, "b_policy": new_policy_id, "b_first": first, "b_resolution": resolution})
+        moved = [("first_response_due", _iso(row.first_response_due), _iso(first)),
+                 ("resolution_due", _iso(row.resolution_due), _iso(resolution))]
+        if new_policy_id != row.sla_policy_id:
+            moved.insert(0, ("sla_policy_id", _policy_name(row.sla_policy_id), policy.name if policy else ""))
+        history += [{"organization_id": organization_id, "ticket_id": row.id, "actor_id": actor_id, "created_at": now,
+                     "event": "changed", "internal": True, "comment_id": None, "field": field,
+                     "old_value": old, "new_value": new} for field, old, new in moved if old != new]
+    if updates:
+        db.session.execute(
+            sa.update(Ticket.__table__).where(tickets.id == sa.bindparam("b_id")).values(
+                sla_policy_id=sa.bindparam("b_policy", type_=tickets.sla_policy_id.type),
+                first_response_due=sa.bindparam("b_first", type_=tickets.first_response_due.type),
+                resolution_due=sa.bindparam("b_resolution", type_=tickets.resolution_due.type),
+                # Not a change anyone made to the ticket: its "updated" time (and the list's order) stays.
+                updated_at=tickets.updated_at),
+            updates)
+    if history:
+        db.session.execute(sa.insert(TicketHistory.__table__), history)
+    return len(updates)
+
+
+def sla_recomputes_for(user: User, limit: int = 3) -> list[BackgroundTask]:
+    """The latest due-time recomputes of the user's organization that the user may follow."""
+    rows = db.session.scalars(sa.select(BackgroundTask).where(
+        BackgroundTask.organization_id == user.organization_id, BackgroundTask.kind == SLA_RECOMPUTE_KIND)
+        .order_by(BackgroundTask.created_at.desc(), BackgroundTask.id.desc()).limit(20))
+    return [row for row in rows if row.visible_to(user)][:limit]
+
+
+def _policy_name(policy_id: int | None) -> str:
+    policy = db.session.get(SLAPolicy, policy_id) if policy_id else None
+    return policy.name if policy else ""
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
 
 
 # --------------------------------------------------------------------------- knowledge base

@@ -9,6 +9,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.platform import storage
 from app.platform.htmx import is_htmx
+from app.platform.jobs import kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import current_organization, get_or_404, roles_required, scoped, staff_required
 from app.platform.validation import ModelValidationError, attach_model_errors
@@ -342,8 +343,16 @@ def _sla_page(form=None, settings_form=None, status=200):
         settings = services.settings_for(current_organization())
         settings_form = SettingsForm(formdata=None, max_mb=settings["max_mb"], kinds=settings["kinds"],
                                      retention_days=settings["retention_days"])
+    recomputes = services.sla_recomputes_for(current_user)
     return render_template("tickets/sla.html", policies=policies, form=form or SLAPolicyForm(formdata=None),
-                           settings_form=settings_form), status
+                           settings_form=settings_form, recomputes=recomputes, kind_of=kind_of), status
+
+
+def _flash_policy_change(change: services.SLAPolicyChange, verb: str) -> None:
+    message = f"SLA policy {change.policy.name} {verb}."
+    if change.recompute is not None:
+        message += " The due times of open tickets it concerns are being recomputed (progress below)."
+    flash(message, "success")
 
 
 @bp.route("/sla", methods=["GET", "POST"])
@@ -354,12 +363,13 @@ def sla():
     form = SLAPolicyForm()
     if form.validate_on_submit():
         try:
-            services.sla_policy_save(organization_id=current_user.organization_id, data=form.policy_data())
+            change = services.sla_policy_save(organization_id=current_user.organization_id, actor=current_user,
+                                              data=form.policy_data())
         except (TicketError, ModelValidationError) as exc:
             db.session.rollback()
             _form_failed(form, exc)
         else:
-            flash(f"SLA policy {form.name.data} saved.", "success")
+            _flash_policy_change(change, "saved")
             return redirect(url_for("tickets.sla"))
     return _sla_page(form=form, status=422)
 
@@ -374,13 +384,13 @@ def sla_edit(policy_id: int):
         form.business_end.data = policy.business_end.strftime("%H:%M") if policy.business_end else "17:00"
     elif form.validate_on_submit():
         try:
-            services.sla_policy_save(organization_id=current_user.organization_id, policy=policy,
-                                     data=form.policy_data())
+            change = services.sla_policy_save(organization_id=current_user.organization_id, actor=current_user,
+                                              policy=policy, data=form.policy_data())
         except (TicketError, ModelValidationError) as exc:
             db.session.rollback()
             _form_failed(form, exc)
         else:
-            flash(f"SLA policy {policy.name} saved.", "success")
+            _flash_policy_change(change, "saved")
             return redirect(url_for("tickets.sla"))
     status = 422 if request.method == "POST" else 200
     return render_template("tickets/sla_edit.html", policy=policy, form=form), status
@@ -391,11 +401,12 @@ def sla_edit(policy_id: int):
 def sla_toggle(policy_id: int):
     policy = get_or_404(SLAPolicy, policy_id)
     try:
-        services.sla_policy_set_active(policy=policy, active=request.form.get("active") == "1")
+        change = services.sla_policy_set_active(policy=policy, actor=current_user,
+                                                active=request.form.get("active") == "1")
     except TicketError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"SLA policy {policy.name} {'activated' if policy.is_active else 'deactivated'}.", "success")
+        _flash_policy_change(change, "activated" if policy.is_active else "deactivated")
     return redirect(url_for("tickets.sla"))
 
 

@@ -20,9 +20,11 @@ def helpdesk(app):
 
     with app.app_context():
         org = make_organization("Helpco")
+        make_member(org, "manager", "manager@helpco.example.com", full_name="Mia Manager")
         make_member(org, "agent", "agent@helpco.example.com", full_name="Alice Agent")
         make_member(org, "customer", "carol@helpco.example.com", full_name="Carol Customer")
-    return {"agent": "agent@helpco.example.com", "customer": "carol@helpco.example.com"}
+    return {"manager": "manager@helpco.example.com", "agent": "agent@helpco.example.com",
+            "customer": "carol@helpco.example.com"}
 
 
 def _sign_in(page, email):
@@ -118,3 +120,33 @@ def test_ticket_page_on_a_phone(browser_context, console, helpdesk, live_server)
     phone.wait_for_url("**/tickets/*")
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
+
+
+def test_manager_edits_an_sla_policy_and_watches_the_due_times_update(page, helpdesk, jobs):
+    """The recompute job's panel appears on the SLA page, polls, and says how many tickets moved."""
+    _sign_in(page, helpdesk["customer"])
+    page.goto("/tickets/new")
+    page.fill("input[name=subject]", "Clocked ticket")
+    page.get_by_role("button", name="Open ticket").click()
+    page.wait_for_url("**/tickets/*")
+    page.context.clear_cookies()
+
+    _sign_in(page, helpdesk["manager"])
+    page.goto("/tickets/sla")
+    page.fill("input[name=name]", "Standard")
+    page.check("input[name=is_default]")
+    page.fill("input[name=medium_first_response_minutes]", "60")
+    page.get_by_role("button", name="Add policy").click()
+    expect(page.get_by_text("The due times of open tickets it concerns are being recomputed")).to_be_visible()
+    panel = page.locator("#sla-recomputes .job-panel").first
+    expect(panel).to_have_attribute("data-status", "queued")
+    jobs.start()
+    expect(panel).to_have_attribute("data-status", "succeeded", timeout=20_000)
+    expect(panel).to_contain_text("Updated the due times of 1 open ticket (checked 1).")
+
+    page.get_by_role("link", name="Edit").click()
+    page.fill("input[name=medium_first_response_minutes]", "90")
+    page.get_by_role("button", name="Save policy").click()
+    latest = page.locator("#sla-recomputes .job-panel").first
+    expect(latest).to_contain_text("Updated the due times of 1 open ticket (checked 1).", timeout=20_000)
+    expect(page.locator("#sla-recomputes .job-panel")).to_have_count(2)
