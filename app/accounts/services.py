@@ -138,6 +138,10 @@ def _commit_new_rows(duplicate_email_message: str) -> None:
         raise
 
 
+# Two sign-ups for the same organization name at once both see its slug free; the loser tries the next one.
+SIGNUP_SLUG_ATTEMPTS = 5
+
+
 def organization_signup(*, organization_name: str, full_name: str, email: str, password: str) -> User:
     """Create an organization (unique slug), its first admin with preferences, and a default workspace.
 
@@ -147,6 +151,18 @@ def organization_signup(*, organization_name: str, full_name: str, email: str, p
     email = (email or "").strip().lower()
     if _email_taken(email):
         raise AccountError(EMAIL_TAKEN, field="email")
+    for attempt in range(1, SIGNUP_SLUG_ATTEMPTS + 1):
+        try:
+            return _organization_signup_once(organization_name=organization_name, full_name=full_name, email=email,
+                                             password=password)
+        except sa.exc.IntegrityError as exc:
+            # The unique slug lost a race (the rows are rolled back): pick again, past the winner's slug.
+            if "slug" not in str(exc.orig).lower() or attempt == SIGNUP_SLUG_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _organization_signup_once(*, organization_name: str, full_name: str, email: str, password: str) -> User:
     org = Organization(name=(organization_name or "").strip(),
                        slug=_unique_slug(Organization, slugify(organization_name, "org")))
     admin = User(organization=org, email=email, full_name=(full_name or "").strip(), role="admin",

@@ -46,6 +46,24 @@ def test_organization_slugs_are_unique(app_ctx, app):
     assert slugs == ["acme-inc", "acme-inc-2", "acme-inc-3"]
 
 
+def test_a_sign_up_that_loses_the_slug_race_takes_the_next_slug(app_ctx, app, monkeypatch):
+    """Two sign-ups for one name at once both read the slug as free; the second one's insert fails."""
+    from app.accounts import services
+
+    assert Auth(browser(app)).sign_up(organization="Initech", email="first@initech.example.com").status_code == 302
+    real_unique_slug = services._unique_slug
+    stale_reads = iter(["initech"])  # what the losing request read before the winner committed
+
+    def racing_unique_slug(model, base, **scope):
+        return next(stale_reads, None) or real_unique_slug(model, base, **scope)
+
+    monkeypatch.setattr(services, "_unique_slug", racing_unique_slug)
+    response = Auth(browser(app)).sign_up(organization="Initech", email="second@initech.example.com")
+    assert response.status_code == 302
+    assert db.session.scalars(sa.select(Organization.slug).order_by(Organization.id)).all() == ["initech", "initech-2"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 2
+
+
 def test_duplicate_email_is_refused_on_the_form_and_nothing_is_saved(app_ctx, app, client, auth):
 
     assert Auth(browser(app)).sign_up(email="taken@example.com").status_code == 302
