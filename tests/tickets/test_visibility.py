@@ -94,3 +94,18 @@ def test_customers_cannot_reach_staff_pages(people, login):
     for url in ("/tickets/trash", "/tickets/sla", "/tickets/kb/new"):
         assert customer.get(url).status_code == 403
     assert login(people["agent"]).get("/tickets/sla").status_code == 403
+
+
+def test_sla_clocks_are_for_staff_only(people, login, make_ticket):
+    from app.tickets.models import SLAPolicy
+
+    db.session.add(SLAPolicy(organization_id=people["org"].id, name="Standard", is_default=True,
+                             medium_first_response_minutes=60, medium_resolution_minutes=240))
+    db.session.commit()
+    ticket = make_ticket(people["customer"], subject="Clock check")
+    staff_list, staff_page = (text(login(people["agent"]).get(url)) for url in ("/tickets/", f"/tickets/{ticket.id}"))
+    assert "left</span>" in staff_list and "Resolution due" in staff_page
+    customer = login(people["customer"])
+    customer_list, customer_page = (text(customer.get(url)) for url in ("/tickets/", f"/tickets/{ticket.id}"))
+    assert "Clock check" in customer_list and "left</span>" not in customer_list and "<th>SLA</th>" not in customer_list
+    assert "Resolution due" not in customer_page and "First response due" not in customer_page
