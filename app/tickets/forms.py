@@ -25,7 +25,9 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class TicketForm(FlaskForm):
-    customer = SelectField("Customer", coerce=int, validate_choice=False)
+    # An email box with suggestions, not a list of every customer: organizations can have thousands.
+    customer = StringField("Customer email", render_kw={"list": "customer-emails", "autocomplete": "off",
+                                                        "placeholder": "name@example.com"})
     subject = StringField("Subject", validators=[FormRules(Ticket, "subject")])
     description = TextAreaField("Describe the problem", render_kw={"rows": 6})
     priority = SelectField("Priority", choices=[(p, p.title()) for p in PRIORITIES], default="medium")

@@ -18,10 +18,14 @@ from app.tickets.models import ACTIVE_STATUSES, PRIORITIES, STATUSES, Ticket, Ti
 from app.tickets.services import like_pattern, names_only
 
 
-def customers_of(organization_id: int) -> list[User]:
+# The new-ticket form suggests this many customers (most recently active first); others are typed.
+CUSTOMER_SUGGESTIONS = 200
+
+
+def customer_suggestions(organization_id: int) -> list[User]:
     return list(db.session.scalars(sa.select(User).where(
         User.organization_id == organization_id, User.role == "customer", User.is_active.is_(True))
-        .options(*names_only()).order_by(User.full_name, User.email)))
+        .options(*names_only()).order_by(User.id.desc()).limit(CUSTOMER_SUGGESTIONS)))
 
 
 @dataclass

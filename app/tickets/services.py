@@ -148,6 +148,21 @@ def attachment_count_download(*, attachment: TicketAttachment) -> None:
 
 
 # --------------------------------------------------------------------------- tickets
+def customer_by_email(*, organization_id: int, email: str) -> User:
+    """The active customer of this organization with `email`, for a ticket an agent opens for them."""
+    email = (email or "").strip().lower()
+    if not email:
+        raise TicketError("Enter the customer's email.", "customer")
+    customer = db.session.scalar(sa.select(User).where(User.organization_id == organization_id,
+                                                       sa.func.lower(User.email) == email))
+    if customer is None or customer.role != "customer":
+        raise TicketError(f"No customer of this organization has the email {email}. Invite them from Members first.",
+                          "customer")
+    if not customer.is_active:
+        raise TicketError(f"{customer.display_name} is deactivated.", "customer")
+    return customer
+
+
 def ticket_create(*, organization: Organization, actor: User, customer: User, subject: str, description: str,
                   priority: str = "medium", files=None) -> Ticket:
     if customer.organization_id != organization.id or customer.role != "customer" or not customer.is_active:

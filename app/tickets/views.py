@@ -5,7 +5,6 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 
-from app.accounts.models import User
 from app.extensions import db
 from app.platform import storage
 from app.platform.htmx import is_htmx
@@ -64,28 +63,19 @@ def index():
     return render_template("tickets/index.html", **context)
 
 
-def _customers() -> list[User]:
-    return listing.customers_of(current_user.organization_id)
-
-
 # --------------------------------------------------------------------------- create
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
     form = TicketForm()
-    if current_user.is_staff:
-        form.customer.choices = [(c.id, f"{c.display_name} <{c.email}>") for c in _customers()]
-    else:
+    if not current_user.is_staff:
         del form.customer
     if form.validate_on_submit():
-        customer = current_user
-        if current_user.is_staff:
-            customer = db.session.get(User, form.customer.data or 0)
-            if customer is None or customer.organization_id != current_user.organization_id:
-                customer = None
         try:
-            if customer is None:
-                raise TicketError("Choose a customer of this organization.", "customer")
+            customer = current_user
+            if current_user.is_staff:
+                customer = services.customer_by_email(organization_id=current_user.organization_id,
+                                                      email=form.customer.data)
             ticket = services.ticket_create(organization=current_organization(), actor=current_user,
                                             customer=customer, subject=form.subject.data,
                                             description=form.description.data, priority=form.priority.data,
@@ -96,7 +86,8 @@ def new():
             flash(f"Ticket #{ticket.ticket_number} opened.", "success")
             return redirect(url_for("tickets.detail", ticket_id=ticket.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("tickets/new.html", form=form), status
+    suggestions = listing.customer_suggestions(current_user.organization_id) if current_user.is_staff else []
+    return render_template("tickets/new.html", form=form, customer_suggestions=suggestions), status
 
 
 # --------------------------------------------------------------------------- detail

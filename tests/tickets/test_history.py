@@ -29,7 +29,7 @@ def _events(ticket_id):
 def _worked_ticket(people, login):
     """An agent opens a ticket for Carol with a file, replies, notes, changes fields; returns (ticket, agent)."""
     agent = login(people["agent"])
-    opened = agent.form_post("/tickets/new", {"customer": people["customer"].id, "subject": "Router blinks red",
+    opened = agent.form_post("/tickets/new", {"customer": people["customer"].email, "subject": "Router blinks red",
                                               "description": "Since the storm", "attachments": upload(PNG, "led.png")},
                              page="/tickets/new", content_type="multipart/form-data")
     assert opened.status_code == 302

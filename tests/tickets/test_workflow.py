@@ -33,10 +33,28 @@ def test_open_ticket_form_shows_errors_and_saves_nothing(people, login):
 
 def test_agent_opens_a_ticket_for_a_customer(people, login):
     agent = login(people["agent"])
-    response = agent.form_post("/tickets/new", {"customer": people["customer"].id, "subject": "Phone call",
+    response = agent.form_post("/tickets/new", {"customer": people["customer"].email, "subject": "Phone call",
                                                 "priority": "low"}, page="/tickets/new")
     assert response.status_code == 302
     assert db.session.scalars(db.select(Ticket)).one().customer_id == people["customer"].id
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("", "Enter the customer's email."),
+    ("nobody@customer.example.com", "No customer of this organization has the email nobody@customer.example.com."),
+    ("agent2@acme.example.com", "No customer of this organization has the email"),  # staff, not a customer
+    ("frank@globex.example.com", "No customer of this organization has the email"),  # another organization's
+])
+def test_agent_must_name_a_customer_of_the_organization(people, login, typed, message):
+    agent = login(people["agent"])
+    form = agent.get("/tickets/new").get_data(as_text=True)
+    assert '<datalist id="customer-emails">' in form and people["customer"].email in form
+    assert people["outsider_customer"].email not in form
+    response = agent.form_post("/tickets/new", {"customer": typed, "subject": "Phone call", "priority": "low"},
+                               page="/tickets/new")
+    assert response.status_code == 422 and message in text(response)
+    assert 'value="Phone call"' in text(response)  # what was typed is kept
+    assert db.session.scalar(db.select(db.func.count()).select_from(Ticket)) == 0
 
 
 def test_numbers_are_sequential_per_organization(people, make_ticket):
