@@ -6,42 +6,58 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 DEMO_PASSWORD = "cairn-demo-password"
+# (handle, email, name, role): loaders get the users by handle, which is the role for the first of each.
 DEMO_USERS = (
-    ("admin@demo.example.com", "Ada Admin", "admin"),
-    ("manager@demo.example.com", "Max Manager", "manager"),
-    ("agent@demo.example.com", "Alex Agent", "agent"),
-    ("customer@demo.example.com", "Casey Customer", "customer"),
+    ("admin", "admin@demo.example.com", "Ada Admin", "admin"),
+    ("manager", "manager@demo.example.com", "Max Manager", "manager"),
+    ("agent", "agent@demo.example.com", "Alex Agent", "agent"),
+    ("customer", "customer@demo.example.com", "Casey Customer", "customer"),
+    ("customer2", "customer2@demo.example.com", "Robin Reyes", "customer"),
 )
+# Each area's `app.<area>.demo.load_demo`, in dependency order (exports reads the other areas' data).
+DEMO_AREAS = ("tickets", "rules", "projects", "exports")
+# Organization setting listing the areas whose demo data is complete; an area is loaded until it is listed.
+DEMO_LOADED_SETTING = "demo_data_loaded"
+DEMO_JOB_TIMEOUT_SECONDS = 120
 
 
 def register(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
-        """Load the demo organization once (safe to run again)."""
-        from app.accounts.models import Organization, User, Workspace
-        from app.accounts.services import password_hash
+        """Load the demo organization and every area's demo data once (safe to run again).
+
+        The organization and its users are created on the first run. Each area's
+        loader then runs until it has succeeded once, and the jobs it queued run here
+        and now; its name is then recorded on the organization. A failure stops the
+        command with a non-zero exit and leaves that area unrecorded, so running it
+        again loads what is missing (the loaders skip what already exists). Areas
+        already recorded are never loaded again: changes made in the demo stay.
+        """
+        from app.accounts.models import Organization
         from app.extensions import db
 
         org = db.session.scalars(sa.select(Organization).where(Organization.slug == "demo")).first()
         if org is None:
-            org = Organization(name="Demo Company", slug="demo", subscription_tier="professional")
-            db.session.add(org)
-            general = Workspace(organization=org, name="General", slug="general", description="Everyday work")
-            marketing = Workspace(organization=org, name="Marketing", slug="marketing",
-                                  description="Campaign naming and exports")
-            db.session.add_all([general, marketing])
-            for email, name, role in DEMO_USERS:
-                user = User(organization=org, email=email, full_name=name, role=role,
-                            password_hash=password_hash(DEMO_PASSWORD),
-                            availability_status="online" if role != "customer" else "offline",
-                            skills=["billing", "onboarding"] if role == "agent" else [])
-                db.session.add(user)
-            db.session.commit()
+            org = _create_demo_organization()
+            click.echo("Demo organization created.")
+        elif DEMO_LOADED_SETTING not in (org.settings or {}) and not _is_demo_organization(org):
+            raise click.ClickException("An organization with the slug 'demo' exists but is not the demo "
+                                       f"(no {DEMO_USERS[0][1]} in it); not loading demo data into it.")
+        loaded = list(org.setting(DEMO_LOADED_SETTING, []))
+        pending = [area for area in DEMO_AREAS if area not in loaded]
+        if pending:
+            users = _demo_users(org)
+            for area in pending:
+                _load_demo_area(area, org, users)
+                loaded.append(area)
+                org.settings = {**(org.settings or {}), DEMO_LOADED_SETTING: loaded}
+                db.session.commit()
+                click.echo(f"Demo {area} loaded.")
             click.echo("Demo data loaded.")
         else:
             click.echo("Demo data already present.")
         click.echo("Demo sign-ins (password for all: %s):" % DEMO_PASSWORD)
-        for email, _name, role in DEMO_USERS:
+        for _handle, email, _name, role in DEMO_USERS:
             click.echo(f"  {role:<9} {email}")
 
     @app.cli.command("worker")
@@ -78,3 +94,118 @@ def register(app: Flask) -> None:
         from app.platform.trash import purge_expired
 
         click.echo(purge_expired())
+
+
+def _create_demo_organization():
+    from app.accounts.models import Organization, Workspace
+    from app.extensions import db
+
+    org = Organization(name="Demo Company", slug="demo", subscription_tier="professional",
+                       settings={DEMO_LOADED_SETTING: []})
+    db.session.add(org)
+    db.session.add_all([
+        Workspace(organization=org, name="General", slug="general", description="Everyday work"),
+        Workspace(organization=org, name="Marketing", slug="marketing", description="Campaign naming and exports"),
+    ])
+    _demo_users(org)  # commits the organization, its workspaces and users together
+    return org
+
+
+def _is_demo_organization(org) -> bool:
+    """An organization from an older `seed-demo` (no areas recorded yet): the one with the demo admin."""
+    from app.accounts.models import User
+    from app.extensions import db
+
+    return db.session.scalar(sa.select(User.organization_id).where(User.email == DEMO_USERS[0][1])) == org.id
+
+
+def _demo_users(org) -> dict:
+    """The demo users by handle, creating any that are missing (an organization from an older demo lacks some)."""
+    from app.accounts.models import User
+    from app.accounts.services import password_hash
+    from app.extensions import db
+
+    users = {}
+    for handle, email, name, role in DEMO_USERS:
+        user = db.session.scalars(sa.select(User).where(User.email == email)).first()
+        if user is None:
+            user = User(organization=org, email=email, full_name=name, role=role,
+                        password_hash=password_hash(DEMO_PASSWORD),
+                        availability_status="online" if role != "customer" else "offline",
+                        skills=["billing", "onboarding"] if role == "agent" else [],
+                        customer_tier="premium" if handle == "customer2" else "basic")
+            db.session.add(user)
+        elif user.organization_id != org.id:
+            raise click.ClickException(f"{email} belongs to another organization; the demo can't use it.")
+        users[handle] = user
+    db.session.commit()
+    return users
+
+
+def _load_demo_area(area: str, org, users: dict) -> None:
+    """Run one area's loader and the jobs it queued; any failure ends the command with a non-zero exit."""
+    import importlib
+    import traceback
+
+    from app.extensions import db
+
+    try:
+        importlib.import_module(f"app.{area}.demo").load_demo(organization=org, users=users)
+        _finish_demo_jobs(org.id)
+    except Exception as exc:
+        db.session.rollback()
+        traceback.print_exc()
+        raise click.ClickException(
+            f"Loading the demo {area} failed: {exc}\nWhat was saved before the failure stays; fix the cause and "
+            f"run `flask seed-demo` again to load the rest.") from exc
+
+
+def _finish_demo_jobs(organization_id: int, timeout: float = DEMO_JOB_TIMEOUT_SECONDS) -> None:
+    """Run the organization's queued jobs (a loader's generation, recompute...) now, and wait for running ones.
+
+    `make run` starts the web process (and its embedded queue) only after this command:
+    a job left queued here would wait in a queue nobody reads. Each job runs through
+    `platform.jobs.execute`, as a worker would run it, in an app context of its own (it
+    removes its session when done). With REDIS_URL a worker may take a job first: then
+    this waits for the row to finish. A job that fails fails the command.
+    """
+    import time
+
+    from app.extensions import db
+    from app.platform.jobs import (
+        FAILED,
+        QUEUED,
+        RUNNING,
+        SUCCEEDED,
+        execute,
+        find_kind,
+        job_models,
+    )
+
+    app = current_app._get_current_object()
+    db.session.commit()
+    rows = [(model, row.id, row.logical_status, find_kind(row)) for model in job_models()
+            for row in db.session.scalars(sa.select(model).where(model.organization_id == organization_id,
+                                                                  model.status_in(QUEUED, RUNNING)))]
+    db.session.rollback()
+    for model, row_id, status, kind in rows:
+        if kind is None:
+            raise RuntimeError(f"{model.__name__} #{row_id} has a job kind this process doesn't know")
+        if status == QUEUED:
+            with app.app_context():
+                execute(kind.name, row_id)
+    deadline = time.monotonic() + timeout
+    for model, row_id, _status, kind in rows:
+        while True:
+            row = db.session.get(model, row_id, populate_existing=True)
+            status = row.logical_status if row is not None else SUCCEEDED
+            title, error = (kind.title(row), row.error_message) if row is not None else ("", "")
+            db.session.rollback()
+            if status == SUCCEEDED:
+                break
+            if status == FAILED:
+                raise RuntimeError(f"{title} failed: {error}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{title} did not finish within {timeout:.0f} seconds (it is still {status}; "
+                                   "is a worker running?)")
+            time.sleep(0.2)
