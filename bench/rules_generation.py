@@ -126,6 +126,160 @@ def seed_existing(db, sa, workspace) -> None:
     db.session.commit()
 
 
+def combinations_every(step: int, offset: int) -> list[str]:
+    """Every `step`-th name the rule makes (from `offset`), in the order of the cartesian product."""
+    lists = [values_for(i, n) for i, n in enumerate(sizes())]
+    total = 1
+    for n in sizes():
+        total *= n
+    names = []
+    for k in range(offset, total, step):
+        parts, rest = [], k
+        for values in reversed(lists):
+            parts.append(values[rest % len(values)])
+            rest //= len(values)
+        names.append("-".join(reversed(parts)) + "-001")
+    return names
+
+
+def all_names() -> list[str]:
+    return combinations_every(1, 0)
+
+
+def seed_twins(db, sa, workspace) -> None:
+    """1 % of the names again in capitals with underscores: the same once case and delimiters are ignored."""
+    from app.rules.renderer import normalize
+
+    twins = [n.upper().replace("-", "_") for n in combinations_every(100, 50)]
+    db.session.execute(sa.text(
+        "INSERT INTO strings (organization_id, workspace_id, value, normalized, reversed_value, dimension_values, "
+        "is_active, delete_reason, created_at, updated_at) SELECT :org, :ws, v, n, reverse(v), '{}'::jsonb, true, '', "
+        "now(), now() FROM unnest(CAST(:vals AS text[]), CAST(:norms AS text[])) AS t(v, n)"),
+        {"org": workspace.organization_id, "ws": workspace.id, "vals": twins, "norms": [normalize(t) for t in twins]})
+    db.session.commit()
+
+
+def proposed_names() -> list[str]:
+    """What the conflict check is given: every name the rule makes, plus 1 % pasted names the platform refuses."""
+    names = all_names()
+    return names + [f"Bad_Name_{i:06d}" for i in range(len(names) // 100)]
+
+
+# The same four checks as services.find_conflicts, for one whole list, in one statement that also stores the
+# findings. Platform: max 63 characters, a-z 0-9 and '-', no '--' (workspace_with_rule's "Target").
+BASELINE_CHECK = r"""
+WITH p AS (
+  SELECT v AS value, lower(regexp_replace(v, '[[:space:]._-]+', '', 'g')) AS normalized, length(v) AS len
+  FROM unnest(CAST(:proposed AS text[])) AS v),
+k AS (SELECT p.value, p.len, p.len + d.d AS m FROM p CROSS JOIN (VALUES (-1), (0), (1)) AS d(d) WHERE p.len + d.d >= 1),
+exact AS (
+  SELECT p.value, min(s.id) AS sid FROM p JOIN strings s
+    ON s.workspace_id = :ws AND s.is_active AND s.value = p.value GROUP BY p.value),
+twin AS (
+  SELECT p.value, min(s.id) AS sid FROM p JOIN strings s
+    ON s.workspace_id = :ws AND s.is_active AND s.normalized = p.normalized AND s.value <> p.value GROUP BY p.value),
+near AS (
+  SELECT c.value, min(c.id) AS sid FROM (
+    SELECT k.value, s.id FROM k JOIN strings s ON s.workspace_id = :ws AND s.is_active AND length(s.value) = k.m
+      AND substr(s.value, 1, length(s.value) / 2) = substr(k.value, 1, k.m / 2)
+      WHERE levenshtein_less_equal(s.value, k.value, 1) = 1
+    UNION ALL
+    SELECT k.value, s.id FROM k JOIN strings s ON s.workspace_id = :ws AND s.is_active AND length(s.value) = k.m
+      AND substr(s.value, length(s.value) / 2 + 1) = substr(k.value, k.len - (k.m - k.m / 2) + 1)
+      WHERE levenshtein_less_equal(s.value, k.value, 1) = 1) c
+  GROUP BY c.value),
+found AS (
+  SELECT p.value, 'critical' AS severity, NULL::integer AS sid, 'Breaks Target''s rules.' AS message FROM p
+   WHERE length(p.value) > 63 OR p.value ~ '[^a-z0-9-]' OR strpos(p.value, '--') > 0
+  UNION ALL
+  SELECT p.value, CASE WHEN e.sid IS NOT NULL THEN 'error' WHEN t.sid IS NOT NULL THEN 'warning' ELSE 'info' END,
+         coalesce(e.sid, t.sid, n.sid), NULL
+    FROM p LEFT JOIN exact e ON e.value = p.value LEFT JOIN twin t ON t.value = p.value
+    LEFT JOIN near n ON n.value = p.value
+   WHERE coalesce(e.sid, t.sid, n.sid) IS NOT NULL)
+INSERT INTO conflict_results (check_id, proposed_value, conflicting_string_id, severity, message, created_at, updated_at)
+SELECT :check, f.value, f.sid, f.severity,
+       coalesce(f.message, CASE f.severity WHEN 'error' THEN format('%L is already an active name.', f.value)
+         WHEN 'warning' THEN format('Same as %L once case and delimiters are ignored.', s.value)
+         ELSE format('One edit away from %L.', s.value) END), now(), now()
+  FROM found f LEFT JOIN strings s ON s.id = f.sid
+"""
+
+
+def baseline_check(db, sa, workspace, admin, proposed: list[str]) -> tuple[float, dict]:
+    """One statement: the four checks over the whole list, findings stored. Returns (seconds, count per severity)."""
+    from app.rules.models import ConflictCheck
+
+    check = ConflictCheck(organization_id=workspace.organization_id, workspace_id=workspace.id, proposed_strings=[],
+                          proposed_count=len(proposed), status="completed", checked_by_id=admin.id)
+    db.session.add(check)
+    db.session.commit()
+    started = time.perf_counter()
+    db.session.execute(sa.text(BASELINE_CHECK), {"proposed": proposed, "ws": workspace.id, "check": check.id})
+    db.session.commit()
+    elapsed = time.perf_counter() - started
+    counts = dict(db.session.execute(sa.text(
+        "SELECT severity, count(*) FROM conflict_results WHERE check_id = :c GROUP BY severity"), {"c": check.id}).all())
+    return elapsed, counts
+
+
+def run_check_job(app, db, workspace, rule, admin, proposed: list[str] | None = None, generation=None):
+    """A conflict check end to end: created as the JSON API does (or from a generation), run by the worker."""
+    from app.platform.jobs import run_embedded_jobs
+    from app.rules import services
+    from app.rules.models import ConflictCheck
+
+    started = time.perf_counter()
+    if generation is not None:
+        check = services.conflict_check_of_generation(generation=generation, user=admin)
+    else:
+        check = services.conflict_check_create(workspace=workspace, proposed=proposed, platform_id=rule.platform_id,
+                                               user=admin, limit=len(proposed))
+    run_embedded_jobs(app)
+    elapsed = time.perf_counter() - started
+    db.session.expire_all()
+    return elapsed, db.session.get(ConflictCheck, check.id)
+
+
+def validate_only_generation(app, db, workspace, rule, admin):
+    from app.platform.jobs import run_embedded_jobs
+    from app.rules import services
+    from app.rules.models import Generation
+
+    lists = {key: values_for(i, n) for i, (key, n) in enumerate(zip(DIMENSIONS, sizes()))}
+    generation = services.generation_create(workspace=workspace, rule_id=rule.id, dimension_values=lists, user=admin,
+                                            validate_only=True, continue_on_error=True)
+    run_embedded_jobs(app)
+    db.session.expire_all()
+    return db.session.get(Generation, generation.id)
+
+
+def conflict_half(app, db, sa, job_ws, job_rule, sql_ws, admin) -> None:
+    proposed = proposed_names()
+    print(f"  conflict check: {len(proposed):,} proposed names ({len(all_names()):,} the rule makes + "
+          f"{len(proposed) - len(all_names()):,} the platform refuses) against the same existing names "
+          f"+ {len(combinations_every(100, 50)):,} case/delimiter twins")
+    baseline, expected = baseline_check(db, sa, sql_ws, admin, proposed)
+    print(f"    baseline (one statement: unnest, joins on the indexes, levenshtein, INSERT): {baseline:.2f} s; "
+          f"findings {fmt_counts(expected)}")
+    job_seconds, check = run_check_job(app, db, job_ws, job_rule, admin, proposed=proposed)
+    got = dict(check.severity_counts or {})
+    print(f"    job (POST list -> queued row -> worker: stage, match, store; status on the row): {job_seconds:.2f} s; "
+          f"status {check.status}; findings {fmt_counts(got)}")
+    print(f"    ratio job / baseline: {job_seconds / baseline:.2f}x (aim: <= 3x)")
+    if got != expected:
+        print(f"    MISMATCH: the job found {fmt_counts(got)}, the baseline {fmt_counts(expected)}")
+    generation = validate_only_generation(app, db, job_ws, job_rule, admin)
+    whole_seconds, whole = run_check_job(app, db, job_ws, job_rule, admin, generation=generation)
+    print(f"    a validate-only generation's whole output, rendered again by the job: {whole.proposed_count:,} names "
+          f"in {whole_seconds:.2f} s ({whole_seconds / baseline:.2f}x the baseline); status {whole.status}; "
+          f"findings {fmt_counts(whole.severity_counts or {})}")
+
+
+def fmt_counts(counts: dict) -> str:
+    return ", ".join(f"{counts.get(s, 0):,} {s}" for s in ("critical", "error", "warning", "info"))
+
+
 def baseline_sql(db, sa, workspace, rule) -> int:
     """The same names with one statement: cross join of the value lists, ON CONFLICT DO NOTHING."""
     lists = [values_for(i, n) for i, n in enumerate(sizes())]
@@ -229,6 +383,8 @@ def main() -> None:
                 started = time.perf_counter()
                 seed_existing(db, sa, job_ws)
                 seed_existing(db, sa, sql_ws)
+                seed_twins(db, sa, job_ws)
+                seed_twins(db, sa, sql_ws)
                 db.session.execute(sa.text("ANALYZE strings"))
                 db.session.commit()
                 seeded = time.perf_counter() - started
@@ -238,27 +394,31 @@ def main() -> None:
                 print(f"rules_generation: {total:,} names from a 5-dimension rule; {EXISTING:,} existing active "
                       f"names per workspace (seeded in {seeded:.1f} s)")
 
-                started = time.perf_counter()
-                made_sql = baseline_sql(db, sa, sql_ws, sql_rule)
-                baseline = time.perf_counter() - started
+                # The conflict check first, while the workspaces hold only the existing names.
                 if os.environ.get("BENCH_PROFILE"):
                     import cProfile
                     import pstats
 
                     profiler = cProfile.Profile()
                     profiler.enable()
-                job_seconds, generation = run_job(app, db, sa, job_ws, job_rule, admin)
+                conflict_half(app, db, sa, job_ws, job_rule, sql_ws, admin)
                 if os.environ.get("BENCH_PROFILE"):
                     profiler.disable()
                     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-                print(f"  baseline (one INSERT ... SELECT ... ON CONFLICT): {made_sql:,} names in {baseline:.2f} s "
+
+                print("  generation:")
+                started = time.perf_counter()
+                made_sql = baseline_sql(db, sa, sql_ws, sql_rule)
+                baseline = time.perf_counter() - started
+                job_seconds, generation = run_job(app, db, sa, job_ws, job_rule, admin)
+                print(f"    baseline (one INSERT ... SELECT ... ON CONFLICT): {made_sql:,} names in {baseline:.2f} s "
                       f"({made_sql / baseline:,.0f}/s)")
-                print(f"  job (render, check, insert; status on the row):   {generation.result_count:,} names in "
+                print(f"    job (render, check, insert; status on the row):   {generation.result_count:,} names in "
                       f"{job_seconds:.2f} s ({generation.result_count / job_seconds:,.0f}/s); status "
                       f"{generation.status}, {generation.result.get('error_count', 0):,} conflicts reported")
-                print(f"  ratio job / baseline: {job_seconds / baseline:.2f}x (aim: <= 3x)")
+                print(f"    ratio job / baseline: {job_seconds / baseline:.2f}x (aim: <= 3x)")
                 if generation.result_count != made_sql:
-                    print(f"  MISMATCH: the job made {generation.result_count:,}, the baseline {made_sql:,}")
+                    print(f"    MISMATCH: the job made {generation.result_count:,}, the baseline {made_sql:,}")
 
                 names, duplicates, race_seconds = race(app, db, sa, race_ws, race_rule, admin)
                 print(f"  race: {RACE_REQUESTS} generations of the same {race_size()} names, {RACE_POOL} at once -> "

@@ -111,18 +111,27 @@ def generation(generation_id: int):
 
 
 # --------------------------------------------------------------------------- conflict checks
+RESULTS_SHOWN = 1000  # findings in one detail response; the page lists them all, a page at a time
+
+
 def check_json(c: ConflictCheck, *, results: bool = False) -> dict:
-    data = {"id": c.id, "proposed_strings": c.proposed_strings, "scope": c.scope, "platform": c.platform_id,
-            "rule": c.rule_id, "conflicts_found": c.conflicts_found, "max_severity": c.max_severity,
-            "checked_by": c.checked_by_id, "created_at": _iso(c.created_at)}
+    data = {"id": c.id, "proposed_count": c.proposed_count, "generation": c.generation_id, "scope": c.scope,
+            "platform": c.platform_id, "rule": c.rule_id, "status": c.status, "progress": c.progress,
+            "error_message": c.error_message, "conflicts_found": c.conflicts_found, "max_severity": c.max_severity,
+            "severity_counts": c.severity_counts, "checked_by": c.checked_by_id, "created_at": _iso(c.created_at)}
     if results:
+        data["proposed_strings"] = c.proposed_strings
+        rows = db.session.scalars(services.conflict_results_query(c).limit(RESULTS_SHOWN))
         data["results"] = [{"proposed_value": r.proposed_value, "conflicting_string": r.conflicting_string_id,
-                            "severity": r.severity, "message": r.message} for r in c.results]
+                            "severity": r.severity, "message": r.message} for r in rows]
+        data["results_truncated"] = c.conflicts_found > RESULTS_SHOWN
     return data
 
 
 @api_bp.route("/conflict-checks/", methods=["GET", "POST"])
 def conflict_checks():
+    """POST {"proposed_strings": [...]} (up to MAX_CHECK_SIZE) or {"generation": id} (a validate-only
+    generation's whole output): 201 with the pending check; GET its URL until status is completed."""
     if not wants_json():
         return redirect(url_for("rules.conflicts"))
     workspace = current_workspace()
@@ -131,14 +140,24 @@ def conflict_checks():
                      check_json)
     body = _body()
     try:
-        check = services.conflict_check_create(workspace=workspace, proposed=body.get("proposed_strings"),
-                                               scope=body.get("scope") or "workspace",
-                                               platform_id=body.get("platform"), rule_id=body.get("rule"),
-                                               user=current_user)
+        if body.get("generation") not in (None, ""):
+            generation = db.session.scalars(scoped(Generation).where(
+                Generation.id == services._as_int(body["generation"]))).first()
+            if generation is None:
+                return _error(422, "Choose a generation of this workspace.", field="generation")
+            check = services.conflict_check_of_generation(generation=generation, user=current_user)
+        else:
+            check = services.conflict_check_create(workspace=workspace, proposed=body.get("proposed_strings"),
+                                                   scope=body.get("scope") or "workspace",
+                                                   platform_id=body.get("platform"), rule_id=body.get("rule"),
+                                                   user=current_user)
     except services.RulesError as exc:
         db.session.rollback()
         return _error(422, str(exc), field=exc.field)
-    return jsonify(check_json(check, results=True)), 201
+    response = jsonify(check_json(check))
+    response.status_code = 201
+    response.headers["Location"] = url_for("rules_api.conflict_check", check_id=check.id)
+    return response
 
 
 @api_bp.route("/conflict-checks/<int:check_id>/")

@@ -1,11 +1,11 @@
-"""Rules job kinds: generations and propagations run on the worker; status lives on their rows."""
+"""Rules job kinds: generations, conflict checks and propagations run on the worker; status lives on their rows."""
 from __future__ import annotations
 
 from flask import url_for
 
 from app.platform.jobs import JobKind, register_job_kind
 from app.rules import services
-from app.rules.models import Generation, PropagationRun
+from app.rules.models import ConflictCheck, Generation, PropagationRun
 
 register_job_kind(JobKind(
     name="rules_generation",
@@ -23,4 +23,13 @@ register_job_kind(JobKind(
     result_template="rules/_propagation_result.html",
     title=lambda row: row.title,
     detail_url=lambda row: url_for("rules.propagation_detail", run_id=row.id),
+))
+
+register_job_kind(JobKind(
+    name="rules_conflict_check",
+    model=ConflictCheck,
+    handler=services.conflict_check_run,
+    result_template="rules/_conflict_result.html",
+    title=lambda row: row.title,
+    detail_url=lambda row: url_for("rules.conflict_detail", check_id=row.id),
 ))

@@ -190,6 +190,14 @@ class GeneratedName(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
         sa.Index("idx_string_workspace_normalized", "workspace_id", "normalized"),
         sa.Index("idx_string_workspace_reversed", "workspace_id", "reversed_value"),
         sa.Index("idx_string_rule_active", "rule_id", "is_active"),
+        # Near-duplicate search (conflict checks): two names one edit apart share, at the same length
+        # and position, the first or the second half of the candidate (see services._NEAR_SQL).
+        sa.Index("idx_string_active_len_head", "workspace_id", sa.text("length(value)"),
+                 sa.text("substr(value, 1, length(value) / 2)"),
+                 sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active")),
+        sa.Index("idx_string_active_len_tail", "workspace_id", sa.text("length(value)"),
+                 sa.text("substr(value, length(value) / 2 + 1)"),
+                 sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -209,15 +217,28 @@ class GeneratedName(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
     generation: Mapped[Optional[Generation]] = relationship()
 
 
-class ConflictCheck(TimestampMixin, WorkspaceMixin, db.Model):
+class ConflictCheck(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
+    """Proposed names checked against the workspace's active names: a job, its findings in ConflictResult.
+
+    The names are either pasted / sent (`proposed_strings`) or a validate-only
+    generation's whole output (`generation_id`: rendered again by the job, not
+    stored: it can be a million names). `proposed_strings` is deferred so the
+    history page doesn't load every check's list.
+    """
+
     __tablename__ = "conflict_checks"
     __table_args__ = (
         sa.CheckConstraint("scope IN ('workspace', 'platform', 'rule')", name="check_conflict_scope"),
         sa.Index("idx_conflict_check_workspace_created", "workspace_id", "created_at"),
     )
+    STATUS_NAMES = Generation.STATUS_NAMES
+    STATUS_LABELS = Generation.STATUS_LABELS
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    proposed_strings: Mapped[list] = json_list_column()
+    proposed_strings: Mapped[list] = json_list_column(deferred=True)
+    proposed_count: Mapped[int] = mapped_column(nullable=False, default=0)
+    generation_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("generations.id", ondelete="SET NULL"))
+    severity_counts: Mapped[dict] = json_dict_column()
     scope: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="workspace")
     platform_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rule_platforms.id", ondelete="SET NULL"))
     rule_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rules.id", ondelete="SET NULL"))
@@ -227,10 +248,22 @@ class ConflictCheck(TimestampMixin, WorkspaceMixin, db.Model):
 
     platform: Mapped[Optional[Platform]] = relationship()
     rule: Mapped[Optional[Rule]] = relationship()
+    generation: Mapped[Optional[Generation]] = relationship()
     checked_by = relationship("User")
     results: Mapped[list["ConflictResult"]] = relationship(
-        back_populates="check", cascade="all, delete-orphan", order_by="ConflictResult.id"
+        back_populates="check", cascade="all, delete-orphan", order_by="ConflictResult.id",
+        passive_deletes=True,
     )
+
+    # Whose panel it is (JobStatusMixin.visible_to / may_retry look for these columns).
+    @property
+    def requested_by_id(self) -> Optional[int]:
+        return self.checked_by_id
+
+    @property
+    def title(self) -> str:
+        source = f"generation #{self.generation_id}" if self.generation_id else f"{self.proposed_count:,} name(s)"
+        return f"Conflict check of {source}"
 
 
 class ConflictResult(TimestampMixin, db.Model):

@@ -37,7 +37,9 @@ from app.rules.models import (
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 MAX_GENERATION_SIZE = 1_000_000
-MAX_CHECK_SIZE = 5_000
+MAX_PASTED_NAMES = 5_000  # the conflict-check form: a page's worth of pasted names
+MAX_CHECK_SIZE = 200_000  # names one JSON request may send (~5 MB); a generation's output is checked whole
+CHECK_CHUNK = 50_000  # names matched per round of queries; the job reports progress between rounds
 SAMPLE_LIMIT = 200
 
 
@@ -665,23 +667,44 @@ class _Tally:
             self.errors.append({"value": value, "field": field, "values": combo, "reason": reason})
 
 
-def generation_run(generation: Generation, progress) -> None:
-    """The job: render the cartesian product in chunks and store the names (or only check them)."""
-    from app.platform.jobs import JobError
-
-    options = generation.options or {}
+def _product_plan(generation: Generation):
+    """What rendering a generation needs: dimension keys, their chosen values, short codes, field specs, platform."""
     rule = generation.rule
     wanted = set(generation.field_filter or [])
     fields = [f for f in rule.fields if not wanted or f.id in wanted]
-    constraints = constraints_of(rule.platform)
     keys = list(generation.dimension_values)
     lists = [generation.dimension_values[k] for k in keys]
     dims = {d.key: d for d in dimensions_of(_workspace_of(generation))}
     codes_by_key = {key: {v.value: v.short_code for v in (dims[key].values if key in dims else [])
                           if v.is_active and v.short_code} for key in keys}
+    return keys, lists, codes_by_key, [(f, spec_of(f)) for f in fields], constraints_of(rule.platform)
+
+
+def generation_output(generation: Generation) -> Iterable[str]:
+    """Every name the generation's product renders to (first sequence number; refused ones left out).
+
+    What a conflict check of a validate-only generation checks: the whole
+    output, rendered again rather than stored (it may be a million names).
+    """
+    keys, lists, codes_by_key, specs, constraints = _product_plan(generation)
+    for combo_values in itertools.product(*lists):
+        combo = dict(zip(keys, combo_values))
+        codes = {k: codes_by_key[k].get(v, "") for k, v in combo.items()}
+        for _field, spec in specs:
+            result = renderer.render(spec, combo, codes=codes, seq=1, constraints=constraints)
+            if result.ok:
+                yield result.value
+
+
+def generation_run(generation: Generation, progress) -> None:
+    """The job: render the cartesian product in chunks and store the names (or only check them)."""
+    from app.platform.jobs import JobError
+
+    options = generation.options or {}
+    keys, lists, codes_by_key, specs, constraints = _product_plan(generation)
+    fields = [field for field, _ in specs]
     total = max(1, options.get("size") or 1)
     tally = _Tally()
-    specs = [(f, spec_of(f)) for f in fields]
     chunk_size = 5000
     combos = itertools.product(*lists)
     done = 0
@@ -812,33 +835,25 @@ def name_restore(*, name: GeneratedName, user) -> GeneratedName:
 # ---------------------------------------------------------------------------
 # Conflict checks
 # ---------------------------------------------------------------------------
-def _split_proposed(proposed) -> list[str]:
+def _split_proposed(proposed, limit: int, bigger: str = "") -> list[str]:
     if isinstance(proposed, str):
         proposed = proposed.splitlines()
+    if not isinstance(proposed, (list, tuple)):
+        raise RulesError("Send the proposed names as a list of strings.", "proposed_strings")
     values = list(dict.fromkeys(str(v).strip() for v in (proposed or []) if str(v).strip()))
     if not values:
         raise RulesError("Paste at least one name, one per line.", "proposed_strings")
-    if len(values) > MAX_CHECK_SIZE:
-        raise RulesError(f"Check at most {MAX_CHECK_SIZE:,} names at a time.", "proposed_strings")
+    if len(values) > limit:
+        raise RulesError(f"That is {len(values):,} names; check at most {limit:,} at a time. {bigger}".strip(),
+                         "proposed_strings")
     too_long = [v for v in values if len(v) > 255]
     if too_long:
         raise RulesError(f"Names are at most 255 characters ({too_long[0][:30]}… is longer).", "proposed_strings")
     return values
 
 
-def _scope_filter(stmt, workspace, scope: str, platform: Optional[Platform], rule: Optional[Rule]):
-    stmt = stmt.where(GeneratedName.workspace_id == workspace.id, GeneratedName.is_active.is_(True))
-    if scope == "rule" and rule is not None:
-        stmt = stmt.where(GeneratedName.rule_id == rule.id)
-    elif scope == "platform" and platform is not None:
-        stmt = stmt.where(GeneratedName.rule_id.in_(sa.select(Rule.id).where(Rule.platform_id == platform.id)))
-    return stmt
-
-
-def conflict_check_create(*, workspace, proposed, scope: str = "workspace", platform_id=None, rule_id=None,
-                          user=None) -> ConflictCheck:
-    """Check proposed names and store every finding (synchronous: at most MAX_CHECK_SIZE names)."""
-    values = _split_proposed(proposed)
+def _check_target(workspace, scope: str, platform_id, rule_id) -> tuple[Optional[Platform], Optional[Rule]]:
+    """The platform whose rules are checked and the rule/platform that bounds the scope."""
     if scope not in SCOPES:
         raise RulesError("Choose a scope: workspace, platform or rule.", "scope")
     rule = platform = None
@@ -854,19 +869,91 @@ def conflict_check_create(*, workspace, proposed, scope: str = "workspace", plat
         raise RulesError("Choose the rule to check against.", "rule_id")
     if scope == "platform" and platform is None:
         raise RulesError("Choose the platform to check against.", "platform_id")
+    return platform, rule
+
+
+def conflict_check_create(*, workspace, proposed, scope: str = "workspace", platform_id=None, rule_id=None,
+                          user=None, limit: int = MAX_CHECK_SIZE, bigger: str = "") -> ConflictCheck:
+    """Record a check of proposed names and queue it; the job stores the findings (`conflict_check_run`).
+
+    `limit` is the caller's: the pasted form keeps a page's worth
+    (MAX_PASTED_NAMES, `bigger` says where larger checks go), the JSON API
+    takes MAX_CHECK_SIZE, and a generation's output is checked whole.
+    """
+    from app.platform.jobs import job_submit
+
+    values = _split_proposed(proposed, limit, bigger)
+    platform, rule = _check_target(workspace, scope, platform_id, rule_id)
     check = ConflictCheck(organization_id=workspace.organization_id, workspace_id=workspace.id,
-                          proposed_strings=values, scope=scope, platform=platform, rule=rule,
-                          checked_by_id=getattr(user, "id", None))
-    db.session.add(check)
-    for value, severity, message, string_id in find_conflicts(workspace, values, scope=scope, platform=platform,
-                                                              rule=rule):
-        check.results.append(ConflictResult(proposed_value=value, severity=severity, message=message,
-                                            conflicting_string_id=string_id))
-    check.conflicts_found = len(check.results)
-    severities = {r.severity for r in check.results}
-    check.max_severity = max(severities, key=SEVERITIES.index) if severities else None
-    _commit()
-    return check
+                          proposed_strings=values, proposed_count=len(values), scope=scope, platform=platform,
+                          rule=rule, checked_by_id=getattr(user, "id", None))
+    return job_submit(check)
+
+
+def conflict_check_of_generation(*, generation: Generation, user=None) -> ConflictCheck:
+    """Queue a check of everything a validate-only generation would make, against its rule's platform."""
+    from app.platform.jobs import SUCCEEDED, job_submit
+
+    if not (generation.options or {}).get("validate_only") or generation.logical_status != SUCCEEDED:
+        raise RulesError("Only a completed validate-only generation can be checked before its names are stored.")
+    if generation.rule is None or not generation.rule.is_active:
+        raise RulesError("The generation's rule has been deleted.")
+    check = ConflictCheck(organization_id=generation.organization_id, workspace_id=generation.workspace_id,
+                          generation=generation, proposed_strings=[], scope="workspace",
+                          proposed_count=(generation.options or {}).get("size") or 0,
+                          platform_id=generation.rule.platform_id, checked_by_id=getattr(user, "id", None))
+    return job_submit(check)
+
+
+def conflict_check_run(check: ConflictCheck, progress) -> None:
+    """The job: match the names against the workspace's active names in chunks and store every finding.
+
+    Findings are kept in memory and written at the end, in the transaction
+    that marks the check completed: a check shows all its findings or none.
+    A retry starts over (old findings deleted).
+    """
+    from app.platform.jobs import JobError
+
+    workspace = _workspace_of(check)
+    if check.generation_id is not None:
+        if check.generation is None:
+            raise JobError("The generation this check was for has been deleted.")
+        progress(1, "Rendering the generation's names")
+        values = list(dict.fromkeys(generation_output(check.generation)))
+        check.proposed_count = len(values)
+    else:
+        values = list(check.proposed_strings or [])
+    db.session.execute(sa.delete(ConflictResult).where(ConflictResult.check_id == check.id))
+    findings: list[tuple[str, str, str, Optional[int]]] = []
+    for start in range(0, len(values), CHECK_CHUNK):
+        findings.extend(find_conflicts(workspace, values[start:start + CHECK_CHUNK], scope=check.scope,
+                                       platform=check.platform, rule=check.rule))
+        done = min(len(values), start + CHECK_CHUNK)
+        progress(5 + 90 * done / max(1, len(values)), f"{done:,} of {len(values):,} names checked")
+    _store_findings(check, findings)
+
+
+def _store_findings(check: ConflictCheck, findings: list[tuple[str, str, str, Optional[int]]]) -> None:
+    now = utcnow()
+    table = ConflictResult.__table__
+    for start in range(0, len(findings), 5000):
+        db.session.execute(sa.insert(table), [
+            {"check_id": check.id, "proposed_value": value, "severity": severity, "message": message,
+             "conflicting_string_id": string_id, "created_at": now, "updated_at": now}
+            for value, severity, message, string_id in findings[start:start + 5000]])
+    counts: dict[str, int] = {}
+    for _value, severity, _message, _sid in findings:
+        counts[severity] = counts.get(severity, 0) + 1
+    check.conflicts_found = len(findings)
+    check.severity_counts = {s: counts[s] for s in reversed(SEVERITIES) if s in counts}
+    check.max_severity = max(counts, key=SEVERITIES.index) if counts else None
+
+
+def conflict_results_query(check: ConflictCheck, *, severity: str = "") -> sa.Select:
+    stmt = sa.select(ConflictResult).where(ConflictResult.check_id == check.id)
+    if severity in SEVERITIES:
+        stmt = stmt.where(ConflictResult.severity == severity)
+    return stmt.order_by(ConflictResult.id)
 
 
 def _as_int(value) -> int:
@@ -877,57 +964,119 @@ def _as_int(value) -> int:
 
 
 def find_conflicts(workspace, values: list[str], *, scope: str = "workspace", platform=None, rule=None):
-    """(value, severity, message, conflicting string id) for every finding. Set-based per kind."""
-    found: list[tuple[str, str, str, Optional[int]]] = []
-    exact: dict[str, int] = {}
-    for start in range(0, len(values), 1000):
-        chunk = values[start:start + 1000]
-        for sid, val in db.session.execute(_scope_filter(sa.select(GeneratedName.id, GeneratedName.value),
-                                                         workspace, scope, platform, rule)
-                                           .where(GeneratedName.value.in_(chunk))):
-            exact[val] = sid
-    normals = {v: renderer.normalize(v) for v in values}
-    by_normal: dict[str, list[tuple[int, str]]] = {}
-    wanted = list(set(normals.values()))
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start:start + 1000]
-        for sid, val, norm in db.session.execute(_scope_filter(
-                sa.select(GeneratedName.id, GeneratedName.value, GeneratedName.normalized), workspace, scope,
-                platform, rule).where(GeneratedName.normalized.in_(chunk))):
-            by_normal.setdefault(norm, []).append((sid, val))
+    """(value, severity, message, conflicting string id) for every finding among `values` (one chunk).
+
+    critical: breaks the platform's rules (the renderer's own check, in Python);
+    then at most one of error (exact active duplicate), warning (the same once
+    case and delimiters are ignored) and info (one edit away), matched set-based
+    in SQL against the active names in scope (`_match_names`).
+    """
     constraints = constraints_of(platform) if platform is not None else None
+    matches = _match_names(workspace, values, scope, platform, rule)
+    found: list[tuple[str, str, str, Optional[int]]] = []
     for value in values:
         if constraints is not None:
             problems = renderer.violations(value, constraints)
             if problems:
                 found.append((value, "critical", f"Breaks {platform.name}'s rules: {'; '.join(problems)}.", None))
-        if value in exact:
-            found.append((value, "error", f"{value!r} is already an active name.", exact[value]))
-            continue
-        twins = [(sid, v) for sid, v in by_normal.get(normals[value], []) if v != value]
-        if twins:
-            sid, other = twins[0]
-            found.append((value, "warning", f"Same as {other!r} once case and delimiters are ignored.", sid))
-            continue
-        near = _one_edit_neighbour(workspace, value, scope, platform, rule)
-        if near is not None:
-            found.append((value, "info", f"One edit away from {near[1]!r}.", near[0]))
+        match = matches.get(value)
+        if match is not None:
+            severity, string_id, other = match
+            found.append((value, severity, _FINDING_MESSAGES[severity].format(value=value, other=other), string_id))
     return found
 
 
-def _one_edit_neighbour(workspace, value: str, scope, platform, rule) -> Optional[tuple[int, str]]:
-    """A name one edit away: it shares the first or the last half of `value` (index range scans)."""
-    half = max(1, len(value) // 2)
-    prefix, suffix_rev = value[:half], value[::-1][:half]
-    base = _scope_filter(sa.select(GeneratedName.id, GeneratedName.value), workspace, scope, platform, rule)
-    length = sa.func.length(GeneratedName.value)
-    near_len = length.between(len(value) - 1, len(value) + 1)
-    for column, start in ((GeneratedName.value, prefix), (GeneratedName.reversed_value, suffix_rev)):
-        stmt = base.where(column >= start, column < start + "\U0010ffff", near_len).limit(200)
-        for sid, other in db.session.execute(stmt):
-            if renderer.one_edit_apart(value, other):
-                return sid, other
-    return None
+_FINDING_MESSAGES = {
+    "error": "{value!r} is already an active name.",
+    "warning": "Same as {other!r} once case and delimiters are ignored.",
+    "info": "One edit away from {other!r}.",
+}
+
+# The proposed names of one chunk, staged once and joined against `strings` by the three queries below.
+# One row per value and candidate length m (len - 1, len, len + 1): two names one edit apart (one
+# insertion, deletion or substitution) share, at the longer-or-equal one's length m, either its first
+# m // 2 characters or its last m - m // 2, so `head`/`tail` meet the expression indexes
+# idx_string_active_len_head/_tail exactly; the few candidates found are then checked for one edit.
+_PROBE_TABLE = "rules_conflict_probe"
+_PROBE_COLUMNS = ("value", "normalized", "len", "m", "head", "tail")
+_PROBE_DDL = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {_PROBE_TABLE} (value TEXT NOT NULL, normalized TEXT NOT NULL, "
+              "len INTEGER NOT NULL, m INTEGER NOT NULL, head TEXT NOT NULL, tail TEXT NOT NULL)")
+_EXACT_SQL = (f"SELECT p.value, min(s.id), p.value FROM {_PROBE_TABLE} p JOIN strings s "
+              "ON s.workspace_id = :ws AND s.is_active AND s.value = p.value{scope} "
+              "WHERE p.m = p.len GROUP BY p.value")
+_NORMALIZED_SQL = (f"SELECT x.value, s.id, s.value FROM (SELECT p.value AS value, min(s.id) AS sid "
+                   f"FROM {_PROBE_TABLE} p JOIN strings s ON s.workspace_id = :ws AND s.is_active "
+                   "AND s.normalized = p.normalized AND s.value <> p.value{scope} WHERE p.m = p.len "
+                   "GROUP BY p.value) x JOIN strings s ON s.id = x.sid")
+_NEAR_SQL = (f"SELECT x.value, s.id, s.value FROM (SELECT c.value AS value, min(c.id) AS sid FROM ("
+             f"SELECT p.value, s.id FROM {_PROBE_TABLE} p JOIN strings s ON s.workspace_id = :ws AND s.is_active "
+             "AND length(s.value) = p.m AND substr(s.value, 1, length(s.value) / 2) = p.head{scope} "
+             "WHERE {one_edit} "
+             f"UNION ALL SELECT p.value, s.id FROM {_PROBE_TABLE} p JOIN strings s ON s.workspace_id = :ws "
+             "AND s.is_active AND length(s.value) = p.m AND substr(s.value, length(s.value) / 2 + 1) = p.tail{scope} "
+             "WHERE {one_edit}) c GROUP BY c.value) x JOIN strings s ON s.id = x.sid")
+# PostgreSQL: fuzzystrmatch (migration 0006) in C; SQLite: the renderer's own function, registered below.
+_ONE_EDIT_SQL = {"postgresql": "levenshtein_less_equal(s.value, p.value, 1) = 1",
+                 "sqlite": "rules_one_edit(s.value, p.value)"}
+
+
+def _probe_rows(values: list[str]) -> list[tuple]:
+    rows = []
+    for value in values:
+        n, normal = len(value), renderer.normalize(value)[:255]
+        for m in (n - 1, n, n + 1):
+            if m >= 1:
+                rows.append((value, normal, n, m, value[:m // 2], value[n - (m - m // 2):]))
+    return rows
+
+
+# PostgreSQL stages from two arrays and derives the rest (as _probe_rows does): sending six arrays of three
+# rows per name costs more in the driver than the whole match.
+_PG_STAGE = (f"INSERT INTO {_PROBE_TABLE} SELECT t.value, t.normalized, length(t.value), length(t.value) + d.d, "
+             "substr(t.value, 1, (length(t.value) + d.d) / 2), "
+             "substr(t.value, length(t.value) - ((length(t.value) + d.d) - (length(t.value) + d.d) / 2) + 1) "
+             "FROM unnest(CAST(:values AS text[]), CAST(:normalized AS text[])) AS t(value, normalized) "
+             "CROSS JOIN (VALUES (-1), (0), (1)) AS d(d) WHERE length(t.value) + d.d >= 1")
+
+
+def _stage_probes(values: list[str], dialect: str) -> None:
+    if dialect == "postgresql":
+        db.session.execute(sa.text(_PROBE_DDL + " ON COMMIT DELETE ROWS"))
+        db.session.execute(sa.text(f"DELETE FROM {_PROBE_TABLE}"))
+        db.session.execute(sa.text(_PG_STAGE), {"values": values,
+                                                "normalized": [renderer.normalize(v)[:255] for v in values]})
+        db.session.execute(sa.text(f"ANALYZE {_PROBE_TABLE}"))  # a temp table has no statistics until told
+        return
+    rows = _probe_rows(values)
+    connection = db.session.connection().connection.driver_connection
+    connection.create_function("rules_one_edit", 2, renderer.one_edit_apart, deterministic=True)
+    db.session.execute(sa.text(_PROBE_DDL))
+    db.session.execute(sa.text(f"DELETE FROM {_PROBE_TABLE}"))
+    db.session.execute(sa.text(f"INSERT INTO {_PROBE_TABLE} VALUES (:value, :normalized, :len, :m, :head, :tail)"),
+                       [dict(zip(_PROBE_COLUMNS, row)) for row in rows])
+
+
+def _match_names(workspace, values: list[str], scope: str, platform, rule) -> dict[str, tuple[str, int, str]]:
+    """value -> (severity, conflicting string id, its value) for the worst of exact / normalised / near."""
+    if not values:
+        return {}
+    dialect = db.session.get_bind().dialect.name
+    _stage_probes(values, dialect)
+    params: dict[str, Any] = {"ws": workspace.id}
+    scope_sql = ""
+    if scope == "rule" and rule is not None:
+        scope_sql, params["rule_id"] = " AND s.rule_id = :rule_id", rule.id
+    elif scope == "platform" and platform is not None:
+        scope_sql = " AND s.rule_id IN (SELECT id FROM rules WHERE platform_id = :platform_id)"
+        params["platform_id"] = platform.id
+    found: dict[str, tuple[str, int, str]] = {}
+    # Least severe first: a worse match of the same value replaces it.
+    for severity, sql in (("info", _NEAR_SQL), ("warning", _NORMALIZED_SQL), ("error", _EXACT_SQL)):
+        statement = sa.text(sql.replace("{scope}", scope_sql).replace("{one_edit}", _ONE_EDIT_SQL[dialect]))
+        for value, string_id, other in db.session.execute(statement, params):
+            found[value] = (severity, string_id, other)
+    db.session.execute(sa.text(f"DELETE FROM {_PROBE_TABLE}"))
+    return found
 
 
 # ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from app.rules.models import (
     CASINGS,
     TRUNCATION_LABELS,
     ConflictCheck,
+    ConflictResult,
     Dimension,
     DimensionValue,
     GeneratedName,
@@ -533,6 +534,10 @@ def name_action(name_id: int, action: str):
 
 
 # --------------------------------------------------------------------------- conflict checks
+PASTE_LIMIT_HINT = ("To check a whole generation, run it with \"validate only\" and press \"Conflict-check all\" "
+                    "on its result; scripts can send up to {api:,} names to the JSON API (POST /conflict-checks/).")
+
+
 @bp.route("/conflicts", methods=["GET", "POST"])
 @staff_required
 def conflicts():
@@ -541,28 +546,55 @@ def conflicts():
     if request.method == "POST":
         data = _form("proposed_strings", "scope", "platform_id", "rule_id")
         try:
-            check = services.conflict_check_create(workspace=workspace, proposed=data["proposed_strings"],
-                                                   scope=data["scope"] or "workspace",
-                                                   platform_id=data["platform_id"], rule_id=data["rule_id"],
-                                                   user=current_user)
+            check = services.conflict_check_create(
+                workspace=workspace, proposed=data["proposed_strings"], scope=data["scope"] or "workspace",
+                platform_id=data["platform_id"], rule_id=data["rule_id"], user=current_user,
+                limit=services.MAX_PASTED_NAMES, bigger=PASTE_LIMIT_HINT.format(api=services.MAX_CHECK_SIZE))
         except RulesError as exc:
+            db.session.rollback()
             errors, status = _errors(exc), 422
         else:
-            flash(f"Checked {len(check.proposed_strings)} name(s): {check.conflicts_found} finding(s).", "success")
+            flash(f"Checking {check.proposed_count:,} name(s).", "success")
             return redirect(url_for("rules.conflict_detail", check_id=check.id))
     page = paginate(scoped(ConflictCheck).order_by(ConflictCheck.created_at.desc(), ConflictCheck.id.desc()))
     return render_template("rules/conflicts.html", page=page, errors=errors, data=data,
-                           platforms=_active_platforms(),
+                           platforms=_active_platforms(), paste_limit=services.MAX_PASTED_NAMES,
                            rules=list(db.session.scalars(scoped(Rule, Rule.select_active()).order_by(Rule.name)))), status
+
+
+CLEAN_LIST_LIMIT = 500  # names without findings listed on the page; bigger checks just say how many
 
 
 @bp.route("/conflicts/<int:check_id>")
 @staff_required
 def conflict_detail(check_id: int):
     check = get_or_404(ConflictCheck, check_id)
-    flagged = {r.proposed_value for r in check.results}
-    return render_template("rules/conflict.html", check=check,
-                           clean=[v for v in check.proposed_strings if v not in flagged])
+    severity = request.args.get("severity", "")
+    severity = severity if severity in (check.severity_counts or {}) else ""
+    findings = paginate(services.conflict_results_query(check, severity=severity),
+                        total=(check.severity_counts or {}).get(severity) if severity else check.conflicts_found)
+    clean = []
+    if check.logical_status == "succeeded" and not check.generation_id and check.proposed_count <= CLEAN_LIST_LIMIT:
+        flagged = set(db.session.scalars(sa.select(ConflictResult.proposed_value)
+                                         .where(ConflictResult.check_id == check.id)))
+        clean = [v for v in check.proposed_strings if v not in flagged]
+    template = "rules/_conflict_findings.html" if is_htmx() else "rules/conflict.html"
+    return render_template(template, check=check, kind=kind_of(check), findings=findings, severity=severity,
+                           clean=clean)
+
+
+@bp.route("/generations/<int:generation_id>/conflict-check", methods=["POST"])
+@staff_required
+def generation_conflict_check(generation_id: int):
+    generation = get_or_404(Generation, generation_id)
+    try:
+        check = services.conflict_check_of_generation(generation=generation, user=current_user)
+    except RulesError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("rules.generation_detail", generation_id=generation.id))
+    flash("Checking every name the generation would make.", "success")
+    return redirect(url_for("rules.conflict_detail", check_id=check.id))
 
 
 # --------------------------------------------------------------------------- import / export

@@ -69,3 +69,44 @@ def test_preview_follows_typing_and_generation_panel_completes(page, app, jobs):
     expect(names).to_contain_text("dev-web-weu-001")
     expect(names).to_contain_text("prod-web-weu-001")
     assert page_was_not_reloaded(page)
+
+
+def _seed_name(app, email: str, value: str) -> None:
+    import sqlalchemy as sa
+
+    from app.accounts.models import User
+    from app.extensions import db
+    from app.rules import services
+    from app.rules.models import Rule
+
+    with app.app_context():
+        user = db.session.scalars(sa.select(User).where(User.email == email)).one()
+        rule = db.session.scalars(sa.select(Rule).where(Rule.organization_id == user.organization_id)).one()
+        owner = type("G", (), {"organization_id": rule.organization_id, "workspace_id": rule.workspace_id,
+                               "rule_id": rule.id, "id": None, "submission_id": None, "requested_by_id": None})
+        services._insert_names([services._name_row(owner, rule.fields[0], value, {}, services.utcnow())])
+        db.session.commit()
+        db.session.remove()
+
+
+def test_conflict_check_findings_appear_when_its_panel_completes(page, app, jobs):
+    email = sign_up(page, organization="Hooli")
+    _naming_for(app, email)
+    _seed_name(app, email, "dev-web-weu-001")
+
+    page.goto("/rules/conflicts")
+    page.fill("#f-proposed_strings", "dev-web-weu-001\nDEV_web_weu_001\nfresh-one")
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_url("**/rules/conflicts/*")
+    findings = page.locator("#conflict-findings")
+    expect(findings).to_contain_text("The findings appear here when the check completes")
+    mark_page(page)
+    jobs.start()
+    page.locator(".job-panel[data-status=succeeded]").wait_for(timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("[data-testid=conflict-summary]")).to_contain_text("Checked 3 name(s): 2 finding(s)")
+    # The findings table below the panel fills itself in once the panel says succeeded: no reload.
+    expect(findings.locator("tbody tr")).to_have_count(2, timeout=10_000)
+    expect(findings).to_contain_text("'dev-web-weu-001' is already an active name.")
+    expect(findings).to_contain_text("Same as 'dev-web-weu-001' once case and delimiters are ignored.")
+    expect(findings).to_contain_text("fresh-one")  # listed under "No findings"
+    assert page_was_not_reloaded(page)

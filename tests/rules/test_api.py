@@ -56,8 +56,17 @@ def test_generation_conflict_check_and_preview_over_json(app, naming, admin, run
     check = script.post("/conflict-checks/", json={"proposed_strings": ["prod-web-weu-001", "new-one"]}, headers=bearer)
     assert check.status_code == 201
     data = check.get_json()
-    assert (data["conflicts_found"], data["max_severity"]) == (1, "error")
-    assert script.get(f"/conflict-checks/{data['id']}/", headers=bearer).get_json()["results"][0]["severity"] == "error"
+    assert (data["status"], data["proposed_count"]) == ("pending", 2)
+    assert check.headers["Location"].endswith(f"/conflict-checks/{data['id']}/")
+    run_jobs()
+    done = script.get(f"/conflict-checks/{data['id']}/", headers=bearer).get_json()
+    assert (done["status"], done["conflicts_found"], done["max_severity"]) == ("completed", 1, "error")
+    assert done["results"][0]["severity"] == "error" and done["results_truncated"] is False
+    assert done["proposed_strings"] == ["prod-web-weu-001", "new-one"] and done["severity_counts"] == {"error": 1}
+    not_a_list = script.post("/conflict-checks/", json={"proposed_strings": {"a": 1}}, headers=bearer)
+    assert not_a_list.status_code == 422 and "list of strings" in not_a_list.get_json()["error"]
+    whole = script.post("/conflict-checks/", json={"generation": body["id"]}, headers=bearer)  # names stored
+    assert whole.status_code == 422 and "validate-only" in whole.get_json()["error"]
 
     preview = script.post("/rule-previews/", json={"rule": naming.rule.id, "test_data": {
         "environment": "dev", "project": "web", "region": "neu"}}, headers=bearer)

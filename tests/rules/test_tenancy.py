@@ -28,7 +28,8 @@ def _objects(naming, user):
         "json": [f"/generations/{generation.id}/", f"/conflict-checks/{check.id}/", f"/rule-previews/{preview.id}/"],
         "post": [f"/rules/dimensions/{naming.env.id}/delete", f"/rules/values/{value.id}/delete",
                  f"/rules/platforms/{naming.platform.id}/delete", f"/rules/{naming.rule.id}/delete",
-                 f"/rules/{naming.rule.id}/preview", f"/rules/{naming.rule.id}/fields/{naming.field.id}"],
+                 f"/rules/{naming.rule.id}/preview", f"/rules/{naming.rule.id}/fields/{naming.field.id}",
+                 f"/rules/generations/{generation.id}/conflict-check"],
     }
 
 
