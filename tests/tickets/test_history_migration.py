@@ -8,7 +8,7 @@ from flask_migrate import downgrade, upgrade
 from app.extensions import db
 from tests.platform.test_migrations import MIGRATIONS, _script_directory, fresh_app, fresh_database_url  # noqa: F401
 
-REVISION = "0008_tickets_history"
+REVISION = "0007_tickets_history"
 WHEN = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 
 

@@ -5,12 +5,12 @@ organization either walks that organization's tickets in order or reads matches 
 100 of them. These lead with organization_id (btree_gin) and hold only live tickets and
 their comments, so a search, and the count of its matches, reads one organization's matches.
 
-Revision ID: 0007_tickets_org_search
+Revision ID: 0006_tickets_org_search
 Revises: 0005_exports
 """
 from alembic import op
 
-revision = '0007_tickets_org_search'
+revision = '0006_tickets_org_search'
 down_revision = '0005_exports'
 branch_labels = None
 depends_on = None

@@ -5,14 +5,14 @@ restored), `internal` (never shown to customers) and `comment_id`. Existing tick
 timeline back-filled: their creation, their replies and notes, and their files; the old
 "In trash" field changes become deleted/restored events, and staff-only fields are marked internal.
 
-Revision ID: 0008_tickets_history
-Revises: 0007_tickets_org_search
+Revision ID: 0007_tickets_history
+Revises: 0006_tickets_org_search
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0008_tickets_history'
-down_revision = '0007_tickets_org_search'
+revision = '0007_tickets_history'
+down_revision = '0006_tickets_org_search'
 branch_labels = None
 depends_on = None
 

@@ -8,15 +8,15 @@ away" search: (workspace, length, first half) and (workspace, length, second
 half). PostgreSQL gets fuzzystrmatch for levenshtein_less_equal(); SQLite
 checks candidates with a function the app registers on its connection.
 
-Revision ID: 0006_rules_conflict_indexes
-Revises: 0008_tickets_history
+Revision ID: 0008_rules_conflict_indexes
+Revises: 0007_tickets_history
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0006_rules_conflict_indexes'
-down_revision = '0008_tickets_history'
+revision = '0008_rules_conflict_indexes'
+down_revision = '0007_tickets_history'
 branch_labels = None
 depends_on = None
 
