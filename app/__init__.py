@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, g, render_template, request
+from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from app.config import Config

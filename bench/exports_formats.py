@@ -153,7 +153,7 @@ def prepare(database_url: str, storage: str) -> tuple[int, dict[str, int]]:
             db.session.commit()
             ids[fmt] = row.id
         if PDF_ROWS < ROWS:  # PDF: the first 10,000 rows (a date range covering them)
-            from datetime import date, timedelta
+            from datetime import timedelta
 
             from app.exports.models import ExportRequest
 

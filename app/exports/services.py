@@ -34,7 +34,7 @@ from app.exports.models import (
 from app.exports.writers import WRITERS
 from app.extensions import db
 from app.platform import storage
-from app.platform.jobs import QUEUED, RUNNING, SUCCEEDED, FAILED, JobError, JobSuperseded, job_submit
+from app.platform.jobs import QUEUED, RUNNING, SUCCEEDED, JobError, JobSuperseded, job_submit
 from app.platform.models import utcnow
 
 log = logging.getLogger("cairn.exports")

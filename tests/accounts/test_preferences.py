@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
-import sqlalchemy as sa
 
 from app.accounts.models import User, UserPreferences, Workspace
 from app.extensions import db

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from datetime import timedelta
 
 import openpyxl
@@ -12,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from app.exports.models import ExportAuditLog, ExportRequest, TimeEntry
+from app.exports.models import ExportAuditLog, ExportRequest
 from app.extensions import db
 from tests.exports.conftest import add_entries, storage_blocked
 from tests.helpers import page_text, reload

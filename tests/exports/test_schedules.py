@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import openpyxl
 import pytest

@@ -4,10 +4,9 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-import sqlalchemy as sa
 
 from app.exports import services
-from app.exports.models import ExportRequest, TimeEntry
+from app.exports.models import ExportRequest
 from app.extensions import db
 from tests.exports.conftest import add_entries
 

@@ -8,7 +8,7 @@ from app.extensions import db
 from app.platform.jobs import BackgroundTask
 from app.platform.security import is_safe_redirect
 from tests.factories import PASSWORD, workspace_of
-from tests.helpers import Auth, browser, csrf_from, is_signed_in, page_text, signed_in
+from tests.helpers import browser, csrf_from, is_signed_in, page_text, signed_in
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'",

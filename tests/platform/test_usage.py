@@ -11,7 +11,7 @@ from app.platform.jobs import BackgroundTask
 from app.platform.models import utcnow
 from app.platform.usage import UNMATCHED_ENDPOINT, APIUsageLog, purge_usage_older_than
 from tests.factories import make_member, make_organization, workspace_of
-from tests.helpers import Auth, browser, page_text, signed_in
+from tests.helpers import browser, page_text, signed_in
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.projects import gitops
 from app.projects.models import RepositoryExport
-from tests.helpers import page_text, reload
+from tests.helpers import page_text
 
 
 @pytest.fixture()

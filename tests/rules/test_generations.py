@@ -4,7 +4,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.rules import services
 from app.rules.models import GeneratedName, Generation, PropagationRun
 from tests.helpers import page_text, reload, signed_in
 from tests.rules.conftest import all_values

@@ -97,3 +97,17 @@ def text(response) -> str:
     import html
 
     return html.unescape(response.get_data(as_text=True))
+
+
+@pytest.fixture()
+def standard_sla_policy(people):
+    """The organization's default SLA policy: medium 60/240 minutes, urgent 15/60, around the clock."""
+    from app.extensions import db
+    from app.tickets.models import SLAPolicy
+
+    row = SLAPolicy(organization_id=people["org"].id, name="Standard", is_default=True,
+                    medium_first_response_minutes=60, medium_resolution_minutes=240,
+                    urgent_first_response_minutes=15, urgent_resolution_minutes=60)
+    db.session.add(row)
+    db.session.commit()
+    return row

@@ -31,13 +31,8 @@ def _due(ticket_id):
 
 
 @pytest.fixture()
-def standard(people):
-    row = SLAPolicy(organization_id=people["org"].id, name="Standard", is_default=True,
-                    medium_first_response_minutes=60, medium_resolution_minutes=240,
-                    urgent_first_response_minutes=15, urgent_resolution_minutes=60)
-    db.session.add(row)
-    db.session.commit()
-    return row
+def standard(standard_sla_policy):
+    return standard_sla_policy
 
 
 def _form(policy, **changes):

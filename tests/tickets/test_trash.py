@@ -9,7 +9,7 @@ from app.platform.models import utcnow
 from app.tickets import services
 from app.tickets.models import Ticket, TicketAttachment, TicketComment
 from tests.helpers import reload
-from tests.tickets.conftest import PNG, text, upload
+from tests.tickets.conftest import PNG, text
 
 
 def test_delete_needs_a_reason_and_shows_in_the_trash(people, login, make_ticket):

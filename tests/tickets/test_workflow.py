@@ -198,7 +198,7 @@ def test_merge_moves_comments_and_closes_the_duplicate(people, login, make_ticke
     assert dup.status == "closed" and dup.merged_into_id == original.id
     contents = [c.content for c in db.session.scalars(db.select(TicketComment).where(TicketComment.ticket_id == original.id))]
     assert "Same problem again" in contents and any("was merged into this ticket" in c for c in contents)
-    assert f"merged into" in text(agent.get(f"/tickets/{duplicate.id}"))
+    assert "merged into" in text(agent.get(f"/tickets/{duplicate.id}"))
     again = agent.form_post(f"/tickets/{original.id}/merge", {"target": str(original.ticket_number)},
                             page=f"/tickets/{original.id}")
     assert "can't be merged into itself" in text(agent.get(again.headers["Location"]))
