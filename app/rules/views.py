@@ -102,10 +102,10 @@ def _render_dimension(dim, *, errors=None, value_errors=None, value_data=None, s
                            value_errors=value_errors or {}, value_data=value_data or {}), status
 
 
-def _ordered_row_action(row, action: str, *, move, delete, restore, deleted_message: str, restored_message: str):
-    """Move up/down, delete or restore an ordered, soft-deletable row (dimensions and their values)."""
+def _row_action(row, action: str, *, delete, restore, deleted_message: str, restored_message: str, move=None):
+    """Delete or restore a soft-deletable row; move it up/down too when it is ordered (dimensions, values)."""
     try:
-        if action in ("up", "down") and row.is_active:
+        if move is not None and action in ("up", "down") and row.is_active:
             move(direction=action)
         elif action == "delete":
             delete(user=current_user)
@@ -123,7 +123,7 @@ def _ordered_row_action(row, action: str, *, move, delete, restore, deleted_mess
 @staff_required
 def dimension_action(dimension_id: int, action: str):
     dim = get_or_404(Dimension, dimension_id, include_deleted=True)
-    _ordered_row_action(
+    _row_action(
         dim, action,
         move=lambda **kw: services.dimension_move(dimension=dim, **kw),
         delete=lambda **kw: services.dimension_delete(dimension=dim, **kw),
@@ -194,7 +194,7 @@ def value_action(value_id: int, action: str):
         else:
             flash(f"Value {row.value} deleted.", "success")
         return redirect(url_for("rules.dimension_detail", dimension_id=row.dimension_id))
-    _ordered_row_action(
+    _row_action(
         row, action,
         move=lambda **kw: services.value_move(value_row=row, **kw),
         delete=lambda **kw: services.value_delete(value_row=row, **kw),
@@ -251,17 +251,11 @@ def platform_edit(platform_id: int):
 @staff_required
 def platform_action(platform_id: int, action: str):
     platform = get_or_404(Platform, platform_id, include_deleted=True)
-    try:
-        if action == "delete":
-            services.platform_delete(platform=platform, user=current_user)
-            flash(f"Platform {platform.name} deleted.", "success")
-        elif action == "restore":
-            services.platform_restore(platform=platform, user=current_user)
-            flash(f"Platform {platform.name} restored.", "success")
-        else:
-            abort(404)
-    except RulesError as exc:
-        flash(str(exc), "error")
+    _row_action(platform, action,
+                delete=lambda user: services.platform_delete(platform=platform, user=user),
+                restore=lambda user: services.platform_restore(platform=platform, user=user),
+                deleted_message=f"Platform {platform.name} deleted.",
+                restored_message=f"Platform {platform.name} restored.")
     return redirect(url_for("rules.platforms"))
 
 
@@ -349,17 +343,10 @@ def rule_detail(rule_id: int):
 @staff_required
 def rule_action(rule_id: int, action: str):
     rule = get_or_404(Rule, rule_id, include_deleted=True)
-    try:
-        if action == "delete":
-            services.rule_delete(rule=rule, user=current_user)
-            flash(f"Rule {rule.name} deleted.", "success")
-        elif action == "restore":
-            services.rule_restore(rule=rule, user=current_user)
-            flash(f"Rule {rule.name} restored.", "success")
-        else:
-            abort(404)
-    except RulesError as exc:
-        flash(str(exc), "error")
+    _row_action(rule, action,
+                delete=lambda user: services.rule_delete(rule=rule, user=user),
+                restore=lambda user: services.rule_restore(rule=rule, user=user),
+                deleted_message=f"Rule {rule.name} deleted.", restored_message=f"Rule {rule.name} restored.")
     return redirect(url_for("rules.index"))
 
 

@@ -130,9 +130,13 @@ def _store_uploads(ticket: Ticket, uploads: list[Upload], *, uploader: User, com
             sha256=hashlib.sha256(upload.data).hexdigest()))
 
 
-def _commit_with_files(written: list[str]) -> None:
-    """Commit; on failure remove the files written for this transaction (nothing half-saved)."""
+def _commit_with_uploads(ticket: Ticket, uploads: list[Upload], *, uploader: User,
+                         comment: TicketComment | None) -> None:
+    """Flush, write the files, commit; on any failure roll back and remove the files written (nothing half-saved)."""
+    written: list[str] = []
     try:
+        db.session.flush()  # the ticket's id names the files' folder
+        _store_uploads(ticket, uploads, uploader=uploader, comment=comment, written=written)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -172,16 +176,7 @@ def ticket_create(*, organization: Organization, actor: User, customer: User, su
                     description=(description or "").strip(), priority=priority)
     ticket._actor_id = actor.id
     db.session.add(ticket)
-    written: list[str] = []
-    try:
-        db.session.flush()
-        _store_uploads(ticket, uploads, uploader=actor, comment=None, written=written)
-    except Exception:
-        db.session.rollback()
-        for path in written:
-            storage.delete(path)
-        raise
-    _commit_with_files(written)
+    _commit_with_uploads(ticket, uploads, uploader=actor, comment=None)
     return ticket
 
 
@@ -333,16 +328,7 @@ def comment_add(*, ticket: Ticket, author: User, content: str, internal: bool = 
     elif not internal and author.role == "customer" and ticket.status in ("pending", "resolved"):
         ticket.status = "open"  # the customer answered: the clock runs again
     ticket.updated_at = now
-    written: list[str] = []
-    try:
-        db.session.flush()
-        _store_uploads(ticket, uploads, uploader=author, comment=comment, written=written)
-    except Exception:
-        db.session.rollback()
-        for path in written:
-            storage.delete(path)
-        raise
-    _commit_with_files(written)
+    _commit_with_uploads(ticket, uploads, uploader=author, comment=comment)
     _notify_reply(ticket, comment, uploads)
     return comment
 

@@ -71,3 +71,20 @@ def test_deleting_a_value_names_were_built_from_asks_first(app, naming, admin, r
     unused = auth.post(f"/rules/values/{dev.id}/delete", page=f"/rules/dimensions/{naming.env.id}")
     assert unused.status_code == 302  # no name uses it: deleted at once
     assert reload(DimensionValue, dev.id).is_active is False
+
+
+@pytest.mark.parametrize("kind", ["platform", "rule"])
+def test_platforms_and_rules_are_deleted_and_restored_from_their_pages(app, naming, admin, kind):
+    from app.rules.models import Platform, Rule
+
+    row, model, base, listing = ((naming.platform, Platform, f"/rules/platforms/{naming.platform.id}",
+                                  "/rules/platforms") if kind == "platform"
+                                 else (naming.rule, Rule, f"/rules/{naming.rule.id}", "/rules/"))
+    client, auth = signed_in(app, admin)
+    deleted = auth.post(f"{base}/delete", page=listing, follow_redirects=True)
+    assert deleted.status_code == 200 and f"{row.name} deleted." in page_text(deleted)
+    assert reload(model, row.id).is_active is False
+    restored = auth.post(f"{base}/restore", page=listing, follow_redirects=True)
+    assert restored.status_code == 200 and f"{row.name} restored." in page_text(restored)
+    assert reload(model, row.id).is_active is True
+    assert auth.post(f"{base}/explode", page=listing).status_code == 404
