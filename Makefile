@@ -8,6 +8,8 @@ TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/cairn
 TEST_REDIS ?= redis://127.0.0.1:6379
 PYTEST_ARGS ?=
 WORKERS ?= 2
+# gunicorn processes for `make serve`: (2 x cores) + 1, gunicorn's advice for CPU-bound work (bench/tickets_list.py).
+WEB_WORKERS ?= $(shell echo $$(( 2 * $$(nproc) + 1 )))
 
 .PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool bench clean
 
@@ -43,7 +45,7 @@ run: install
 ## serve: production mode with gunicorn (set DATABASE_URL, REDIS_URL, SECRET_KEY; run `make worker` beside it)
 serve: install
 	$(BIN)/flask db upgrade
-	$(BIN)/gunicorn --workers 3 --bind 127.0.0.1:8000 --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers $(WEB_WORKERS) --bind 127.0.0.1:8000 --access-logfile - wsgi:app
 
 worker: install
 	$(BIN)/flask worker

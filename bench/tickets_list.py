@@ -151,13 +151,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(database_url: str, port: int, workers: int, storage: str) -> subprocess.Popen:
+def start_gunicorn(database_url: str, port: int, workers: int, threads: int, storage: str) -> subprocess.Popen:
     # The web tier alone, as deployed beside `flask worker`: no in-process job worker in the gunicorn workers.
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL="", STORAGE_DIR=storage, SECRET_KEY="bench-secret",
                PYTHONPATH=str(ROOT), SESSION_COOKIE_SECURE="false", EMBEDDED_WORKER="false")
     log = open(Path(storage) / "gunicorn.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", "4", "-b", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 30
@@ -281,7 +281,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("TICKETS_BENCH_SECONDS", 6)))
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
+    # As `make serve` deploys it: gunicorn's advice for CPU-bound workers, (2 x cores) + 1 processes of one
+    # thread. Threads in one process queue on its interpreter lock: 2 x 4 gave p95s a third higher.
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seeded-database", default="",
                         help="a database this script seeded before (kept): skip seeding, keep it afterwards")
     args = parser.parse_args()
@@ -312,7 +315,7 @@ def main() -> int:
         else:
             seed(app, organizations, tickets)
         port = free_port()
-        proc = start_gunicorn(database_url, port, args.workers, storage)
+        proc = start_gunicorn(database_url, port, args.workers, args.threads, storage)
         cookie = sign_in(port)
         filters = {"status": "active", "priority": "high", "sort": "-number"}
         pages = [
@@ -323,7 +326,7 @@ def main() -> int:
             ("search 'printer' (common word)", "/tickets/?q=printer", cookie),
             (f"search '{RARE}' (rare: in no ticket of the organization)", f"/tickets/?q={RARE}", cookie),
         ]
-        print(f"\ngunicorn: {args.workers} workers x 4 threads; load: a second process, {args.concurrency} "
+        print(f"\ngunicorn: {args.workers} workers x {args.threads} threads; load: a second process, {args.concurrency} "
               f"keep-alive connections, {args.seconds:.0f} s per URL; agent page size {PAGE_SIZE}")
         results = []
         for label, path, auth in pages:

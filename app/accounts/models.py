@@ -7,6 +7,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 from flask_login import UserMixin
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -155,17 +156,29 @@ class User(TimestampMixin, SoftDeleteMixin, TenantMixin, UserMixin, db.Model):
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
 
-    @property
+    @hybrid_property
     def display_name(self) -> str:
         return self.full_name or self.email
+
+    @display_name.inplace.expression
+    @classmethod
+    def _display_name_expression(cls) -> sa.ColumnElement[str]:
+        # The same in SQL, for lists that select names as plain columns.
+        return sa.func.coalesce(sa.func.nullif(cls.full_name, ""), cls.email)
 
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
 
+    # Set by the user loader: the names of this user's permissions, read with the session (one query
+    # less on every page whose nav asks has_permission). Unset elsewhere: the relationship is read.
+    loaded_permissions = None  # type: frozenset[str] | None
+
     def has_permission(self, permission: str) -> bool:
         if self.role == "admin":
             return True
+        if self.loaded_permissions is not None:
+            return permission in self.loaded_permissions
         return any(p.permission == permission for p in self.permissions)
 
     def __repr__(self) -> str:

@@ -224,12 +224,17 @@ def session_load(session_key: str) -> User | None:
     """The user of an active, unexpired session (Flask-Login's user loader)."""
     if not session_key:
         return None
-    user_session = db.session.scalars(
-        sa.select(UserSession).where(UserSession.session_key == session_key, UserSession.is_active.is_(True))
+    permission_names = (sa.select(sa.func.aggregate_strings(UserPermission.permission, ","))
+                        .where(UserPermission.user_id == UserSession.user_id).scalar_subquery())
+    found = db.session.execute(
+        sa.select(UserSession, permission_names)
+        .where(UserSession.session_key == session_key, UserSession.is_active.is_(True))
     ).first()
-    if user_session is None:
+    if found is None:
         return None
+    user_session, permissions = found
     user = user_session.user
+    user.loaded_permissions = frozenset(permissions.split(",")) if permissions else frozenset()
     now = utcnow()
     expired = _session_expired(user_session, now)
     if expired or not user.is_active or not user.organization.is_active:
@@ -432,6 +437,7 @@ def _set_permissions(*, actor: User, member: User, permissions: list[str]) -> No
     have = {g.permission for g in member.permissions}
     for permission in sorted(wanted - have):
         member.permissions.append(UserPermission(permission=permission, granted_by_id=actor.id))
+    member.loaded_permissions = None  # read the relationship from now on, not the set loaded with the session
 
 
 # ---------------------------------------------------------------------------

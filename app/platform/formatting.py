@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from flask import Flask
+from flask import Flask, g, has_request_context
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -15,13 +15,25 @@ DATE_PATTERNS = {"iso": "%Y-%m-%d", "us": "%m/%d/%Y", "eu": "%d.%m.%Y"}
 TIME_PATTERNS = {"iso": "%H:%M", "us": "%I:%M %p", "eu": "%H:%M"}
 
 
+def _display_preferences() -> tuple[str, bool]:
+    """(date format, relative times on) of the signed-in user, read once per request.
+
+    A list page formats a timestamp per row; going through `current_user` for each
+    one cost more than the formatting.
+    """
+    if not has_request_context():  # emails rendered by jobs
+        return "iso", False
+    cached = g.get("display_preferences")
+    if cached is None:
+        prefs = current_user.preferences if current_user and current_user.is_authenticated else None
+        cached = ((prefs.preferred_date_format or "iso") if prefs is not None else "iso",
+                  prefs is not None and "relative_times" in (prefs.enabled_features or []))
+        g.display_preferences = cached
+    return cached
+
+
 def _format_key() -> str:
-    try:
-        if current_user and current_user.is_authenticated and current_user.preferences is not None:
-            return current_user.preferences.preferred_date_format or "iso"
-    except Exception:  # outside a request (emails rendered by jobs)
-        pass
-    return "iso"
+    return _display_preferences()[0]
 
 
 def format_date(value: date | datetime | None, fmt: str | None = None) -> str:
@@ -58,13 +70,12 @@ def relative_time(value: datetime | None, now: datetime | None = None) -> str:
 
 def timestamp_html(value: datetime | None) -> Markup:
     """A <time> element: relative text when the user enabled it, the exact time otherwise."""
-    from app.platform.features import feature_enabled
-
     if value is None:
         return Markup("\u2014")
-    exact = format_datetime(value)
+    key, relative = _display_preferences()
+    exact = format_datetime(value, key)
     iso = value.isoformat()
-    if feature_enabled("relative_times"):
+    if relative:
         return Markup(f'<time datetime="{escape(iso)}" title="{escape(exact)}">{escape(relative_time(value))}</time>')
     return Markup(f'<time datetime="{escape(iso)}">{escape(exact)}</time>')
 

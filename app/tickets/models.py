@@ -81,6 +81,16 @@ class SLAPolicy(TimestampMixin, TenantMixin, db.Model):
         return getattr(self, f"{priority}_resolution_minutes")
 
 
+def sla_due_of(status: str, *, first_response_due: datetime | None, first_responded_at: datetime | None,
+               resolution_due: datetime | None) -> datetime | None:
+    """The next deadline that matters: first response until answered, then resolution; none once closed."""
+    if status not in ACTIVE_STATUSES:
+        return None
+    if first_responded_at is None and first_response_due is not None:
+        return first_response_due
+    return resolution_due
+
+
 class Ticket(TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
     __tablename__ = "tickets"
     __platform_purge__ = False  # the hourly tickets-purge job removes them, with their files (app.tickets.jobs)
@@ -112,6 +122,9 @@ class Ticket(TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
                  sqlite_where=sa.text("status IN ('new', 'open', 'pending')")),
         # The agent list: one organization's live tickets, newest first.
         sa.Index("idx_ticket_org_live_number", "organization_id", "is_active", "ticket_number"),
+        # The list's count under a status filter (with or without priority), from the index alone.
+        sa.Index("idx_ticket_org_live_status_priority", "organization_id", "status", "priority",
+                 postgresql_where=sa.text("is_active"), sqlite_where=sa.text("is_active")),
         pg_only(sa.Index("idx_ticket_search_gin", "subject", "description", postgresql_using="gin",
                          postgresql_ops={"subject": "gin_trgm_ops", "description": "gin_trgm_ops"})),
         pg_only(sa.Index("idx_ticket_tags_gin", "tags", postgresql_using="gin")),
@@ -156,12 +169,8 @@ class Ticket(TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
 
     @property
     def sla_due(self) -> datetime | None:
-        """The next deadline that matters: first response until answered, then resolution."""
-        if not self.is_open:
-            return None
-        if self.first_responded_at is None and self.first_response_due is not None:
-            return self.first_response_due
-        return self.resolution_due
+        return sla_due_of(self.status, first_response_due=self.first_response_due,
+                          first_responded_at=self.first_responded_at, resolution_due=self.resolution_due)
 
     def sla_seconds_left(self, now: datetime | None = None) -> int | None:
         due = self.sla_due

@@ -251,10 +251,12 @@ def names_only():
     return (sa.orm.lazyload(User.organization), sa.orm.lazyload(User.preferences), sa.orm.lazyload(User.permissions))
 
 
-def assignable_agents(organization_id: int) -> list[User]:
-    return list(db.session.scalars(sa.select(User).where(
+def assignable_agents(organization_id: int) -> list[sa.Row]:
+    """The assignee choices: id, display_name and availability_status of each active staff member."""
+    return list(db.session.execute(sa.select(User.id, User.display_name.label("display_name"),
+                                             User.availability_status).where(
         User.organization_id == organization_id, User.role.in_(STAFF_ROLES), User.is_active.is_(True))
-        .options(*names_only()).order_by(User.full_name, User.email)))
+        .order_by(User.full_name, User.email)))
 
 
 

@@ -36,8 +36,13 @@ def test_every_page_of_every_sort_matches_a_plain_offset(people, login, make_tic
     assert shown == expected  # the deferred join keeps order, drops the deleted ticket, repeats nothing
 
 
-def test_a_search_past_the_count_limit_says_so_and_still_pages_on(people, login, make_ticket, monkeypatch):
+# 2000 newest tickets probed: the word is common among them and the ids are never read. 4: the probe
+# sees too few tickets to decide, so the first SEARCH_COUNT_LIMIT + 1 matching ids are read.
+@pytest.mark.parametrize("probe_rows", [2000, 4])
+def test_a_search_past_the_count_limit_says_so_and_still_pages_on(people, login, make_ticket, monkeypatch,
+                                                                  probe_rows):
     monkeypatch.setattr(listing, "SEARCH_COUNT_LIMIT", 6)
+    monkeypatch.setattr(listing, "COMMON_PROBE_ROWS", probe_rows)
     people["agent"].preferences.default_page_size = 5
     db.session.commit()
     tickets = [make_ticket(people["customer"], subject=f"Printer {i:02d}") for i in range(14)]
@@ -77,3 +82,19 @@ def test_customer_box_filters_by_name_or_email_and_shows_a_linked_customer(peopl
     page = text(agent.get(f"/tickets/?customer={people['customer2'].id}"))
     assert f'name="customer" value="{people["customer2"].email}"' in page and "From the first" not in page
     assert "No tickets match" in text(agent.get("/tickets/?customer=nobody-like-this", headers=HX))
+
+
+def test_the_common_word_probe_counts_only_tickets_the_filters_leave(people, login, make_ticket, monkeypatch):
+    monkeypatch.setattr(listing, "SEARCH_COUNT_LIMIT", 3)
+    for i in range(5):
+        ticket = make_ticket(people["customer"], subject=f"Printer closed {i}")
+        services.ticket_delete(ticket=reload(Ticket, ticket.id), actor=people["agent"], reason="duplicate")
+    make_ticket(people["customer"], subject="Printer live", priority="high")
+    make_ticket(people["customer"], subject="Printer low", priority="low")
+    agent = login(people["agent"])
+    html = text(agent.get("/tickets/?q=printer", headers=HX))
+    # Five trashed matches among the newest don't make the word common: the count stays exact.
+    assert "Printer live" in html and "Printer low" in html and "Printer closed" not in html
+    assert "2 in all" in html and "+" not in html.split("in all")[0][-20:]
+    high = text(agent.get("/tickets/?q=printer&priority=high", headers=HX))
+    assert "Printer live" in high and "Printer low" not in high and "1 in all" in high
