@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from app.accounts.models import User
 from app.extensions import db
 from app.platform.pagination import Page, paginate
+from app.platform.transactions import plan_each_statement
 from app.tickets.models import ACTIVE_STATUSES, PRIORITIES, STATUSES, Ticket, TicketComment, sla_due_of
 from app.tickets.services import like_pattern, names_only
 
@@ -236,7 +237,10 @@ def ticket_page(*, user: User, filters: TicketFilters) -> Page:
     but isn't there.
     """
     narrowed = _filter_conditions(user=user, filters=filters)
-    search = _search_condition(user, filters) if filters.q.strip() else None
+    search = None
+    if filters.q.strip():
+        plan_each_statement()  # before the comments query the search condition runs
+        search = _search_condition(user, filters)
     conditions = narrowed if search is None else [*narrowed, search]
     matching = sa.select(Ticket.id).where(*conditions)
 
