@@ -177,7 +177,20 @@ def ticket_create(*, organization: Organization, actor: User, customer: User, su
     ticket._actor_id = actor.id
     db.session.add(ticket)
     _commit_with_uploads(ticket, uploads, uploader=actor, comment=None)
+    if actor.role in STAFF_ROLES and actor.id != customer.id:
+        _notify_opened_for(ticket, actor, uploads)
     return ticket
+
+
+def _notify_opened_for(ticket: Ticket, actor: User, uploads: list[Upload]) -> None:
+    """Tell the customer that staff opened a ticket for them (a phone call, a walk-in), as their
+    preferences allow: they learn its number and where to follow it. Their own tickets need no mail."""
+    files = f"\nAttached: {', '.join(u.name for u in uploads)} (download them on the ticket page)\n" if uploads else ""
+    description = f"\n{ticket.description}\n" if ticket.description else ""
+    mail.notify(ticket.customer, f"[#{ticket.ticket_number}] {ticket.subject}",
+                f"{actor.display_name} opened ticket #{ticket.ticket_number} for you: {ticket.subject}\n"
+                f"{description}{files}\n"
+                f"Follow it and reply on the ticket page: {ticket_link(ticket)}\n")
 
 
 def _lock(ticket: Ticket) -> None:
