@@ -43,6 +43,8 @@ REFUSALS = {
     "closed": "A closed ticket is final. Open a new ticket instead.",
     "new": "A ticket can't go back to new once it has been worked on.",
 }
+# Statuses that end the conversation: no replies, no files, and tags and custom fields stay as they were.
+FINAL_STATUSES = ("closed", "cancelled")
 
 
 class TicketError(ValueError):
@@ -323,7 +325,7 @@ def comment_add(*, ticket: Ticket, author: User, content: str, internal: bool = 
             raise TicketError("You can only reply to your own tickets.")
         internal = False
     _lock(ticket)
-    if ticket.status in ("closed", "cancelled") or ticket.merged_into_id:
+    if ticket.status in FINAL_STATUSES or ticket.merged_into_id:
         raise TicketError(f"This ticket is {ticket.status}; replies are closed.", "content")
     organization = db.session.get(Organization, ticket.organization_id)
     uploads = uploads_check(organization=organization, files=files)
@@ -381,7 +383,24 @@ def parse_tags(text: str) -> list[str]:
     return tags
 
 
+def fields_locked_reason(ticket: Ticket) -> str | None:
+    """Why a ticket's tags and custom fields can't change: closed and cancelled tickets are kept as they ended."""
+    if ticket.status == "closed":
+        return "A closed ticket is final: its tags and custom fields can no longer change."
+    if ticket.status == "cancelled":
+        return "A cancelled ticket's tags and custom fields can't change; reopen the ticket first."
+    return None
+
+
+def _check_fields_unlocked(ticket: Ticket, field: str) -> None:
+    _lock(ticket)  # the status is read under the lock: a ticket closed a moment ago is closed
+    reason = fields_locked_reason(ticket)
+    if reason:
+        raise TicketError(reason, field)
+
+
 def ticket_set_tags(*, ticket: Ticket, actor: User, text: str) -> Ticket:
+    _check_fields_unlocked(ticket, "tags")
     _set(ticket, actor, tags=parse_tags(text))
     _commit()
     return ticket
@@ -403,6 +422,7 @@ def parse_custom_fields(text: str) -> dict:
 
 
 def ticket_set_custom_fields(*, ticket: Ticket, actor: User, text: str) -> Ticket:
+    _check_fields_unlocked(ticket, "custom_fields")
     _set(ticket, actor, custom_fields=parse_custom_fields(text))
     _commit()
     return ticket
@@ -414,7 +434,7 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
         raise TicketError("A ticket can't be merged into itself.", "target")
     if source.organization_id != target.organization_id or not target.is_active:
         raise TicketError("No such ticket in this organization.", "target")
-    if target.merged_into_id or target.status in ("closed", "cancelled"):
+    if target.merged_into_id or target.status in FINAL_STATUSES:
         raise TicketError(f"Ticket #{target.ticket_number} is {target.status}; merge into an open ticket.", "target")
     if source.merged_into_id:
         raise TicketError("This ticket was already merged.", "target")

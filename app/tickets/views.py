@@ -100,12 +100,14 @@ def _detail_context(ticket: Ticket, **extra) -> dict:
         transitions=TRANSITIONS.get(ticket.status, ()),
         priorities=PRIORITIES,
         property_error=extra.pop("property_error", None),
+        property_field=extra.pop("property_field", None),
     )
     context.update(history_context(ticket, context["comments"]))
     if current_user.is_staff:
         context.update(
             agents=services.assignable_agents(ticket.organization_id),
             delete_form=extra.pop("delete_form", None) or DeleteForm(),
+            fields_locked=services.fields_locked_reason(ticket),
         )
     else:
         context["rate_form"] = extra.pop("rate_form", None) or RateForm()
@@ -147,7 +149,9 @@ def _property_change(ticket: Ticket, action):
         message = str(exc) if isinstance(exc, TicketError) else "; ".join(exc.messages())
         if is_htmx():
             ticket = _ticket_or_404(ticket.id)
-            return render_template("tickets/_properties.html", **_detail_context(ticket, property_error=message)), 422
+            field = exc.field if isinstance(exc, TicketError) else None
+            context = _detail_context(ticket, property_error=message, property_field=field)
+            return render_template("tickets/_properties.html", **context), 422
         flash(message, "error")
         return redirect(url_for("tickets.detail", ticket_id=ticket.id))
     if is_htmx():

@@ -1,10 +1,29 @@
 """Edits on an existing ticket, through the ticket page: the mail a customer gets when staff open a ticket
-for them."""
-from app.extensions import db
-from app.tickets.models import Ticket
-from tests.tickets.conftest import PNG, upload
+for them, and closed tickets' frozen tags and fields."""
+import pytest
 
+from app.extensions import db
+from app.tickets import services
+from app.tickets.models import Ticket, TicketHistory
+from tests.helpers import reload
+from tests.tickets.conftest import PNG, text, upload
+
+HX = {"HX-Request": "true"}
 CAROL = "carol@customer.example.com"
+
+
+def _history(ticket_id: int, **where) -> list[TicketHistory]:
+    db.session.expire_all()
+    stmt = db.select(TicketHistory).where(TicketHistory.ticket_id == ticket_id).order_by(TicketHistory.id)
+    return [h for h in db.session.scalars(stmt) if all(getattr(h, k) == v for k, v in where.items())]
+
+
+def _set_status(ticket: Ticket, status: str) -> Ticket:
+    db.session.execute(db.update(Ticket).where(Ticket.id == ticket.id).values(status=status))
+    db.session.commit()
+    return reload(Ticket, ticket.id)
+
+
 
 
 # --------------------------------------------------------------------------- 3. mail for a ticket opened on a customer's behalf
@@ -43,3 +62,57 @@ def test_no_mail_when_the_ticket_is_refused(people, login, outbox):
     response = agent.form_post("/tickets/new", {"customer": CAROL, "subject": "   ", "priority": "low"},
                                page="/tickets/new")
     assert response.status_code == 422 and outbox == []
+
+
+# --------------------------------------------------------------------------- 4. frozen tags and custom fields
+@pytest.mark.parametrize("status, reason", [
+    ("closed", "A closed ticket is final: its tags and custom fields can no longer change."),
+    ("cancelled", "A cancelled ticket's tags and custom fields can't change; reopen the ticket first."),
+])
+def test_closed_and_cancelled_tickets_keep_their_tags_and_fields(people, login, make_ticket, status, reason):
+    ticket = make_ticket(people["customer"])
+    services.ticket_set_tags(ticket=ticket, actor=people["agent"], text="billing")
+    services.ticket_set_custom_fields(ticket=reload(Ticket, ticket.id), actor=people["agent"], text="order: 1")
+    ticket = _set_status(reload(Ticket, ticket.id), status)
+    entries_before = len(_history(ticket.id))
+    agent = login(people["agent"])
+    page = f"/tickets/{ticket.id}"
+    html = text(agent.get(page))
+    assert reason in html
+    assert 'name="tags" value="billing" placeholder="billing, login" disabled' in html
+    assert "Save fields</button>" in html and 'placeholder="order: 1234" disabled' in html
+
+    tags = agent.form_post(f"/tickets/{ticket.id}/tags", {"tags": "other"}, page=page, headers=HX)
+    assert tags.status_code == 422
+    fragment = text(tags)
+    # The reason is shown at the tags form (between its input and the custom fields form).
+    assert fragment.index('name="tags"') < fragment.index(f'<p class="error" role="alert">{reason}</p>') \
+        < fragment.index('name="custom_fields"')
+    fields = agent.form_post(f"/tickets/{ticket.id}/custom-fields", {"custom_fields": "order: 2"}, page=page,
+                             headers=HX)
+    assert fields.status_code == 422 and reason in text(fields)
+    # Without JavaScript: back to the page with the reason.
+    plain = agent.form_post(f"/tickets/{ticket.id}/tags", {"tags": "other"}, page=page)
+    assert plain.status_code == 302 and reason in text(agent.get(plain.headers["Location"]))
+
+    row = reload(Ticket, ticket.id)
+    assert (row.tags, row.custom_fields) == (["billing"], {"order": "1"})
+    assert len(_history(ticket.id)) == entries_before
+
+
+def test_a_reopened_ticket_takes_tags_again_and_resolved_ones_still_do(people, login, make_ticket):
+    ticket = _set_status(make_ticket(people["customer"]), "cancelled")
+    agent = login(people["agent"])
+    page = f"/tickets/{ticket.id}"
+    assert agent.form_post(f"/tickets/{ticket.id}/status", {"status": "open"}, page=page,
+                           headers=HX).status_code == 200
+    assert agent.form_post(f"/tickets/{ticket.id}/tags", {"tags": "reopened"}, page=page,
+                           headers=HX).status_code == 200
+    services.ticket_change_status(ticket=reload(Ticket, ticket.id), actor=people["agent"], status="resolved")
+    ok = agent.form_post(f"/tickets/{ticket.id}/custom-fields", {"custom_fields": "cause: cable"}, page=page,
+                         headers=HX)
+    assert ok.status_code == 200 and "disabled" not in text(ok).split('name="tags"')[1].split(">")[0]
+    row = reload(Ticket, ticket.id)
+    assert (row.tags, row.custom_fields) == (["reopened"], {"cause": "cable"})
+    assert [h.field for h in _history(ticket.id, event="changed") if h.field in ("tags", "custom_fields")] == [
+        "tags", "custom_fields"]
