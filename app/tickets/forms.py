@@ -34,6 +34,17 @@ class TicketForm(FlaskForm):
     attachments = MultipleFileField("Attachments")
 
 
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class SubjectForm(FlaskForm):
+    """A ticket's subject, changed inline by staff: judged by the same rules as a new ticket's."""
+
+    subject = StringField("Subject", validators=[FormRules(Ticket, "subject")], filters=[_strip],
+                          render_kw={"maxlength": Ticket.__table__.c.subject.type.length})
+
+
 class CommentForm(FlaskForm):
     content = TextAreaField("Message", validators=[FormRules(TicketComment, "content")], render_kw={"rows": 4})
     internal = BooleanField("Internal note (never shown to the customer)")

@@ -245,6 +245,18 @@ def ticket_change_priority(*, ticket: Ticket, actor: User, priority: str) -> Tic
     return ticket
 
 
+def ticket_change_subject(*, ticket: Ticket, actor: User, subject: str) -> Ticket:
+    """Rename the ticket (staff only). The model's rules judge the subject as on a new ticket."""
+    if actor.role not in STAFF_ROLES:
+        raise TicketError("Only staff can change a ticket's subject.", "subject")
+    _lock(ticket)
+    if ticket.merged_into_id:
+        raise TicketError("This ticket was merged into another one; work on that ticket instead.", "subject")
+    _set(ticket, actor, subject=(subject or "").strip())
+    _commit()
+    return ticket
+
+
 def open_ticket_count(agent: User) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Ticket).where(
         Ticket.organization_id == agent.organization_id, Ticket.assigned_agent_id == agent.id,

@@ -14,7 +14,16 @@ from app.platform.tenancy import current_organization, get_or_404, roles_require
 from app.platform.validation import ModelValidationError, attach_model_errors
 from app.tickets import bp, listing, services
 from app.tickets.hooks import HISTORY_FIELDS
-from app.tickets.forms import ArticleForm, CommentForm, DeleteForm, RateForm, SettingsForm, SLAPolicyForm, TicketForm
+from app.tickets.forms import (
+    ArticleForm,
+    CommentForm,
+    DeleteForm,
+    RateForm,
+    SettingsForm,
+    SLAPolicyForm,
+    SubjectForm,
+    TicketForm,
+)
 from app.tickets.models import PRIORITIES, STATUSES, KnowledgeArticle, SLAPolicy, Ticket, TicketAttachment
 from app.tickets.listing import SORT_LABELS, TicketFilters
 from app.tickets.services import TRANSITIONS, TicketError
@@ -107,6 +116,7 @@ def _detail_context(ticket: Ticket, **extra) -> dict:
         context.update(
             agents=services.assignable_agents(ticket.organization_id),
             delete_form=extra.pop("delete_form", None) or DeleteForm(),
+            subject_form=extra.pop("subject_form", None) or SubjectForm(formdata=None, subject=ticket.subject),
             fields_locked=services.fields_locked_reason(ticket),
         )
     else:
@@ -183,6 +193,31 @@ def change_assignee(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     return _property_change(ticket, lambda: services.ticket_assign_from_form(
         ticket=ticket, actor=current_user, agent_id=request.form.get("assignee", "")))
+
+
+@bp.route("/<int:ticket_id>/subject", methods=["POST"])
+@staff_required
+def change_subject(ticket_id: int):
+    """Rename the ticket inline: HTMX gets the title back, or the reason under the input (422)."""
+    ticket = _ticket_or_404(ticket_id)
+    form = SubjectForm()
+    if form.validate_on_submit():
+        try:
+            services.ticket_change_subject(ticket=ticket, actor=current_user, subject=form.subject.data)
+        except (TicketError, ModelValidationError) as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            if is_htmx():
+                fresh = SubjectForm(formdata=None, subject=ticket.subject)
+                return (render_template("tickets/_subject.html", ticket=ticket, subject_form=fresh, retitle=True),
+                        200, {"HX-Trigger": "ticket-changed"})
+            flash("Subject changed.", "success")
+            return redirect(url_for("tickets.detail", ticket_id=ticket.id))
+    ticket = _ticket_or_404(ticket_id)
+    if is_htmx():
+        return render_template("tickets/_subject.html", ticket=ticket, subject_form=form), 422
+    return render_template("tickets/detail.html", **_detail_context(ticket, subject_form=form)), 422
 
 
 @bp.route("/<int:ticket_id>/tags", methods=["POST"])

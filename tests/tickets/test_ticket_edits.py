@@ -1,5 +1,5 @@
-"""Edits on an existing ticket, through the ticket page: the mail a customer gets when staff open a ticket
-for them, and closed tickets' frozen tags and fields."""
+"""Edits on an existing ticket, through the ticket page: renaming it, the mail a customer gets when staff
+open a ticket for them, and closed tickets' frozen tags and fields."""
 import pytest
 
 from app.extensions import db
@@ -24,6 +24,94 @@ def _set_status(ticket: Ticket, status: str) -> Ticket:
     return reload(Ticket, ticket.id)
 
 
+
+
+# --------------------------------------------------------------------------- 1. the subject
+def test_agent_renames_a_ticket_inline_and_the_history_says_from_what_to_what(people, login, make_ticket):
+    ticket = make_ticket(people["customer"], subject="Printer on fire")
+    agent = login(people["agent"])
+    page = f"/tickets/{ticket.id}"
+    assert "Edit subject" in text(agent.get(page))
+    response = agent.form_post(f"/tickets/{ticket.id}/subject", {"subject": "  Printer on fire in room 4  "},
+                               page=page, headers=HX)
+    assert response.status_code == 200 and response.headers["HX-Trigger"] == "ticket-changed"
+    fragment = text(response)
+    assert 'id="ticket-subject"' in fragment and f"#{ticket.ticket_number} Printer on fire in room 4" in fragment
+    assert "<title>" in fragment  # htmx retitles the browser tab
+    assert reload(Ticket, ticket.id).subject == "Printer on fire in room 4"
+    [entry] = _history(ticket.id, field="subject")
+    assert (entry.old_value, entry.new_value, entry.actor_id, entry.internal) == (
+        "Printer on fire", "Printer on fire in room 4", people["agent"].id, False)
+    # The customer's timeline shows the public change.
+    timeline = text(login(people["customer"]).get(page))
+    assert "changed subject from Printer on fire to Printer on fire in room 4" in " ".join(
+        timeline.replace("<em>", "").replace("</em>", "").split())
+
+
+def test_renaming_without_javascript_redirects_with_a_message(people, login, make_ticket):
+    ticket = make_ticket(people["customer"])
+    manager = login(people["manager"])
+    response = manager.form_post(f"/tickets/{ticket.id}/subject", {"subject": "Toner empty"},
+                                 page=f"/tickets/{ticket.id}")
+    assert response.status_code == 302
+    page = text(manager.get(response.headers["Location"]))
+    assert "Subject changed." in page and "Toner empty" in page
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("   ", "Subject is required."),
+    ("x" * 201, "Subject must be at most 200 characters."),
+])
+def test_a_bad_subject_is_refused_under_the_input_and_nothing_changes(people, login, make_ticket, typed, message):
+    ticket = make_ticket(people["customer"], subject="Original subject")
+    agent = login(people["agent"])
+    page = f"/tickets/{ticket.id}"
+    response = agent.form_post(f"/tickets/{ticket.id}/subject", {"subject": typed}, page=page, headers=HX)
+    assert response.status_code == 422
+    fragment = text(response)
+    assert f'<p class="error" id="subject-error">{message}</p>' in fragment
+    assert "<details class=\"subject-edit\" open>" in fragment  # the form stays open with what was typed
+    assert reload(Ticket, ticket.id).subject == "Original subject"
+    assert _history(ticket.id, field="subject") == []
+    # Without JavaScript: the whole page, the error at the input, the typed text kept.
+    full = agent.form_post(f"/tickets/{ticket.id}/subject", {"subject": typed}, page=page)
+    assert full.status_code == 422 and message in text(full) and "Conversation" in text(full)
+
+
+def test_a_subject_of_exactly_the_models_limit_is_accepted(people, login, make_ticket):
+    ticket = make_ticket(people["customer"])
+    agent = login(people["agent"])
+    response = agent.form_post(f"/tickets/{ticket.id}/subject", {"subject": " " + "y" * 200 + " "},
+                               page=f"/tickets/{ticket.id}", headers=HX)
+    assert response.status_code == 200 and reload(Ticket, ticket.id).subject == "y" * 200
+    assert 'maxlength="200"' in text(response)
+
+
+def test_customers_cannot_rename_and_see_no_control(people, login, make_ticket, app):
+    ticket = make_ticket(people["customer"], subject="Mine")
+    customer = login(people["customer"])
+    page = text(customer.get(f"/tickets/{ticket.id}"))
+    assert "Edit subject" not in page and f"/tickets/{ticket.id}/subject" not in page
+    response = customer.form_post(f"/tickets/{ticket.id}/subject", {"subject": "Hacked"},
+                                  page=f"/tickets/{ticket.id}", headers=HX)
+    assert response.status_code == 403
+    outsider = login(people["outsider"])  # staff of another organization: no such ticket
+    assert outsider.form_post(f"/tickets/{ticket.id}/subject", {"subject": "Hacked"}).status_code == 404
+    assert reload(Ticket, ticket.id).subject == "Mine"
+    with app.test_request_context(), pytest.raises(services.TicketError):
+        services.ticket_change_subject(ticket=reload(Ticket, ticket.id), actor=people["customer"], subject="Hacked")
+
+
+def test_a_merged_ticket_is_not_renamed(people, login, make_ticket):
+    original = make_ticket(people["customer"], subject="Original")
+    duplicate = make_ticket(people["customer"], subject="Duplicate")
+    services.ticket_merge(source=duplicate, target=original, actor=people["agent"])
+    agent = login(people["agent"])
+    assert "Edit subject" not in text(agent.get(f"/tickets/{duplicate.id}"))
+    response = agent.form_post(f"/tickets/{duplicate.id}/subject", {"subject": "Renamed"},
+                               page=f"/tickets/{duplicate.id}", headers=HX)
+    assert response.status_code == 422 and "merged into another one" in text(response)
+    assert reload(Ticket, duplicate.id).subject == "Duplicate"
 
 
 # --------------------------------------------------------------------------- 3. mail for a ticket opened on a customer's behalf
