@@ -45,6 +45,12 @@ class SubjectForm(FlaskForm):
                           render_kw={"maxlength": Ticket.__table__.c.subject.type.length})
 
 
+class AttachForm(FlaskForm):
+    """Files added to a ticket without a reply. Its own id: the reply form's input is `attachments` too."""
+
+    attachments = MultipleFileField("Add files", id="attach-files")
+
+
 class CommentForm(FlaskForm):
     content = TextAreaField("Message", validators=[FormRules(TicketComment, "content")], render_kw={"rows": 4})
     internal = BooleanField("Internal note (never shown to the customer)")

@@ -147,6 +147,38 @@ def _commit_with_uploads(ticket: Ticket, uploads: list[Upload], *, uploader: Use
         raise
 
 
+def attach_problem(ticket: Ticket, user: User) -> str | None:
+    """Why `user` can't add files to `ticket` now; None when they can (staff, or the ticket's customer)."""
+    if user.role not in STAFF_ROLES and ticket.customer_id != user.id:
+        return "You can only add files to your own tickets."
+    if ticket.merged_into_id:
+        return "This ticket was merged into another one; add the files there."
+    if ticket.status in FINAL_STATUSES:
+        return f"This ticket is {ticket.status}; files can no longer be added."
+    return None
+
+
+def ticket_attach(*, ticket: Ticket, actor: User, files) -> list[Upload]:
+    """Files added to the ticket on their own, without a reply: public, like the files it was opened with.
+
+    The same checks and storage as files on replies; a refused file refuses them all.
+    """
+    problem = attach_problem(ticket, actor)
+    if problem:
+        raise TicketError(problem, "attachments")
+    uploads = uploads_check(organization=db.session.get(Organization, ticket.organization_id), files=files)
+    if not uploads:
+        raise TicketError("Choose at least one file to attach.", "attachments")
+    _lock(ticket)
+    problem = attach_problem(ticket, actor)  # closed or merged meanwhile
+    if problem:
+        raise TicketError(problem, "attachments")
+    ticket._actor_id = actor.id
+    ticket.updated_at = utcnow()
+    _commit_with_uploads(ticket, uploads, uploader=actor, comment=None)
+    return uploads
+
+
 def attachment_count_download(*, attachment: TicketAttachment) -> None:
     db.session.execute(sa.update(TicketAttachment).where(TicketAttachment.id == attachment.id)
                        .values(download_count=TicketAttachment.download_count + 1))

@@ -16,6 +16,7 @@ from app.tickets import bp, listing, services
 from app.tickets.hooks import HISTORY_FIELDS
 from app.tickets.forms import (
     ArticleForm,
+    AttachForm,
     CommentForm,
     DeleteForm,
     RateForm,
@@ -112,6 +113,7 @@ def _detail_context(ticket: Ticket, **extra) -> dict:
         property_field=extra.pop("property_field", None),
     )
     context.update(history_context(ticket, context["comments"]))
+    context.update(files_context(ticket, context["attachments"], extra.pop("attach_form", None)))
     if current_user.is_staff:
         context.update(
             agents=services.assignable_agents(ticket.organization_id),
@@ -130,6 +132,13 @@ def history_context(ticket: Ticket, comments) -> dict:
     return dict(ticket=ticket, history=services.visible_history(ticket, current_user),
                 history_limit=services.HISTORY_LIMIT, history_labels=HISTORY_FIELDS,
                 linkable_comments={c.id for c in comments})
+
+
+def files_context(ticket: Ticket, attachments, attach_form=None) -> dict:
+    """The ticket's own files (not those on replies) and the form to add more, if this user may."""
+    return dict(ticket=ticket, ticket_files=[a for a in attachments if a.comment_id is None],
+                attach_problem=services.attach_problem(ticket, current_user),
+                attach_form=attach_form or AttachForm(formdata=None))
 
 
 @bp.route("/<int:ticket_id>")
@@ -254,6 +263,35 @@ def comment(ticket_id: int):
             return redirect(url_for("tickets.detail", ticket_id=ticket.id) + "#conversation")
     ticket = _ticket_or_404(ticket_id)
     return render_template("tickets/detail.html", **_detail_context(ticket, comment_form=form)), 422
+
+
+@bp.route("/<int:ticket_id>/attachments", methods=["POST"])
+@login_required
+def attach(ticket_id: int):
+    """Add files without a reply (staff, or the ticket's customer). HTMX gets the files card back."""
+    ticket = _ticket_or_404(ticket_id)
+    form = AttachForm()
+    if form.validate_on_submit():
+        try:
+            uploads = services.ticket_attach(ticket=ticket, actor=current_user,
+                                             files=request.files.getlist(form.attachments.name))
+        except (TicketError, ModelValidationError) as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            message = f"Attached {', '.join(u.name for u in uploads)}."
+            if is_htmx():
+                ticket = _ticket_or_404(ticket_id)
+                context = files_context(ticket, services.visible_attachments(ticket, current_user))
+                return (render_template("tickets/_ticket_files.html", attached=message, **context),
+                        200, {"HX-Trigger": "ticket-changed"})
+            flash(message, "success")
+            return redirect(url_for("tickets.detail", ticket_id=ticket.id) + "#ticket-files")
+    ticket = _ticket_or_404(ticket_id)
+    if is_htmx():
+        context = files_context(ticket, services.visible_attachments(ticket, current_user), form)
+        return render_template("tickets/_ticket_files.html", **context), 422
+    return render_template("tickets/detail.html", **_detail_context(ticket, attach_form=form)), 422
 
 
 @bp.route("/<int:ticket_id>/rate", methods=["POST"])

@@ -1,15 +1,18 @@
-"""Edits on an existing ticket, through the ticket page: renaming it, the mail a customer gets when staff
-open a ticket for them, and closed tickets' frozen tags and fields."""
+"""Edits on an existing ticket, through the ticket page: renaming it, adding files without a reply,
+the mail a customer gets when staff open a ticket for them, and closed tickets' frozen tags and fields."""
+from pathlib import Path
+
 import pytest
 
 from app.extensions import db
 from app.tickets import services
-from app.tickets.models import Ticket, TicketHistory
+from app.tickets.models import Ticket, TicketAttachment, TicketHistory
 from tests.helpers import reload
-from tests.tickets.conftest import PNG, text, upload
+from tests.tickets.conftest import PDF, PNG, text, upload
 
 HX = {"HX-Request": "true"}
 CAROL = "carol@customer.example.com"
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\xff\xff"
 
 
 def _history(ticket_id: int, **where) -> list[TicketHistory]:
@@ -18,12 +21,15 @@ def _history(ticket_id: int, **where) -> list[TicketHistory]:
     return [h for h in db.session.scalars(stmt) if all(getattr(h, k) == v for k, v in where.items())]
 
 
+def _stored_files(app) -> set[Path]:
+    root = Path(app.config["STORAGE_DIR"]) / "tickets"
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
 def _set_status(ticket: Ticket, status: str) -> Ticket:
     db.session.execute(db.update(Ticket).where(Ticket.id == ticket.id).values(status=status))
     db.session.commit()
     return reload(Ticket, ticket.id)
-
-
 
 
 # --------------------------------------------------------------------------- 1. the subject
@@ -112,6 +118,101 @@ def test_a_merged_ticket_is_not_renamed(people, login, make_ticket):
                                page=f"/tickets/{duplicate.id}", headers=HX)
     assert response.status_code == 422 and "merged into another one" in text(response)
     assert reload(Ticket, duplicate.id).subject == "Duplicate"
+
+
+# --------------------------------------------------------------------------- 2. files without a reply
+def _attach(client, ticket, files, *, headers=None):
+    return client.form_post(f"/tickets/{ticket.id}/attachments", {"attachments": files},
+                            page=f"/tickets/{ticket.id}", headers=headers, content_type="multipart/form-data")
+
+
+def test_customer_attaches_files_without_a_reply(people, login, make_ticket, app):
+    ticket = make_ticket(people["customer"])
+    customer = login(people["customer"])
+    page = text(customer.get(f"/tickets/{ticket.id}"))
+    assert 'id="ticket-files"' in page and "Attach files" in page
+    response = _attach(customer, ticket, [upload(PNG, "shot.png"), upload(PDF, "invoice.pdf")])
+    assert response.status_code == 302 and response.headers["Location"].endswith("#ticket-files")
+    rows = db.session.scalars(db.select(TicketAttachment).order_by(TicketAttachment.id)).all()
+    assert [(a.original_name, a.comment_id, a.uploaded_by_id) for a in rows] == [
+        ("shot.png", None, people["customer"].id), ("invoice.pdf", None, people["customer"].id)]
+    with app.app_context():
+        from app.platform import storage
+        assert all(storage.resolve(a.storage_path).read_bytes() == data for a, data in zip(rows, (PNG, PDF)))
+    assert all(a.storage_path.startswith(f"tickets/{ticket.organization_id}/{ticket.id}/") for a in rows)
+    entries = _history(ticket.id, event="attachment")
+    assert [(h.new_value, h.internal, h.actor_id) for h in entries] == [
+        ("shot.png", False, people["customer"].id), ("invoice.pdf", False, people["customer"].id)]
+    shown = text(customer.get(response.headers["Location"]))
+    assert "Attached shot.png, invoice.pdf." in shown and "attached <em>shot.png</em>" in shown
+    assert customer.get(f"/tickets/attachments/{rows[0].id}").data == PNG
+
+
+def test_agent_attaches_over_htmx_and_the_customer_can_download(people, login, make_ticket):
+    ticket = make_ticket(people["customer"])
+    touched = ticket.updated_at
+    agent = login(people["agent"])
+    response = _attach(agent, ticket, upload(PDF, "manual.pdf"), headers=HX)
+    assert response.status_code == 200 and response.headers["HX-Trigger"] == "ticket-changed"
+    fragment = text(response)
+    assert fragment.lstrip().startswith("<section class=\"card\" id=\"ticket-files\">")
+    assert "manual.pdf" in fragment and "Attached manual.pdf." in fragment
+    attachment = db.session.scalars(db.select(TicketAttachment)).one()
+    assert reload(Ticket, ticket.id).updated_at > touched  # the list shows it as recently active
+    customer = login(people["customer"])
+    assert "manual.pdf" in text(customer.get(f"/tickets/{ticket.id}"))
+    assert customer.get(f"/tickets/attachments/{attachment.id}").status_code == 200
+
+
+@pytest.mark.parametrize("files, message", [
+    ([(EXE, "invoice.pdf")], "invoice.pdf: this kind of file is not accepted."),
+    ([(PDF, "photo.png")], "photo.png: the file's content (application/pdf) does not match its name."),
+    ([(PNG, "fine.png"), (EXE, "setup.txt")], "setup.txt: this kind of file is not accepted."),  # all or nothing
+    ([], "Choose at least one file to attach."),
+])
+def test_a_refused_file_shows_at_the_input_and_nothing_is_saved(people, login, make_ticket, app, files, message):
+    ticket = make_ticket(people["customer"])
+    customer = login(people["customer"])
+    before = _stored_files(app)
+    for headers in (HX, None):
+        response = _attach(customer, ticket, [upload(data, name) for data, name in files], headers=headers)
+        assert response.status_code == 422
+        html = text(response)
+        # Under the file input, not somewhere else on the page.
+        assert f'<p class="error" id="attach-files-error">{message}</p>' in html
+        assert html.index('id="attach-files"') < html.index(message) < html.index("Attach files</button>")
+    assert db.session.scalar(db.select(db.func.count()).select_from(TicketAttachment)) == 0
+    assert _history(ticket.id, event="attachment") == []
+    assert _stored_files(app) == before
+
+
+def test_attachment_limits_come_from_the_organization_settings(people, login, make_ticket):
+    manager = login(people["manager"])
+    assert manager.form_post("/tickets/settings", {"max_mb": "1", "kinds": ["pdf"], "retention_days": "10"},
+                             page="/tickets/sla").status_code == 302
+    ticket = make_ticket(people["customer"])
+    customer = login(people["customer"])
+    too_big = _attach(customer, ticket, upload(b"%PDF-" + b"0" * (1024 * 1024), "big.pdf"))
+    assert too_big.status_code == 422 and "larger than the 1 MB limit" in text(too_big)
+    image = _attach(customer, ticket, upload(PNG, "shot.png"))
+    assert image.status_code == 422 and "images (png, jpeg, gif, webp) are not accepted" in text(image).lower()
+    assert _attach(customer, ticket, upload(PDF, "ok.pdf")).status_code == 302
+    assert db.session.scalars(db.select(TicketAttachment.original_name)).all() == ["ok.pdf"]
+
+
+def test_only_the_tickets_customer_and_staff_attach_and_not_once_it_is_closed(people, login, make_ticket):
+    ticket = make_ticket(people["customer"])
+    other = login(people["customer2"])
+    assert _attach(other, ticket, upload(PNG, "x.png")).status_code == 404
+    outsider = login(people["outsider"])
+    assert _attach(outsider, ticket, upload(PNG, "x.png")).status_code == 404
+    ticket = _set_status(ticket, "closed")
+    customer = login(people["customer"])
+    page = text(customer.get(f"/tickets/{ticket.id}"))
+    assert "Attach files</button>" not in page and "This ticket is closed; files can no longer be added." in page
+    refused = _attach(customer, ticket, upload(PNG, "late.png"))
+    assert refused.status_code == 422 and "This ticket is closed; files can no longer be added." in text(refused)
+    assert db.session.scalar(db.select(db.func.count()).select_from(TicketAttachment)) == 0
 
 
 # --------------------------------------------------------------------------- 3. mail for a ticket opened on a customer's behalf
