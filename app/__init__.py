@@ -152,7 +152,7 @@ def register_template_helpers(app: Flask) -> None:
     from app.platform.features import EXPERIMENTAL_FEATURES, feature_enabled
     from app.platform.jobs import kind_of
     from app.platform.models import utcnow
-    from app.platform.tenancy import current_workspace, organization_workspaces
+    from app.platform.tenancy import current_workspace_choice, organization_workspaces
 
     formatting.init_app(app)
 
@@ -161,7 +161,7 @@ def register_template_helpers(app: Flask) -> None:
         workspaces = organization_workspaces()
         prefs = current_user.preferences if current_user.is_authenticated else None
         return {
-            "current_workspace": current_workspace() if current_user.is_authenticated else None,
+            "current_workspace": current_workspace_choice() if current_user.is_authenticated else None,
             "nav_workspaces": workspaces,
             "ui_theme": prefs.ui_theme if prefs else "auto",
             "feature_enabled": feature_enabled,

@@ -192,7 +192,7 @@ def sign_in(port: int) -> str:
 
 
 # --------------------------------------------------------------------------- load (second process)
-def load_worker(port: int, path: str, cookie: str, seconds: float, concurrency: int, out) -> None:
+def load_worker(port: int, path: str, headers: dict, seconds: float, concurrency: int, out) -> None:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -204,7 +204,7 @@ def load_worker(port: int, path: str, cookie: str, seconds: float, concurrency: 
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
             try:
-                conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+                conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 ok = response.status == 200
@@ -230,9 +230,9 @@ def load_worker(port: int, path: str, cookie: str, seconds: float, concurrency: 
     out.put({"latencies": latencies, "errors": errors[0], "elapsed": elapsed})
 
 
-def measure(port: int, path: str, cookie: str, seconds: float, concurrency: int) -> dict:
+def measure(port: int, path: str, headers: dict, seconds: float, concurrency: int) -> dict:
     queue = multiprocessing.Queue()
-    proc = multiprocessing.Process(target=load_worker, args=(port, path, cookie, seconds, concurrency, queue))
+    proc = multiprocessing.Process(target=load_worker, args=(port, path, headers, seconds, concurrency, queue))
     proc.start()
     result = queue.get()
     proc.join()
@@ -317,16 +317,21 @@ def main() -> int:
         port = free_port()
         proc = start_gunicorn(database_url, port, args.workers, args.threads, storage)
         cookie = sign_in(port)
+        signed_in = {"Cookie": cookie}
+        # What search-as-you-type and the filters fetch: the results fragment alone, no layout or filter bar.
+        fragment = {**signed_in, "HX-Request": "true", "HX-Target": "ticket-results"}
         filters = {"status": "active", "priority": "high", "sort": "-number"}
         pages = [
-            ("trivial page (landing, /)", "/", ""),
+            ("trivial page (landing, /)", "/", {}),
             # The floor of any signed-in page (session, nav, layout): the organization has no articles.
-            ("signed-in floor (knowledge base, empty)", "/tickets/kb", cookie),
-            ("list page 1 (all, newest)", "/tickets/", cookie),
-            ("list page 1 (active + high, newest)", "/tickets/?" + urlencode(filters), cookie),
-            (f"list page {deep_page} (all, newest)", f"/tickets/?page={deep_page}", cookie),
-            ("search 'printer' (common word)", "/tickets/?q=printer", cookie),
-            (f"search '{RARE}' (rare: in no ticket of the organization)", f"/tickets/?q={RARE}", cookie),
+            ("signed-in floor (knowledge base, empty)", "/tickets/kb", signed_in),
+            ("list page 1 (all, newest)", "/tickets/", signed_in),
+            ("list page 1 (active + high, newest)", "/tickets/?" + urlencode(filters), signed_in),
+            (f"list page {deep_page} (all, newest)", f"/tickets/?page={deep_page}", signed_in),
+            ("list page 1, HTMX fragment (as the filters fetch it)", "/tickets/", fragment),
+            ("search 'printer' (common word)", "/tickets/?q=printer", signed_in),
+            (f"search '{RARE}' (rare: in no ticket of the organization)", f"/tickets/?q={RARE}", signed_in),
+            ("search 'printer', HTMX fragment (search-as-you-type)", "/tickets/?q=printer", fragment),
         ]
         print(f"\ngunicorn: {args.workers} workers x {args.threads} threads; load: a second process, {args.concurrency} "
               f"keep-alive connections, {args.seconds:.0f} s per URL; agent page size {PAGE_SIZE}")

@@ -1,12 +1,15 @@
 """Model hooks of the accounts area: real work done on save, soft delete and restore."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import has_request_context
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
 from app.accounts.models import AuditEvent, Organization, User, UserPreferences, UserSession, Workspace
 from app.platform.hooks import model_hook
 from app.platform.models import utcnow
+from app.platform.tenancy import forget_organization_cache
 
 AUDITED_USER_FIELDS = ("role", "email", "full_name", "is_active", "availability_status", "customer_tier",
                        "max_concurrent_tickets")
@@ -111,3 +114,45 @@ def _plain(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+# --------------------------------------------------------------------------- the organization's directory
+# What the cached lists show of a member (platform.tenancy.organization_cached: the assignee choices).
+DIRECTORY_USER_FIELDS = {"organization_id", "role", "email", "full_name", "is_active", "availability_status"}
+_DIRECTORY_CHANGED = "directory_changed_organizations"
+
+
+def _directory_changed(session, organization_id) -> None:
+    if organization_id is not None:
+        session.info.setdefault(_DIRECTORY_CHANGED, set()).add(organization_id)
+
+
+@model_hook("before_create", User)
+@model_hook("before_create", Workspace)
+@model_hook("before_delete", User)
+@model_hook("before_delete", Workspace)
+def directory_member_added_or_removed(row, session, **_) -> None:
+    _directory_changed(session, row.organization_id or (row.organization.id if row.organization else None))
+
+
+@model_hook("before_update", User)
+def directory_member_changed(user: User, session, changes, **_) -> None:
+    if DIRECTORY_USER_FIELDS & set(changes):
+        _directory_changed(session, user.organization_id)
+
+
+@model_hook("before_update", Workspace)
+def directory_workspace_changed(workspace: Workspace, session, **_) -> None:
+    _directory_changed(session, workspace.organization_id)
+
+
+@sa.event.listens_for(Session, "after_flush")
+def bump_directory_versions(session, _flush_context) -> None:
+    """One UPDATE per flush, in its transaction: other processes see the new version once it commits."""
+    changed = session.info.pop(_DIRECTORY_CHANGED, None)
+    if not changed:
+        return
+    session.connection().execute(sa.update(Organization).where(Organization.id.in_(sorted(changed)))
+                                 .values(directory_version=Organization.directory_version + 1))
+    for organization_id in changed:
+        forget_organization_cache(organization_id)  # this process may still hold the old version's lists

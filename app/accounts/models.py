@@ -58,6 +58,10 @@ class Organization(TimestampMixin, SoftDeleteMixin, db.Model):
     slug: Mapped[str] = mapped_column(sa.String(80), nullable=False, unique=True)
     subscription_tier: Mapped[str] = mapped_column(sa.String(20), default="free", nullable=False)
     settings: Mapped[dict] = json_dict_column()
+    # Bumped in the same transaction as any change to who is in the organization (members' names,
+    # roles, availability) or to its workspaces: in-process caches of those lists are keyed by it
+    # (platform.tenancy.organization_cached), so every process sees a change on its next request.
+    directory_version: Mapped[int] = mapped_column(nullable=False, default=1, server_default="1")
 
     users: Mapped[list["User"]] = relationship(
         back_populates="organization", foreign_keys="User.organization_id", lazy="select"

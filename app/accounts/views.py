@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.accounts import bp, services
@@ -31,7 +31,8 @@ from app.platform.security import is_safe_redirect
 from app.platform.tenancy import (
     WORKSPACE_SESSION_KEY,
     current_organization,
-    current_workspace,
+    current_workspace_choice,
+    forget_current_workspace,
     get_or_404,
     permission_required,
     roles_required,
@@ -66,8 +67,8 @@ def _begin_session(user: User, remember: bool) -> None:
     services.session_start(user=user, remember=remember, ip_address=_client_ip(),
                            user_agent=request.user_agent.string)
     login_user(user, remember=remember, duration=timedelta(seconds=_remember_seconds()))
-    g.pop("current_workspace", None)
-    current_workspace()  # the cleared session has none: start in the user's default workspace
+    forget_current_workspace()
+    current_workspace_choice()  # the cleared session has none: start in the user's default workspace
 
 
 def _end_current_session(reason: str = "signed_out") -> None:

@@ -8,7 +8,7 @@ never 403, which would confirm they exist.
 from __future__ import annotations
 
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from flask import abort, g, session
@@ -40,28 +40,68 @@ def _workspace_model():
     return Workspace
 
 
-def organization_workspaces() -> list:
-    """The signed-in user's organization's active workspaces, by name; read once per request.
+# --------------------------------------------------------------------------- per-organization caches
+# (kind, organization id) -> ((created_at, directory_version), value). One entry per kind and
+# organization: a newer version replaces the older one.
+_organization_cache: dict[tuple[str, int], tuple[tuple, Any]] = {}
 
-    The nav's switcher lists them and `current_workspace` picks from them, so a page
-    costs one workspace query, not one per use.
+
+def organization_cached(organization, kind: str, load: Callable[[], T]) -> T:
+    """`load()`'s result for `organization`, kept in this process until its directory changes.
+
+    For small lists every page shows (the nav's workspaces, the assignee choices) that
+    change far less often than they are read. The key is the organization's
+    `directory_version`, which the accounts hooks bump in the transaction that changes
+    a member or a workspace, and which the signed-in user's session query has just
+    read: so a change is seen by every process on its next request. `created_at` is
+    part of the key because a database can be emptied and an id used again (tests).
+    `load` must return plain immutable data (tuples of values), never ORM objects.
     """
+    stamp = (organization.created_at, organization.directory_version)
+    cached = _organization_cache.get((kind, organization.id))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    value = load()
+    _organization_cache[(kind, organization.id)] = (stamp, value)
+    return value
+
+
+def forget_organization_cache(organization_id: int) -> None:
+    """Drop this process's entries for an organization (its directory changed in this process)."""
+    for key in [key for key in _organization_cache if key[1] == organization_id]:
+        _organization_cache.pop(key, None)
+
+
+class WorkspaceChoice(NamedTuple):
+    """A workspace as the nav and the pages' headings show it."""
+
+    id: int
+    name: str
+
+
+def organization_workspaces() -> tuple[WorkspaceChoice, ...]:
+    """The signed-in user's organization's active workspaces, by name (cached: see `organization_cached`)."""
     if not current_user.is_authenticated:
-        return []
-    if "organization_workspaces" not in g:
+        return ()
+    organization = current_user.organization
+
+    def load() -> tuple[WorkspaceChoice, ...]:
         Workspace = _workspace_model()
-        g.organization_workspaces = list(db.session.scalars(
-            Workspace.select_active().where(Workspace.organization_id == current_user.organization_id)
-            .order_by(Workspace.name)))
-    return g.organization_workspaces
+        rows = db.session.execute(
+            sa.select(Workspace.id, Workspace.name).where(Workspace.organization_id == organization.id,
+                                                          Workspace.is_active.is_(True))
+            .order_by(Workspace.name))
+        return tuple(WorkspaceChoice(*row) for row in rows)
+
+    return organization_cached(organization, "workspaces", load)
 
 
-def current_workspace():
+def current_workspace_choice() -> WorkspaceChoice | None:
     """The workspace chosen in this session, else the user's default, else the first active one."""
     if not current_user.is_authenticated:
         return None
-    if "current_workspace" in g:
-        return g.current_workspace
+    if "current_workspace_choice" in g:
+        return g.current_workspace_choice
     candidates = []
     if session.get(WORKSPACE_SESSION_KEY):
         candidates.append(session[WORKSPACE_SESSION_KEY])
@@ -70,16 +110,36 @@ def current_workspace():
         candidates.append(prefs.default_workspace_id)
     active = organization_workspaces()
     by_id = {workspace.id: workspace for workspace in active}
-    workspace = next((by_id[c] for c in candidates if c in by_id), active[0] if active else None)
-    g.current_workspace = workspace
-    if workspace is not None and session.get(WORKSPACE_SESSION_KEY) != workspace.id:
-        session[WORKSPACE_SESSION_KEY] = workspace.id  # only on change: no new cookie on every response
-    return workspace
+    choice = next((by_id[c] for c in candidates if c in by_id), active[0] if active else None)
+    g.current_workspace_choice = choice
+    if choice is not None and session.get(WORKSPACE_SESSION_KEY) != choice.id:
+        session[WORKSPACE_SESSION_KEY] = choice.id  # only on change: no new cookie on every response
+    return choice
+
+
+def current_workspace_id() -> int | None:
+    choice = current_workspace_choice()
+    return choice.id if choice is not None else None
+
+
+def current_workspace():
+    """The current workspace's row, for views that work in it (loaded when first asked for)."""
+    if "current_workspace" not in g:
+        workspace_id = current_workspace_id()
+        g.current_workspace = db.session.get(_workspace_model(), workspace_id) if workspace_id else None
+    return g.current_workspace
 
 
 def set_current_workspace(workspace) -> None:
     session[WORKSPACE_SESSION_KEY] = workspace.id
     g.current_workspace = workspace
+    g.current_workspace_choice = WorkspaceChoice(workspace.id, workspace.name)
+
+
+def forget_current_workspace() -> None:
+    """Choose again on next use (after sign-in, say, which clears the session)."""
+    g.pop("current_workspace", None)
+    g.pop("current_workspace_choice", None)
 
 
 def scoped(model: type, statement: sa.Select | None = None, *, workspace: bool | None = None) -> sa.Select:
@@ -92,8 +152,8 @@ def scoped(model: type, statement: sa.Select | None = None, *, workspace: bool |
     stmt = stmt.where(model.organization_id == current_organization_id())
     use_workspace = workspace if workspace is not None else getattr(model, "__tenant_scope__", "") == "workspace"
     if use_workspace:
-        ws = current_workspace()
-        stmt = stmt.where(model.workspace_id == (ws.id if ws else -1))
+        workspace_id = current_workspace_id()
+        stmt = stmt.where(model.workspace_id == (workspace_id if workspace_id is not None else -1))
     return stmt
 
 

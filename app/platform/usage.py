@@ -149,13 +149,13 @@ def _identity() -> tuple[int | None, int | None, int | None]:
     """(user, organization, workspace) of the current request, for its log row."""
     from flask_login import current_user
 
-    from app.platform.tenancy import current_workspace
+    from app.platform.tenancy import current_workspace_choice
 
     if current_user and current_user.is_authenticated:
         try:
-            workspace = current_workspace()
+            workspace = current_workspace_choice()
         except Exception:  # a failed request may have left the session unusable; log it anyway
-            workspace = g.get("current_workspace")
+            workspace = g.get("current_workspace_choice")
         return current_user.id, current_user.organization_id, workspace.id if workspace is not None else None
     signed_out = g.get("usage_signed_out")
     if signed_out:

@@ -15,6 +15,7 @@ from app.extensions import db
 from app.platform import mail, storage
 from app.platform.jobs import BackgroundTask, job_submit
 from app.platform.models import SoftDeleteError, utcnow
+from app.platform.tenancy import organization_cached
 from app.tickets.attachments import DEFAULT_KINDS, DEFAULT_MAX_MB, KINDS, extension_mismatch, sniff
 from app.tickets.hooks import policy_for
 from app.tickets.models import (
@@ -310,12 +311,18 @@ def names_only():
     return (sa.orm.lazyload(User.organization), sa.orm.lazyload(User.preferences), sa.orm.lazyload(User.permissions))
 
 
-def assignable_agents(organization_id: int) -> list[sa.Row]:
-    """The assignee choices: id, display_name and availability_status of each active staff member."""
-    return list(db.session.execute(sa.select(User.id, User.display_name.label("display_name"),
-                                             User.availability_status).where(
-        User.organization_id == organization_id, User.role.in_(STAFF_ROLES), User.is_active.is_(True))
-        .order_by(User.full_name, User.email)))
+def assignable_agents(organization) -> tuple[sa.Row, ...]:
+    """The assignee choices: id, display_name and availability_status of each active staff member.
+
+    Cached per organization until a member changes (platform.tenancy.organization_cached).
+    """
+    def load() -> tuple[sa.Row, ...]:
+        return tuple(db.session.execute(sa.select(User.id, User.display_name.label("display_name"),
+                                                  User.availability_status).where(
+            User.organization_id == organization.id, User.role.in_(STAFF_ROLES), User.is_active.is_(True))
+            .order_by(User.full_name, User.email)))
+
+    return organization_cached(organization, "assignable_agents", load)
 
 
 

@@ -68,7 +68,7 @@ def index():
         return render_template("tickets/_list.html", **context)
     context.update(statuses=STATUSES, priorities=PRIORITIES, sort_labels=SORT_LABELS)
     if current_user.is_staff:
-        context.update(agents=services.assignable_agents(current_user.organization_id),
+        context.update(agents=services.assignable_agents(current_user.organization),
                        customer_label=listing.customer_label(filters, current_user.organization_id))
     return render_template("tickets/index.html", **context)
 
@@ -116,7 +116,7 @@ def _detail_context(ticket: Ticket, **extra) -> dict:
     context.update(files_context(ticket, context["attachments"], extra.pop("attach_form", None)))
     if current_user.is_staff:
         context.update(
-            agents=services.assignable_agents(ticket.organization_id),
+            agents=services.assignable_agents(current_user.organization),
             delete_form=extra.pop("delete_form", None) or DeleteForm(),
             subject_form=extra.pop("subject_form", None) or SubjectForm(formdata=None, subject=ticket.subject),
             fields_locked=services.fields_locked_reason(ticket),
