@@ -160,7 +160,14 @@ def history(ticket_id: int):
 
 
 def _property_change(ticket: Ticket, action):
-    """Run an inline change; HTMX gets the properties panel back (422 with the reason on refusal)."""
+    """Run an inline change; HTMX gets the properties panel back (422 with the reason on refusal).
+
+    `ticket-changed` refreshes the history. A status change into or out of closed/cancelled
+    also sends `ticket-replies-toggled`, on which the conversation and files cards fetch
+    themselves again, so their forms go away (or come back) without a reload; on other
+    changes they are left alone, keeping a reply the user is typing.
+    """
+    replies_were_closed = ticket.status in services.FINAL_STATUSES or bool(ticket.merged_into_id)
     try:
         action()
     except (TicketError, ModelValidationError) as exc:
@@ -175,7 +182,10 @@ def _property_change(ticket: Ticket, action):
         return redirect(url_for("tickets.detail", ticket_id=ticket.id))
     if is_htmx():
         response = render_template("tickets/_properties.html", **_detail_context(ticket))
-        return response, 200, {"HX-Trigger": "ticket-changed"}
+        events = "ticket-changed"
+        if replies_were_closed != (ticket.status in services.FINAL_STATUSES or bool(ticket.merged_into_id)):
+            events += ", ticket-replies-toggled"
+        return response, 200, {"HX-Trigger": events}
     flash("Ticket updated.", "success")
     return redirect(url_for("tickets.detail", ticket_id=ticket.id))
 

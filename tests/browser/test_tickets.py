@@ -86,6 +86,10 @@ def test_customer_opens_agent_replies_and_resolves(page, browser_context, consol
     for status in ("pending", "resolved", "closed"):
         change("status", value=status)
         expect(panel.locator("select[name=status] option[selected]")).to_have_value(status)
+    # Closing takes the reply and file forms away without a reload.
+    expect(agent.locator("#conversation")).to_contain_text("This ticket is closed; replies are closed.")
+    expect(agent.locator("#conversation form.reply-form")).to_have_count(0)
+    expect(agent.locator("#ticket-files input[type=file]")).to_have_count(0)
     # The timeline refreshes itself after each inline change.
     expect(history).to_contain_text("changed status from resolved to closed")
     expect(history).to_contain_text("changed assignee to Alice Agent")

@@ -155,7 +155,7 @@ def test_agent_attaches_over_htmx_and_the_customer_can_download(people, login, m
     response = _attach(agent, ticket, upload(PDF, "manual.pdf"), headers=HX)
     assert response.status_code == 200 and response.headers["HX-Trigger"] == "ticket-changed"
     fragment = text(response)
-    assert fragment.lstrip().startswith("<section class=\"card\" id=\"ticket-files\">")
+    assert fragment.lstrip().startswith("<section class=\"card\" id=\"ticket-files\"")
     assert "manual.pdf" in fragment and "Attached manual.pdf." in fragment
     attachment = db.session.scalars(db.select(TicketAttachment)).one()
     assert reload(Ticket, ticket.id).updated_at > touched  # the list shows it as recently active

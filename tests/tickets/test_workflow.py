@@ -88,12 +88,16 @@ def test_inline_status_change_and_refusal_over_htmx(people, login, make_ticket):
     page = f"/tickets/{ticket.id}"
     ok = agent.form_post(f"/tickets/{ticket.id}/status", {"status": "resolved"}, page=page, headers=HX)
     assert ok.status_code == 200 and 'id="ticket-properties"' in text(ok)
+    assert ok.headers["HX-Trigger"] == "ticket-changed"  # still takes replies: the typed reply stays put
     assert reload(Ticket, ticket.id).resolved_at is not None
     refused = agent.form_post(f"/tickets/{ticket.id}/status", {"status": "pending"}, page=page, headers=HX)
     assert refused.status_code == 422
     assert "A resolved ticket can't become pending" in text(refused)
     closed = agent.form_post(f"/tickets/{ticket.id}/status", {"status": "closed"}, page=page, headers=HX)
     assert closed.status_code == 200
+    # Closed: the conversation and files cards fetch themselves again and lose their forms.
+    assert closed.headers["HX-Trigger"] == "ticket-changed, ticket-replies-toggled"
+    assert 'hx-trigger="ticket-replies-toggled from:body"' in text(agent.get(page))
     final = agent.form_post(f"/tickets/{ticket.id}/status", {"status": "open"}, page=page, headers=HX)
     assert "A closed ticket is final" in text(final)
 
