@@ -14,6 +14,7 @@ from app.platform.jobs import BackgroundTask, job_submit, kind_of
 from app.platform.models import SoftDeleteError
 from app.platform.pagination import paginate
 from app.platform.tenancy import get_or_404, roles_required, scoped
+from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError, attach_model_errors
 from app.projects import bp, services, templating
 from app.projects.forms import (
@@ -84,6 +85,8 @@ def index():
         tab = "all"
     _label, project_type, drafts = TABS[tab]
     q = request.args.get("q", "").strip()[:100]
+    if q:
+        plan_each_statement()
     page = paginate(services.projects_query(organization_id=current_user.organization_id, owner_id=current_user.id,
                                             project_type=project_type, drafts=drafts, q=q))
     context = dict(page=page, tab=tab, tabs=TABS, q=q,

@@ -13,6 +13,7 @@ from app.platform.htmx import is_htmx
 from app.platform.jobs import kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import current_workspace, get_or_404, scoped, staff_required
+from app.platform.transactions import plan_each_statement
 from app.rules import bp, renderer, services
 from app.rules.models import (
     CASINGS,
@@ -492,6 +493,8 @@ def names():
     workspace = _ws()
     filters = {k: request.args.get(k, "") for k in ("q", "rule_id", "dimension", "value", "generation_id")}
     filters["status"] = request.args.get("status", "active")
+    if filters["q"]:
+        plan_each_statement()
     page = paginate(services.names_query(workspace, **filters))
     template = "rules/_names_table.html" if is_htmx() else "rules/names.html"
     return render_template(template, page=page, filters=filters,

@@ -11,6 +11,7 @@ from app.platform.htmx import is_htmx
 from app.platform.jobs import kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import current_organization, get_or_404, roles_required, scoped, staff_required
+from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError, attach_model_errors
 from app.tickets import bp, listing, services
 from app.tickets.hooks import HISTORY_FIELDS
@@ -510,6 +511,8 @@ def settings():
 @login_required
 def kb():
     q = request.args.get("q", "")[:200]
+    if q.strip():
+        plan_each_statement()
     page = paginate(services.article_query(organization_id=current_user.organization_id, q=q,
                                            include_drafts=current_user.is_staff))
     if is_htmx() and request.headers.get("HX-Target") == "kb-results":
