@@ -162,7 +162,8 @@ def attach_problem(ticket: Ticket, user: User) -> str | None:
 def ticket_attach(*, ticket: Ticket, actor: User, files) -> list[Upload]:
     """Files added to the ticket on their own, without a reply: public, like the files it was opened with.
 
-    The same checks and storage as files on replies; a refused file refuses them all.
+    The same checks and storage as files on replies; a refused file refuses them all. Files from
+    the customer on a pending or resolved ticket reopen it, as their reply would.
     """
     problem = attach_problem(ticket, actor)
     if problem:
@@ -176,6 +177,8 @@ def ticket_attach(*, ticket: Ticket, actor: User, files) -> list[Upload]:
         raise TicketError(problem, "attachments")
     ticket._actor_id = actor.id
     ticket.updated_at = utcnow()
+    if actor.id == ticket.customer_id and ticket.status in ("pending", "resolved"):
+        ticket.status = "open"  # the customer's files answer the ticket, as a reply does: the clock runs again
     _commit_with_uploads(ticket, uploads, uploader=actor, comment=None)
     return uploads
 

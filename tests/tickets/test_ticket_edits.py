@@ -148,6 +148,21 @@ def test_customer_attaches_files_without_a_reply(people, login, make_ticket, app
     assert customer.get(f"/tickets/attachments/{rows[0].id}").data == PNG
 
 
+@pytest.mark.parametrize("status", ["pending", "resolved"])
+def test_the_customers_files_reopen_a_waiting_ticket_as_a_reply_would(people, login, make_ticket, status):
+    ticket = make_ticket(people["customer"])
+    services.ticket_change_status(ticket=reload(Ticket, ticket.id), actor=people["agent"], status=status)
+    assert (reload(Ticket, ticket.id).resolved_at is not None) == (status == "resolved")
+    agent = login(people["agent"])
+    assert _attach(agent, ticket, upload(PDF, "manual.pdf")).status_code == 302
+    assert reload(Ticket, ticket.id).status == status  # staff files leave the status alone
+    customer = login(people["customer"])
+    assert _attach(customer, ticket, upload(PNG, "shot.png")).status_code == 302
+    reopened = reload(Ticket, ticket.id)
+    assert reopened.status == "open" and reopened.resolved_at is None
+    assert [(h.old_value, h.new_value) for h in _history(ticket.id, field="status")][-1] == (status, "open")
+
+
 def test_agent_attaches_over_htmx_and_the_customer_can_download(people, login, make_ticket):
     ticket = make_ticket(people["customer"])
     touched = ticket.updated_at
