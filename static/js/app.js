@@ -65,16 +65,16 @@
     });
   }
 
-  // The user menu (<details>) closes on Escape and on a click elsewhere.
+  // The user and admin menus (<details>) close on Escape and on a click elsewhere.
   function userMenu() {
     document.addEventListener("click", function (event) {
-      document.querySelectorAll("details.usermenu[open]").forEach(function (menu) {
+      document.querySelectorAll("details.usermenu[open], details.navmenu[open]").forEach(function (menu) {
         if (!menu.contains(event.target)) { menu.open = false; }
       });
     });
     document.addEventListener("keydown", function (event) {
       if (event.key !== "Escape") { return; }
-      document.querySelectorAll("details.usermenu[open]").forEach(function (menu) {
+      document.querySelectorAll("details.usermenu[open], details.navmenu[open]").forEach(function (menu) {
         menu.open = false;
         menu.querySelector("summary").focus();
       });

@@ -128,11 +128,22 @@ def test_every_page_on_desktop_and_phone_in_light_and_dark(app, browser_context,
             for name, path in MEMBER_PAGES:
                 page.goto(path)
                 problems += _look(page, name, viewport, theme)
+            if viewport is DESKTOP:
+                page.goto("/dashboard")  # an admin's nav, workspace switcher and user menu fit on one row
+                height = page.locator(".topbar").bounding_box()["height"]
+                assert height < 70, f"the top bar wraps at 1280 px ({height:.0f} px high)"
+                page.locator("#mainnav summary", has_text="Admin").click()
+                expect_members = page.locator("#mainnav").get_by_role("link", name="Members")
+                assert expect_members.is_visible()
+                page.keyboard.press("Escape")
+                assert not expect_members.is_visible()
             if viewport is PHONE:
                 page.goto("/dashboard")
                 nav_link = page.locator("#mainnav").get_by_role("link", name="Members")
                 assert not nav_link.is_visible(), "the phone nav should start collapsed"
                 page.get_by_role("button", name="Menu").click()
+                assert not nav_link.is_visible(), "admin pages wait in their own menu"
+                page.locator("#mainnav summary", has_text="Admin").click()
                 assert nav_link.is_visible()
                 assert page.get_by_role("button", name="Menu").get_attribute("aria-expanded") == "true"
                 problems += _look(page, "menu-open", viewport, theme)
