@@ -39,6 +39,7 @@ def test_trash_purge_panel_goes_from_queued_to_done_in_place(page, app, jobs):
     email = sign_up(page, organization="Umbrella")
     _expired_workspace_in_trash(app, email)
 
+    page.locator("#mainnav summary", has_text="Admin").click()  # the admin pages' menu
     page.get_by_role("link", name="Trash").click()
     page.wait_for_url("**/trash")
     assert page.get_by_role("cell", name="Old archive").is_visible()
@@ -63,6 +64,7 @@ def test_trash_purge_panel_goes_from_queued_to_done_in_place(page, app, jobs):
 
 def test_usage_trim_panel_on_jobs_page_updates_without_reload(page, jobs):
     sign_up(page, organization="Hooli")
+    page.locator("#mainnav summary", has_text="Admin").click()  # the admin pages' menu
     page.get_by_role("link", name="Usage").click()
     page.wait_for_url("**/usage")
     page.get_by_role("button", name="Trim usage log now").click()
