@@ -194,3 +194,19 @@ def test_the_near_duplicate_indexes_exist(app_ctx, backend):
     head, tail = (" ".join(rows[n].split()) for n in ("idx_string_active_len_head", "idx_string_active_len_tail"))
     assert "length" in head and "/ 2)" in head and "is_active" in head
     assert "+ 1)" in tail and "is_active" in tail
+
+
+def test_findings_page_on_through_the_shared_pager(app, naming, admin, run_jobs):
+    taken = [f"prod-web-weu-{n:03d}" for n in range(1, 8)]
+    _seed_names(naming, *taken)
+    admin.preferences.default_page_size = 5
+    db.session.commit()
+    client, auth = signed_in(app, admin)
+    assert auth.post("/rules/conflicts", {"proposed_strings": "\n".join(taken), "scope": "workspace"}).status_code == 302
+    run_jobs()
+    check = db.session.scalars(sa.select(ConflictCheck)).one()
+    first = page_text(client.get(f"/rules/conflicts/{check.id}?severity=error"))
+    # The pager keeps the check's id from the path and the severity from the query.
+    assert "1–5 of 7" in first and f'href="/rules/conflicts/{check.id}?severity=error&amp;page=2"' in first
+    second = page_text(client.get(f"/rules/conflicts/{check.id}?severity=error&page=2"))
+    assert "6–7 of 7" in second and "Previous" in second and "Next" not in second
