@@ -88,6 +88,19 @@ def register(app: Flask) -> None:
                                        "its own jobs every minute.")
         click.echo(reconcile())
 
+    @app.cli.command("organization-restore")
+    @click.argument("slug")
+    def organization_restore(slug: str) -> None:
+        """Bring back an organization its admin deleted (members can sign in again)."""
+        from app.accounts.services import AccountError, organization_restore as restore
+        from app.platform.models import SoftDeleteError
+
+        try:
+            organization = restore(slug=slug)
+        except (AccountError, SoftDeleteError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"Restored {organization.name} ({organization.slug}).")
+
     @app.cli.command("purge-trash")
     def purge_trash() -> None:
         """Hard-delete soft-deleted rows past their auto_delete_at (also runs hourly)."""

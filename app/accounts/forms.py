@@ -144,6 +144,13 @@ class OrganizationForm(FlaskForm):
                                         validators=[DataRequired(), NumberRange(1, 3650, "Between 1 and 3650 days.")])
 
 
+class OrganizationDeleteForm(FlaskForm):
+    confirmation = StringField("Type the organization's name to confirm", filters=[_strip],
+                               validators=[DataRequired("Type the organization's name to confirm.")])
+    reason = StringField("Reason (kept with the organization)", filters=[_strip],
+                         validators=[Optional(), Length(max=255)])
+
+
 class UsageFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter: reads only

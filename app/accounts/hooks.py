@@ -105,6 +105,26 @@ def audit_workspace_purged(workspace: Workspace, session, **_) -> None:
            object_id=None, label=workspace.name)
 
 
+@model_hook("before_soft_delete", Organization)
+def sign_everyone_out_of_a_deleted_organization(org: Organization, **_) -> None:
+    """Deleting the organization ends every member's sessions at once (no page of it loads again)."""
+    from app.accounts.services import sessions_end_all
+    from app.extensions import db
+
+    for member in db.session.scalars(sa.select(User).where(User.organization_id == org.id)):
+        sessions_end_all(user=member, reason="organization_deleted")
+
+
+@model_hook("after_update", Organization)
+def audit_organization_deleted_or_restored(org: Organization, session, changes, **_) -> None:
+    if "is_active" in changes:
+        _audit(session, organization_id=org.id,
+               action="organization_restored" if org.is_active else "organization_deleted",
+               object_type="organization", object_id=org.id, label=org.name,
+               changes={"is_active": [_plain(changes["is_active"][0]), _plain(changes["is_active"][1])],
+                        **({"reason": [None, org.delete_reason]} if org.delete_reason else {})})
+
+
 @model_hook("before_create", Organization)
 def default_organization_settings(org: Organization, session, **_) -> None:
     org.settings = {"trash_retention_days": 30, **(org.settings or {})}

@@ -189,6 +189,31 @@ def organization_update(*, organization: Organization, name: str, subscription_t
     return organization
 
 
+def organization_delete(*, actor: User, organization: Organization, confirmation: str, reason: str) -> Organization:
+    """Soft-delete the whole organization (admins only): every member is signed out and no page,
+    job or scheduled export of it runs again. The rows stay, so an operator can bring it back
+    with `flask organization-restore SLUG`."""
+    if actor.role != "admin" or actor.organization_id != organization.id:
+        raise AccountError("Only an admin of the organization can delete it.")
+    if (confirmation or "").strip() != organization.name:
+        raise AccountError(f"Type the organization's name, {organization.name}, exactly as shown to confirm.",
+                           field="confirmation")
+    organization.soft_delete(user=actor, reason=(reason or "").strip())  # the hook ends every session
+    _commit_or_rollback()
+    return organization
+
+
+def organization_restore(*, slug: str) -> Organization:
+    """Bring a deleted organization back (operators, from the command line); members sign in again."""
+    organization = db.session.scalars(sa.select(Organization).where(Organization.slug == slug)
+                                      .execution_options(populate_existing=True)).first()
+    if organization is None:
+        raise AccountError(f"There is no organization with the slug {slug!r}.")
+    organization.restore()
+    _commit_or_rollback()
+    return organization
+
+
 def _commit_or_rollback() -> None:
     try:
         db.session.commit()

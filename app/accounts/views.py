@@ -13,6 +13,7 @@ from app.accounts.forms import (
     AddMemberForm,
     DeactivateForm,
     MemberForm,
+    OrganizationDeleteForm,
     OrganizationForm,
     PasswordChangeForm,
     PreferencesForm,
@@ -453,7 +454,29 @@ def organization():
             flash("Organization settings saved.", "success")
             return redirect(url_for("accounts.organization"))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("accounts/organization.html", form=form, org=org), status
+    return render_template("accounts/organization.html", form=form, org=org, delete_form=OrganizationDeleteForm()), status
+
+
+@bp.route("/organization/delete", methods=["POST"])
+@roles_required("admin")
+def organization_delete():
+    org = current_organization()
+    delete_form = OrganizationDeleteForm()
+    if delete_form.validate_on_submit():
+        try:
+            services.organization_delete(actor=current_user, organization=org,
+                                         confirmation=delete_form.confirmation.data, reason=delete_form.reason.data)
+        except services.AccountError as exc:
+            _form_failed(delete_form, exc)
+        else:
+            name = org.name
+            _end_current_session(reason="organization_deleted")
+            flash(f"{name} was deleted and everyone in it was signed out. Its data is kept: to bring it back, "
+                  "ask your Cairn operator to restore it.", "info")
+            return redirect(url_for("accounts.sign_in"))
+    form = OrganizationForm(obj=org)
+    form.trash_retention_days.data = org.trash_retention_days
+    return render_template("accounts/organization.html", form=form, org=org, delete_form=delete_form), 422
 
 
 @bp.route("/activity")

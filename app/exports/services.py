@@ -668,9 +668,13 @@ def schedules_run_due(now: datetime | None = None) -> list[int]:
     PostgreSQL), its slot's export is inserted (unique on schedule + slot, so a
     second worker's insert fails) and next_run is moved past now.
     """
+    from app.accounts.models import Organization
+
     now = now or utcnow()
+    live_organizations = sa.select(Organization.id).where(Organization.is_active.is_(True))
     due = db.session.scalars(sa.select(ExportSchedule.id).where(
-        ExportSchedule.is_active.is_(True), ExportSchedule.next_run <= now).order_by(ExportSchedule.next_run)
+        ExportSchedule.is_active.is_(True), ExportSchedule.next_run <= now,
+        ExportSchedule.organization_id.in_(live_organizations)).order_by(ExportSchedule.next_run)
         .limit(200)).all()
     db.session.rollback()
     created = []

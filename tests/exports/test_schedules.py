@@ -205,3 +205,18 @@ def test_repeated_failures_pause_the_schedule_and_tell_the_owner(people, app, ap
     messages = inbox.wait_for(1)
     assert any("Scheduled export paused: Nightly" == m["Subject"] for m in messages)
     assert services.schedules_run_due(now=utc(2026, 11, 20, 13, 0, 5)) == []
+
+
+def test_a_deleted_organizations_schedules_wait_and_fire_once_it_is_restored(people, app_ctx):
+    from app.accounts.models import Organization
+
+    _schedule(people["agent"])
+    now = utc(2026, 11, 20, 10, 0, 30)
+    org = db.session.get(Organization, people["agent"].organization_id)
+    org.soft_delete(reason="closing down")
+    db.session.commit()
+    assert services.schedules_run_due(now=now) == [] and db.session.scalar(
+        sa.select(sa.func.count()).select_from(ExportRequest)) == 0
+    reload(Organization, org.id).restore()
+    db.session.commit()
+    assert len(services.schedules_run_due(now=now)) == 1
