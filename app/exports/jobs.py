@@ -33,6 +33,7 @@ register_job_kind(JobKind(
     result_template="exports/_request_result.html",
     title=lambda row: f"Export: {row.title}",
     detail_url=_detail_url,
+    on_reconciled_failure=services.export_reconciled_failure,
 ))
 
 register_periodic("exports-expire", 3600, "app.exports.services.exports_expire")

@@ -719,6 +719,18 @@ def _schedule_fire(schedule_id: int, now: datetime) -> ExportRequest | None:
     return request
 
 
+def export_reconciled_failure(request_id: int, reason: str) -> None:
+    """The reconciler failed this export (its worker died): audit it as failed and count it on its schedule,
+    as `export_run` does when the export itself fails."""
+    request = db.session.get(ExportRequest, request_id)
+    if request is None:
+        return
+    audit_record(action="failed", user_id=request.requested_by_id, organization_id=request.organization_id,
+                 request_id=request.id, data={"error": "worker lost", "reason": reason[:200]})
+    schedule_failed(request_id=request.id)
+    db.session.commit()
+
+
 def schedule_failed(*, request_id: int) -> None:
     """Count a failed scheduled export (in the caller's transaction); pause after repeated failures."""
     request = db.session.get(ExportRequest, request_id)

@@ -182,6 +182,10 @@ class JobKind:
     result_template: str | None = None
     title: Callable[[Any], str] = lambda row: getattr(row, "title", "") or f"Job #{row.id}"
     detail_url: Callable[[Any], str | None] = lambda row: None
+    # Called with (row id, reason) after the reconciler failed a row whose job died without telling it
+    # (a killed worker, a lost job): the feature keeps its own records of a failure (an audit row, say),
+    # which its handler would have written had it been able to.
+    on_reconciled_failure: Callable[[int, str], None] | None = None
 
 
 job_kinds: dict[str, JobKind] = {}
@@ -577,6 +581,9 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
                 log.warning("reconcile: %s #%s %s: %s", model.__name__, row.id, key, verdict[1])
                 counts[key] += 1
                 organizations.add(row.organization_id)
+                db.session.commit()
+                if key == "failed":
+                    _after_reconciled_failure(model, row.id, values["error_message"])
             db.session.commit()
     for model in job_models():
         organizations.update(db.session.scalars(
@@ -586,6 +593,17 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     for organization_id in sorted(organizations):
         counts["dispatched"] += len(dispatch(organization_id))
     return counts
+
+
+def _after_reconciled_failure(model: type, row_id: int, reason: str) -> None:
+    kind = find_kind(db.session.get(model, row_id))
+    if kind is None or kind.on_reconciled_failure is None:
+        return
+    try:
+        kind.on_reconciled_failure(row_id, reason)
+    except Exception:  # the row is failed either way; its feature's own record is what went missing
+        db.session.rollback()
+        log.exception("reconcile: %s #%s: recording the failure failed", model.__name__, row_id)
 
 
 def _repair(model: type, row: Any, verdict: tuple[str, str], now: datetime, max_attempts: int) -> tuple[str, dict]:

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from app.exports import services as export_services
 from app.exports.models import ExportAuditLog, ExportRequest
 from app.extensions import db
 from tests.exports.conftest import add_entries, storage_blocked
@@ -270,6 +271,17 @@ def test_failed_export_is_readable_and_retryable(people, login, run_jobs, app):
     assert response.status_code == 302
     row = finished(run_jobs, row.id)
     assert row.status == "completed" and row.row_count == 3
+
+
+def test_an_export_the_reconciler_failed_is_audited_as_failed(people, login):
+    add_entries(people["agent"], 1)
+    _, auth = login(people["agent"])
+    start_export(auth)
+    row = db.session.scalars(sa.select(ExportRequest)).one()
+    export_services.export_reconciled_failure(row.id, "The job stopped unexpectedly (its worker was killed).")
+    failed = db.session.scalars(sa.select(ExportAuditLog).where(ExportAuditLog.action == "failed")).one()
+    assert failed.export_request_id == row.id and failed.user_id == people["agent"].id
+    assert failed.additional_data["error"] == "worker lost" and "worker was killed" in failed.additional_data["reason"]
 
 
 def test_status_panel_shows_progress_then_download(people, login, run_jobs):

@@ -416,6 +416,19 @@ def test_reconcile_fails_a_row_whose_job_died_in_rq(quiet):
         assert row.error_message.startswith("The job stopped unexpectedly")
 
 
+def test_reconcile_tells_the_kind_about_a_failure_its_handler_never_saw(quiet, monkeypatch):
+    told = []
+    monkeypatch.setattr(jobs.job_kinds[SAMPLE], "on_reconciled_failure", lambda row_id, reason: told.append(
+        (row_id, reason)))
+    with quiet.app.app_context():
+        org = make_organization("Kramerica")
+        row_id = submit(org).id
+        Job.fetch(fresh(row_id).rq_job_id, connection=get_connection()).set_status(JobStatus.FAILED)
+        assert reconcile()["failed"] == 1
+        assert told == [(row_id, fresh(row_id).error_message)]
+        assert reconcile()["failed"] == 0 and len(told) == 1  # once
+
+
 def test_reconcile_leaves_young_rows_alone(quiet, monkeypatch):
     monkeypatch.setitem(quiet.app.config, "JOB_RECONCILE_GRACE_SECONDS", 60)
     with quiet.app.app_context():
