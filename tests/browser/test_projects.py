@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from tests.browser.conftest import PHONE
-from tests.browser.flows import sign_up
+from tests.browser.flows import mark_page, page_was_not_reloaded, sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -48,8 +48,11 @@ def test_create_generate_explore_and_download_a_zip(page, jobs):
     assert page.locator("input[name=ans_author]").input_value() == "Hermione Granger"
     page.get_by_role("button", name="Generate").click()
     page.wait_for_url("**/generations/*")
+    mark_page(page)
     page.locator(".job-panel[data-status=succeeded]").first.wait_for(timeout=JOB_TIMEOUT_MS)
-    page.reload()
+    # The files fill in below the panel when it turns succeeded, without a reload.
+    page.locator(".file-tree").get_by_role("link", name="README.md").wait_for(timeout=JOB_TIMEOUT_MS)
+    assert page_was_not_reloaded(page)
 
     # Explore: the file's content shows before any download.
     page.locator(".file-tree").get_by_role("link", name="README.md").click()
@@ -58,9 +61,12 @@ def test_create_generate_explore_and_download_a_zip(page, jobs):
     assert "Essay due" in view.inner_text()
 
     page.select_option("select[name=export_type]", "zip")
-    page.get_by_role("button", name="Export").click()
+    with page.expect_navigation():  # the form posts and comes back to this page
+        page.get_by_role("button", name="Export").click()
+    page.wait_for_load_state()
+    mark_page(page)
     page.locator("#exports .job-panel[data-status=succeeded]").wait_for(timeout=JOB_TIMEOUT_MS)
-    page.reload()
+    assert page_was_not_reloaded(page)  # the panel itself carries the download link
     with page.expect_download() as info:
         page.locator("#exports").get_by_role("link", name="Download").first.click()
     data = open(info.value.path(), "rb").read()
