@@ -22,6 +22,8 @@ from app.platform.models import (
 
 STATUSES = ("new", "open", "pending", "resolved", "closed", "cancelled")
 ACTIVE_STATUSES = ("new", "open", "pending")
+# Statuses that end the conversation: no replies, no files, and tags and custom fields stay as they were.
+FINAL_STATUSES = ("closed", "cancelled")
 PRIORITIES = ("low", "medium", "high", "urgent")
 COMMENT_TYPES = ("reply", "note")  # public reply / internal note
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -166,6 +168,11 @@ class Ticket(TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
     @property
     def is_open(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def takes_replies(self) -> bool:
+        """Replies and files can still be added: not closed, cancelled or merged into another ticket."""
+        return self.status not in FINAL_STATUSES and not self.merged_into_id
 
     @property
     def sla_due(self) -> datetime | None:

@@ -20,6 +20,7 @@ from app.tickets.attachments import DEFAULT_KINDS, DEFAULT_MAX_MB, KINDS, extens
 from app.tickets.hooks import policy_for
 from app.tickets.models import (
     ACTIVE_STATUSES,
+    FINAL_STATUSES,
     PRIORITIES,
     STATUSES,
     KnowledgeArticle,
@@ -44,8 +45,6 @@ REFUSALS = {
     "closed": "A closed ticket is final. Open a new ticket instead.",
     "new": "A ticket can't go back to new once it has been worked on.",
 }
-# Statuses that end the conversation: no replies, no files, and tags and custom fields stay as they were.
-FINAL_STATUSES = ("closed", "cancelled")
 
 
 class TicketError(ValueError):
@@ -379,7 +378,7 @@ def comment_add(*, ticket: Ticket, author: User, content: str, internal: bool = 
             raise TicketError("You can only reply to your own tickets.")
         internal = False
     _lock(ticket)
-    if ticket.status in FINAL_STATUSES or ticket.merged_into_id:
+    if not ticket.takes_replies:
         raise TicketError(f"This ticket is {ticket.status}; replies are closed.", "content")
     organization = db.session.get(Organization, ticket.organization_id)
     uploads = uploads_check(organization=organization, files=files)

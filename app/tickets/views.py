@@ -168,7 +168,7 @@ def _property_change(ticket: Ticket, action):
     themselves again, so their forms go away (or come back) without a reload; on other
     changes they are left alone, keeping a reply the user is typing.
     """
-    replies_were_closed = ticket.status in services.FINAL_STATUSES or bool(ticket.merged_into_id)
+    took_replies = ticket.takes_replies
     try:
         action()
     except (TicketError, ModelValidationError) as exc:
@@ -184,7 +184,7 @@ def _property_change(ticket: Ticket, action):
     if is_htmx():
         response = render_template("tickets/_properties.html", **_detail_context(ticket))
         events = "ticket-changed"
-        if replies_were_closed != (ticket.status in services.FINAL_STATUSES or bool(ticket.merged_into_id)):
+        if took_replies != ticket.takes_replies:
             events += ", ticket-replies-toggled"
         return response, 200, {"HX-Trigger": events}
     flash("Ticket updated.", "success")
