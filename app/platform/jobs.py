@@ -304,18 +304,14 @@ def job_retry(row: Any) -> Any:
     return job_submit(row)
 
 
-def organization_job_limit(organization_id: int) -> int:
+def organization_job_limit(organization_id: int) -> int | None:
+    """How many expensive jobs the organization may run at once; None once it is deleted (its rows wait)."""
     from app.accounts.models import Organization  # platform reads the tenant row, imports no views
 
     org = db.session.get(Organization, organization_id, populate_existing=True)
-    return org.max_concurrent_jobs if org else current_app.config["DEFAULT_MAX_CONCURRENT_JOBS"]
-
-
-def _organization_is_active(organization_id: int) -> bool:
-    from app.accounts.models import Organization
-
-    org = db.session.get(Organization, organization_id, populate_existing=True)
-    return org is None or org.is_active  # rows of no organization (tests' bare rows) still run
+    if org is None:  # rows of no organization (tests' bare rows)
+        return current_app.config["DEFAULT_MAX_CONCURRENT_JOBS"]
+    return org.max_concurrent_jobs if org.is_active else None
 
 
 def _lock_organization(organization_id: int) -> None:
@@ -349,10 +345,10 @@ def dispatch(organization_id: int) -> list[str]:
     """Enqueue waiting rows of one organization while it is under its limit. Returns job ids."""
     try:
         _lock_organization(organization_id)
-        if not _organization_is_active(organization_id):
+        limit = organization_job_limit(organization_id)
+        if limit is None:
             db.session.rollback()  # a deleted organization's rows wait: they run if it is restored
             return []
-        limit = organization_job_limit(organization_id)
         active = sum(_active_count(model, organization_id) for model in job_models())
         waiting: list[Any] = []
         for model in job_models():

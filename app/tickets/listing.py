@@ -16,7 +16,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.platform.pagination import Page, paginate
 from app.platform.transactions import plan_each_statement
-from app.tickets.models import ACTIVE_STATUSES, PRIORITIES, STATUSES, Ticket, TicketComment, sla_due_of
+from app.tickets.models import ACTIVE_STATUSES, PRIORITIES, STATUSES, SLAClockMixin, Ticket, TicketComment
 from app.tickets.services import like_pattern, names_only
 
 
@@ -147,7 +147,7 @@ _list_agent = sa.orm.aliased(User, name="list_agent")
 
 
 @dataclass(slots=True)
-class TicketListRow:
+class TicketListRow(SLAClockMixin):
     """What a row of the list shows: read as plain columns, not as Ticket objects.
 
     The list is the page agents keep open all day. Loading twenty Tickets with their
@@ -170,14 +170,6 @@ class TicketListRow:
     updated_at: datetime
     customer_name: str
     assignee_name: str | None
-
-    @property
-    def sla_due(self) -> datetime | None:
-        return sla_due_of(self.status, first_response_due=self.first_response_due,
-                          first_responded_at=self.first_responded_at, resolution_due=self.resolution_due)
-
-    def sla_seconds_left(self, now: datetime | None = None) -> int | None:
-        return Ticket.sla_seconds_left(self, now)
 
 
 def _list_rows(*conditions, sort: str) -> sa.Select:

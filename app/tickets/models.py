@@ -83,17 +83,28 @@ class SLAPolicy(TimestampMixin, TenantMixin, db.Model):
         return getattr(self, f"{priority}_resolution_minutes")
 
 
-def sla_due_of(status: str, *, first_response_due: datetime | None, first_responded_at: datetime | None,
-               resolution_due: datetime | None) -> datetime | None:
-    """The next deadline that matters: first response until answered, then resolution; none once closed."""
-    if status not in ACTIVE_STATUSES:
-        return None
-    if first_responded_at is None and first_response_due is not None:
-        return first_response_due
-    return resolution_due
+class SLAClockMixin:
+    """The SLA clock from a ticket's status and due times: on Ticket rows and on the list's plain rows."""
+
+    __slots__ = ()  # the list's rows are slotted dataclasses; both have status and the three due times
+
+    @property
+    def sla_due(self) -> datetime | None:
+        """The next deadline that matters: first response until answered, then resolution; none once closed."""
+        if self.status not in ACTIVE_STATUSES:
+            return None
+        if self.first_responded_at is None and self.first_response_due is not None:
+            return self.first_response_due
+        return self.resolution_due
+
+    def sla_seconds_left(self, now: datetime | None = None) -> int | None:
+        due = self.sla_due
+        if due is None:
+            return None
+        return int((due - (now or utcnow())).total_seconds())
 
 
-class Ticket(TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
+class Ticket(SLAClockMixin, TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
     __tablename__ = "tickets"
     __platform_purge__ = False  # the hourly tickets-purge job removes them, with their files (app.tickets.jobs)
     __table_args__ = (
@@ -173,17 +184,6 @@ class Ticket(TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
     def takes_replies(self) -> bool:
         """Replies and files can still be added: not closed, cancelled or merged into another ticket."""
         return self.status not in FINAL_STATUSES and not self.merged_into_id
-
-    @property
-    def sla_due(self) -> datetime | None:
-        return sla_due_of(self.status, first_response_due=self.first_response_due,
-                          first_responded_at=self.first_responded_at, resolution_due=self.resolution_due)
-
-    def sla_seconds_left(self, now: datetime | None = None) -> int | None:
-        due = self.sla_due
-        if due is None:
-            return None
-        return int((due - (now or utcnow())).total_seconds())
 
     def __repr__(self) -> str:
         return f"<Ticket #{self.ticket_number} {self.status}>"
