@@ -84,7 +84,7 @@ def test_usage_rollup_and_page(people, login, run_jobs):
     start_export(auth, format="csv")
     finished(run_jobs)
     start_export(auth, format="json")
-    row = finished(run_jobs)
+    finished(run_jobs)
     assert services.usage_rollup() == 1
     assert services.usage_rollup() == 1  # idempotent
     stats = db.session.scalars(sa.select(ExportUsageStats)).one()

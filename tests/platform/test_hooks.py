@@ -75,7 +75,7 @@ def test_all_twelve_hook_types_fire_in_the_documented_order(app_ctx, calls):
 
 
 def test_soft_delete_hooks_see_the_row_before_and_after_the_change(app_ctx, hooks):
-    org = make_organization("Acme", workspaces=("General", "Spare"))
+    make_organization("Acme", workspaces=("General", "Spare"))
     spare = db.session.scalars(sa.select(Workspace).where(Workspace.slug == "spare")).one()
     states = []
     hooks("before_soft_delete", Workspace, lambda ws, **ctx: states.append(("before", ws.is_active, ctx["reason"])))
@@ -90,7 +90,7 @@ def test_soft_delete_hooks_see_the_row_before_and_after_the_change(app_ctx, hook
 
 
 def test_update_hooks_receive_the_changed_columns(app_ctx, hooks):
-    org = make_organization("Acme")
+    make_organization("Acme")
     seen = []
     hooks("after_update", Workspace, lambda ws, changes, **ctx: seen.append(changes))
     workspace = db.session.scalars(sa.select(Workspace)).one()
@@ -170,7 +170,7 @@ def test_rows_added_by_hooks_get_their_own_hooks(app_ctx, hooks):
 
 
 def test_hooks_on_a_base_class_run_for_subclasses(app_ctx, hooks):
-    org = make_organization("Acme", workspaces=("General", "Spare"))
+    make_organization("Acme", workspaces=("General", "Spare"))
     seen = []
     hooks("before_soft_delete", EnhancedSoftDeleteMixin, lambda row, **ctx: seen.append(type(row).__name__))
     spare = db.session.scalars(sa.select(Workspace).where(Workspace.slug == "spare")).one()
