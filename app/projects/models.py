@@ -235,6 +235,16 @@ class WorkflowExecution(TimestampMixin, TenantMixin, db.Model):
             + (f" ({detail})" if detail else "") + "\n"
 
 
+# Seed 003's validations, enforced by the database too (the same SQL on SQLite and PostgreSQL).
+# A 64-character lowercase hex digest: ltrim() with a character set exists on both databases.
+SHA256_HEX_SQL = "length({column}) = 64 AND ltrim({column}, '0123456789abcdef') = ''"
+# A relative path inside the storage root: no leading '/', no '..' segment, no backslash.
+SAFE_RELATIVE_PATH_SQL = (
+    "{empty_ok}({column} NOT LIKE '/%' AND {column} <> '..' AND {column} NOT LIKE '../%' "
+    "AND {column} NOT LIKE '%/../%' AND {column} NOT LIKE '%/..' AND replace({column}, '\\', '') = {column})"
+)
+
+
 class GeneratedProject(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
     """One generation of a project's files from a template (a job row)."""
 
@@ -246,8 +256,15 @@ class GeneratedProject(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
         sa.CheckConstraint("status IN ('pending', 'generating', 'completed', 'failed', 'archived')",
                            name="check_generated_project_status_valid"),
         sa.CheckConstraint("total_files >= 0 AND total_size >= 0", name="check_generated_project_totals"),
+        sa.CheckConstraint(
+            SAFE_RELATIVE_PATH_SQL.format(column="output_directory", empty_ok="output_directory = '' OR "),
+            name="check_generated_project_output_directory"),
         sa.Index("idx_generated_project_project_created", "project_id", "created_at"),
         sa.Index("idx_generated_project_creator_created", "created_by_id", "created_at"),
+        # Seed 003: status is indexed, created_at and updated_at are db_index=True.
+        sa.Index("idx_generated_project_status", "status"),
+        sa.Index("idx_generated_project_created", "created_at"),
+        sa.Index("idx_generated_project_updated", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -307,9 +324,12 @@ class ProjectFile(TimestampMixin, db.Model):
             "file_path <> '' AND file_path NOT LIKE '/%' AND file_path <> '..' AND file_path NOT LIKE '../%' "
             "AND file_path NOT LIKE '%/../%' AND file_path NOT LIKE '%/..'",
             name="check_project_file_path_relative"),
+        sa.CheckConstraint(SHA256_HEX_SQL.format(column="content_hash"), name="check_project_file_content_hash"),
         sa.Index("idx_project_file_generated_path", "generated_project_id", "file_path"),
         sa.Index("idx_project_file_type", "file_type"),
         sa.Index("idx_project_file_hash", "content_hash"),
+        sa.Index("idx_project_file_created", "created_at"),
+        sa.Index("idx_project_file_updated", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -344,6 +364,9 @@ class RepositoryExport(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
         sa.CheckConstraint("archive_size IS NULL OR archive_size >= 0", name="check_repository_export_size"),
         sa.Index("idx_repository_export_generated_created", "generated_project_id", "created_at"),
         sa.Index("idx_repository_export_type", "export_type"),
+        sa.Index("idx_repository_export_status", "status"),
+        sa.Index("idx_repository_export_created", "created_at"),
+        sa.Index("idx_repository_export_updated", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

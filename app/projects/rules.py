@@ -1,6 +1,7 @@
 """Centralized validation rules of the projects area: the flush refuses what the forms refuse."""
 from app.platform.validation import (
     ChoiceValidationRule,
+    PatternValidationRule,
     LengthValidationRule,
     RangeValidationRule,
     RequiredValidationRule,
@@ -10,6 +11,7 @@ from app.platform.validation import (
 from app.projects.archives import UnsafePath, check_member_path
 from app.projects.models import (
     DATE_KINDS,
+    GeneratedProject,
     EXPORT_TYPES,
     PROJECT_TYPES,
     STUDY_FREQUENCIES,
@@ -35,6 +37,13 @@ class RelativePathRule(ValidationRule):
         except UnsafePath:
             return False
         return True
+
+
+class OutputDirectoryRule(RelativePathRule):
+    """A generation's output directory: empty until the job sets it, then a relative path under storage."""
+
+    def validate(self, value, model_instance):
+        return value == "" or super().validate(value, model_instance)
 
 
 class DatesOrderedRule(ValidationRule):
@@ -76,8 +85,14 @@ validator.add_model_rules(ImportantDate, [
 ])
 validator.add_model_rules(ProjectFile, [
     RelativePathRule("file_path", label="file path"),
+    RequiredValidationRule("content_hash", label="content hash"),
+    PatternValidationRule("content_hash", r"^[0-9a-f]{64}$", label="content hash",
+                          error_message="The content hash must be a SHA-256 digest (64 lowercase hex characters)."),
     RangeValidationRule("file_size", 0, None, allow_none=False, label="file size"),
 ])
 validator.add_model_rules(RepositoryExport, [
     ChoiceValidationRule("export_type", EXPORT_TYPES, label="export type"),
+])
+validator.add_model_rules(GeneratedProject, [
+    OutputDirectoryRule("output_directory", label="output directory"),
 ])
