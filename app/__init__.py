@@ -100,6 +100,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(projects_bp)
     app.register_blueprint(exports_bp)
+    from app.operator import bp as operator_bp
+
+    app.register_blueprint(operator_bp)
     from app.rules import api_bp as rules_api_bp, bp as rules_bp
 
     app.register_blueprint(rules_bp)

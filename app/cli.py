@@ -101,6 +101,29 @@ def register(app: Flask) -> None:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"Restored {organization.name} ({organization.slug}).")
 
+    @app.cli.command("operator-grant")
+    @click.argument("email")
+    @click.option("--revoke", is_flag=True, help="Take the operator pages away instead.")
+    def operator_grant(email: str, revoke: bool) -> None:
+        """Let a user see the operator pages (server-wide figures), or --revoke it."""
+        from app.accounts.services import AccountError, user_set_operator
+
+        try:
+            user = user_set_operator(email=email, is_operator=not revoke)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{user.email} {'is now' if user.is_operator else 'is no longer'} an operator.")
+
+    @app.cli.command("db-indexes")
+    @click.option("--slowest", default=20, show_default=True, help="How many slow statements to list.")
+    def db_indexes(slowest: int) -> None:
+        """Seed 001's index performance analyzer: sizes, scans, unused and redundant indexes, slow statements."""
+        from app.extensions import db
+        from app.operator.index_report import index_report, print_report
+
+        with db.engine.connect() as connection:
+            print_report(index_report(connection, slow_limit=slowest), click.echo)
+
     @app.cli.command("purge-trash")
     def purge_trash() -> None:
         """Hard-delete soft-deleted rows past their auto_delete_at (also runs hourly)."""

@@ -128,6 +128,8 @@ class User(TimestampMixin, SoftDeleteMixin, TenantMixin, UserMixin, db.Model):
     last_active_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     # Bumped when the password changes; invitation and reset links carry it, so they work once.
     credentials_version: Mapped[int] = mapped_column(nullable=False, default=1)
+    # Runs the server, not an organization: sees the operator pages. Set only by `flask operator-grant`.
+    is_operator: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=sa.false())
 
     organization: Mapped[Organization] = relationship(
         back_populates="users", foreign_keys="User.organization_id", lazy="joined"

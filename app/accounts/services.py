@@ -214,6 +214,16 @@ def organization_restore(*, slug: str) -> Organization:
     return organization
 
 
+def user_set_operator(*, email: str, is_operator: bool) -> User:
+    """Grant or take the operator pages (server-wide figures); only the server's command line calls this."""
+    user = db.session.scalars(sa.select(User).where(sa.func.lower(User.email) == email.strip().lower())).first()
+    if user is None:
+        raise AccountError(f"There is no user with the email address {email!r}.")
+    user.is_operator = is_operator
+    _commit_or_rollback()
+    return user
+
+
 def _commit_or_rollback() -> None:
     try:
         db.session.commit()

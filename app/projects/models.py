@@ -261,8 +261,7 @@ class GeneratedProject(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
             name="check_generated_project_output_directory"),
         sa.Index("idx_generated_project_project_created", "project_id", "created_at"),
         sa.Index("idx_generated_project_creator_created", "created_by_id", "created_at"),
-        # Seed 003: status is indexed, created_at and updated_at are db_index=True.
-        sa.Index("idx_generated_project_status", "status"),
+        # Seed 003: created_at and updated_at are db_index=True (status is indexed by JobStatusMixin).
         sa.Index("idx_generated_project_created", "created_at"),
         sa.Index("idx_generated_project_updated", "updated_at"),
     )
@@ -364,7 +363,6 @@ class RepositoryExport(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
         sa.CheckConstraint("archive_size IS NULL OR archive_size >= 0", name="check_repository_export_size"),
         sa.Index("idx_repository_export_generated_created", "generated_project_id", "created_at"),
         sa.Index("idx_repository_export_type", "export_type"),
-        sa.Index("idx_repository_export_status", "status"),
         sa.Index("idx_repository_export_created", "created_at"),
         sa.Index("idx_repository_export_updated", "updated_at"),
     )

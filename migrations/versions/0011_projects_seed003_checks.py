@@ -2,8 +2,8 @@
 
 - project_files.content_hash must be a SHA-256 digest (64 lowercase hex characters);
 - generated_projects.output_directory must be empty or a safe relative path;
-- status, created_at and updated_at indexes on generated_projects and repository_exports,
-  created_at and updated_at on project_files (seed 003: `db_index=True`, `Index(fields=['status'])`).
+- created_at and updated_at indexes on generated_projects, project_files and repository_exports
+  (seed 003: `db_index=True`; their status is indexed already).
 
 Revision ID: 0011_projects_seed003_checks
 Revises: 0010_org_directory_version
@@ -25,12 +25,10 @@ branch_labels = None
 depends_on = None
 
 INDEXES = [
-    ("generated_projects", "idx_generated_project_status", "status"),
     ("generated_projects", "idx_generated_project_created", "created_at"),
     ("generated_projects", "idx_generated_project_updated", "updated_at"),
     ("project_files", "idx_project_file_created", "created_at"),
     ("project_files", "idx_project_file_updated", "updated_at"),
-    ("repository_exports", "idx_repository_export_status", "status"),
     ("repository_exports", "idx_repository_export_created", "created_at"),
     ("repository_exports", "idx_repository_export_updated", "updated_at"),
 ]
