@@ -51,7 +51,7 @@ def ensure_directories(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app.extensions import csrf, db, login_manager, migrate
-    from app.platform import hooks, jobs, storage, transactions, trash, usage  # noqa: F401  (storage, trash register periodic tasks)
+    from app.platform import hooks, jobs, mail, storage, transactions, trash, usage  # noqa: F401  (mail, storage, trash register periodic tasks)
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)

@@ -77,6 +77,32 @@ def register(app: Flask) -> None:
         names = [q.strip() for q in queues.split(",") if q.strip()] or None
         make_worker(app, names).work(burst=burst, with_scheduler=not burst)
 
+    @app.cli.command("mail-outbox")
+    @click.option("--status", "statuses", multiple=True, type=click.Choice(["pending", "sending", "sent", "failed"]),
+                  help="List messages in this status (repeatable; default: failed, pending and sending).")
+    @click.option("--limit", default=50, show_default=True)
+    @click.option("--retry", "retry_ids", multiple=True, type=int, help="Send this failed message again (repeatable).")
+    @click.option("--retry-failed", is_flag=True, help="Send every failed message again.")
+    def mail_outbox(statuses: tuple[str, ...], limit: int, retry_ids: tuple[int, ...], retry_failed: bool) -> None:
+        """Show the outgoing mail queue (counts, and the messages not yet sent with their last error)."""
+        from app.extensions import db
+        from app.platform.mail import OutboxMessage, outbox_counts, outbox_retry
+
+        if retry_ids or retry_failed:
+            retried = outbox_retry(None if retry_failed else list(retry_ids))
+            click.echo(f"{retried} failed message(s) queued again.")
+        counts = outbox_counts()
+        click.echo("  ".join(f"{status}: {count}" for status, count in counts.items()))
+        rows = db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.status.in_(statuses or ("failed", "pending", "sending")))
+            .order_by(OutboxMessage.id.desc()).limit(limit)
+        )
+        for row in rows:
+            click.echo(f"#{row.id} {row.status:<7} tries={row.attempts} next={row.next_attempt_at:%Y-%m-%d %H:%M:%S} "
+                       f"to={row.recipient} subject={row.subject!r}")
+            if row.last_error:
+                click.echo(f"    last error: {row.last_error}")
+
     @app.cli.command("reconcile-jobs")
     def reconcile_jobs() -> None:
         """Repair job rows stuck queued/running with no live job (also runs every minute)."""

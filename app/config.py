@@ -85,6 +85,11 @@ class Config:
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
     MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Cairn <no-reply@cairn.localhost>")
+    # The outbox: a message that fails is tried again after BASE, 2*BASE, 4*BASE... seconds (at most an hour
+    # apart), MAX_ATTEMPTS times in all; one "sending" longer than SENDING_STALE (its worker died) is retried.
+    MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
+    MAIL_RETRY_BASE_SECONDS = _env_int("MAIL_RETRY_BASE_SECONDS", 30)
+    MAIL_SENDING_STALE_SECONDS = _env_int("MAIL_SENDING_STALE_SECONDS", 300)
 
     USAGE_LOG_ENABLED = _env_bool("USAGE_LOG_ENABLED", True)
     USAGE_LOG_RETENTION_DAYS = _env_int("USAGE_LOG_RETENTION_DAYS", 90)

@@ -112,3 +112,34 @@ def is_signed_in(client) -> bool:
 
 def page_text(response) -> str:
     return response.get_data(as_text=True)
+
+
+class Outbox(list):
+    """Mail committed to the outbox: (to, subject, body) tuples, in order."""
+
+    def to(self, email: str) -> list[tuple[str, str, str]]:
+        return [m for m in self if m[0] == email]
+
+
+def record_outbox(monkeypatch) -> Outbox:
+    """Record each message as its delivery is enqueued (after its commit), instead of enqueuing it.
+
+    What is recorded is what was committed: a message written by a change that was rolled back never shows.
+    """
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.platform import mail
+
+    sent = Outbox()
+
+    def record(ids, delay_seconds=0):
+        with db.engine.connect() as conn:  # after_commit: the session itself may not run SQL now
+            table = mail.OutboxMessage.__table__
+            rows = conn.execute(sa.select(table.c.recipient, table.c.subject, table.c.body)
+                                .where(table.c.id.in_(ids)).order_by(table.c.id))
+            sent.extend(tuple(row) for row in rows)
+        return len(ids)
+
+    monkeypatch.setattr(mail, "enqueue_deliveries", record)
+    return sent

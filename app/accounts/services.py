@@ -404,6 +404,7 @@ def member_add(*, organization: Organization, actor: User, email: str, full_name
         f"Choose your password here (the link works once, for 7 days):\n{link}\n",
         category="required",
     )
+    _commit_or_rollback()  # the invitation mail (the admin also sees the link on screen)
     return member, link
 
 
@@ -439,11 +440,11 @@ def member_update(*, actor: User, member: User, role: str, availability_status: 
         _set_permissions(actor=actor, member=member, permissions=permissions)
     if role_changed:
         sessions_end_all(user=member, reason="role_changed")
-    _commit_or_rollback()
-    if role_changed:
+    if role_changed:  # written with the change: mailed if and only if it is saved
         mail.notify(member, "Your role in Cairn changed",
                     f"{actor.display_name} changed your role in {member.organization.name} to {role}. "
                     "Please sign in again.")
+    _commit_or_rollback()
     return member
 
 

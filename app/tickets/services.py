@@ -6,6 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Callable
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
@@ -133,12 +134,18 @@ def _store_uploads(ticket: Ticket, uploads: list[Upload], *, uploader: User, com
 
 
 def _commit_with_uploads(ticket: Ticket, uploads: list[Upload], *, uploader: User,
-                         comment: TicketComment | None) -> None:
-    """Flush, write the files, commit; on any failure roll back and remove the files written (nothing half-saved)."""
+                         comment: TicketComment | None, before_commit: Callable[[], None] | None = None) -> None:
+    """Flush, write the files, commit; on any failure roll back and remove the files written (nothing half-saved).
+
+    `before_commit` runs once the rows have ids, inside the transaction: the mail it writes to the outbox
+    is committed with the ticket or reply, or not at all.
+    """
     written: list[str] = []
     try:
         db.session.flush()  # the ticket's id names the files' folder
         _store_uploads(ticket, uploads, uploader=uploader, comment=comment, written=written)
+        if before_commit is not None:
+            before_commit()
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -213,9 +220,10 @@ def ticket_create(*, organization: Organization, actor: User, customer: User, su
                     description=(description or "").strip(), priority=priority)
     ticket._actor_id = actor.id
     db.session.add(ticket)
-    _commit_with_uploads(ticket, uploads, uploader=actor, comment=None)
+    notify = None
     if actor.role in STAFF_ROLES and actor.id != customer.id:
-        _notify_opened_for(ticket, actor, uploads)
+        notify = lambda: _notify_opened_for(ticket, actor, uploads)  # noqa: E731
+    _commit_with_uploads(ticket, uploads, uploader=actor, comment=None, before_commit=notify)
     return ticket
 
 
@@ -355,11 +363,11 @@ def ticket_assign(*, ticket: Ticket, actor: User, agent: User | None) -> Ticket:
     _set(ticket, actor, assigned_agent_id=agent.id)
     if ticket.status == "new":
         ticket.status = "open"
-    _commit()
-    if agent.id != actor.id:
+    if agent.id != actor.id:  # in the same transaction: the mail is sent if and only if the assignment is saved
         mail.notify(agent, f"Ticket #{ticket.ticket_number} assigned to you",
                     f"{actor.display_name} assigned you ticket #{ticket.ticket_number}: {ticket.subject}\n\n"
                     f"{ticket_link(ticket)}\n")
+    _commit()
     return ticket
 
 
@@ -398,8 +406,8 @@ def comment_add(*, ticket: Ticket, author: User, content: str, internal: bool = 
     elif not internal and author.role == "customer" and ticket.status in ("pending", "resolved"):
         ticket.status = "open"  # the customer answered: the clock runs again
     ticket.updated_at = now
-    _commit_with_uploads(ticket, uploads, uploader=author, comment=comment)
-    _notify_reply(ticket, comment, uploads)
+    _commit_with_uploads(ticket, uploads, uploader=author, comment=comment,
+                         before_commit=lambda: _notify_reply(ticket, comment, uploads))
     return comment
 
 

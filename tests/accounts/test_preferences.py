@@ -152,7 +152,9 @@ def test_notification_toggles_are_honoured_by_notify(app, admin, outbox):
         outbox.clear()
         with app.app_context():
             user = db.session.get(User, admin.id)
-            return {c: mail.notify(user, f"{c} subject", "body", category=c) for c in mail.CATEGORIES}
+            written = {c: mail.notify(user, f"{c} subject", "body", category=c) for c in mail.CATEGORIES}
+            db.session.commit()  # the outbox rows go with the caller's commit
+            return written
 
     assert send_all() == {"required": True, "email": True, "propagation": True}
     assert len(outbox) == 3

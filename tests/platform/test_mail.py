@@ -36,8 +36,15 @@ class Inbox:
     def __init__(self) -> None:
         self.received: list[tuple[list[str], email.message.EmailMessage]] = []
         self._changed = threading.Condition()
+        self.refuse_next = 0  # answer this many messages with a temporary failure (451) first
+        self.refused = 0
 
     async def handle_DATA(self, server, session, envelope):
+        with self._changed:
+            if self.refuse_next > 0:
+                self.refuse_next -= 1
+                self.refused += 1
+                return "451 4.3.0 Mail server busy, try again later"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._changed:
             self.received.append((list(envelope.rcpt_tos), message))
@@ -47,6 +54,7 @@ class Inbox:
     def clear(self) -> None:
         with self._changed:
             self.received.clear()
+            self.refuse_next = self.refused = 0
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[email.message.EmailMessage]:
         with self._changed:
@@ -101,11 +109,16 @@ def inbox(smtp_server) -> Inbox:
     return smtp_server.inbox
 
 
+# Retries at once (no backoff wait) and three tries in all, here and in the worker process.
+WORKER_MAIL_SETTINGS = {"MAIL_RETRY_BASE_SECONDS": "0", "MAIL_MAX_ATTEMPTS": "3"}
+
+
 @pytest.fixture()
 def mail_config(app, smtp_server, monkeypatch):
     """Point the app (and so the embedded job runner) at the test SMTP server."""
     for key, value in {"MAIL_SERVER": smtp_server.host, "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
-                       "MAIL_USERNAME": "", "MAIL_PASSWORD": ""}.items():
+                       "MAIL_USERNAME": "", "MAIL_PASSWORD": "",
+                       **{k: int(v) for k, v in WORKER_MAIL_SETTINGS.items()}}.items():
         monkeypatch.setitem(app.config, key, value)
     return app.config
 
@@ -158,7 +171,7 @@ def mail_worker(app, backend, smtp_server):
     had_worker = previous is not None and previous.poll() is None
     _stop_worker(previous)
     proc = conftest.start_worker(backend, MAIL_SERVER=smtp_server.host, MAIL_PORT=str(smtp_server.port),
-                                 MAIL_USE_TLS="false", MAIL_USERNAME="")
+                                 MAIL_USE_TLS="false", MAIL_USERNAME="", **WORKER_MAIL_SETTINGS)
     conftest._WORKERS["main"] = proc
     _wait_until_idle(app, proc)
     yield proc
@@ -269,10 +282,11 @@ def _set_preferences(user, **values) -> None:
     db.session.commit()
 
 
-def test_notify_queues_a_job_that_delivers(app_ctx, make_user, org, inbox, run_mail_jobs):
+def test_notify_delivers_once_its_caller_commits(app_ctx, make_user, org, inbox, run_mail_jobs):
     user = make_user(org, "agent", "agent@acme.example.com")
 
     assert mail.notify(user, "Ticket #12 was assigned to you", "Open it from your queue.") is True
+    db.session.commit()
     run_mail_jobs()
 
     messages = inbox.wait_for(1)
@@ -291,6 +305,7 @@ def test_email_notifications_off_queues_nothing_for_email(app_ctx, make_user, or
     # arriving means anything wrongly queued before it would have arrived too.
     assert mail.notify(user, "sent: propagation", "-", category="propagation") is True
     assert mail.notify(user, "sent: required", "-", category="required") is True
+    db.session.commit()
     run_mail_jobs()
 
     inbox.wait_for(2)
@@ -305,6 +320,7 @@ def test_propagation_notifications_off_queues_nothing_for_propagation(app_ctx, m
     assert mail.notify(user, "suppressed: propagation", "-", category="propagation") is False
     assert _mail_queue_length(app_ctx) == 0
     assert mail.notify(user, "sent: email", "-", category="email") is True
+    db.session.commit()
     run_mail_jobs()
 
     inbox.wait_for(1)
@@ -318,6 +334,7 @@ def test_required_mail_is_sent_whatever_the_preferences(app_ctx, make_user, org,
     assert mail.notify(user, "suppressed: email", "-") is False
     assert mail.notify(user, "suppressed: propagation", "-", category="propagation") is False
     assert mail.notify(user, "Your invitation", "Choose a password.", category="required") is True
+    db.session.commit()
     run_mail_jobs()
 
     inbox.wait_for(1)
@@ -344,3 +361,167 @@ def test_notify_rejects_an_unknown_category(app_ctx, make_user, org):
     with pytest.raises(ValueError):
         mail.notify(user, "Hello", "-", category="newsletter")
     assert _mail_queue_length(app_ctx) == 0
+
+
+# --------------------------------------------------------------------------- the outbox
+def _outbox_rows() -> list:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(mail.OutboxMessage).order_by(mail.OutboxMessage.id)))
+
+
+def test_a_rolled_back_change_mails_nothing(app_ctx, make_user, org, inbox, run_mail_jobs):
+    """The message is part of the caller's transaction: no commit, no mail (not even by the sweep)."""
+    user = make_user(org, "agent", "agent@acme.example.com")
+    assert mail.notify(user, "never sent", "-") is True
+    db.session.rollback()
+    mail.outbox_sweep()
+    run_mail_jobs()
+
+    assert _outbox_rows() == []
+    assert inbox.received == []
+
+
+def test_mail_is_delivered_exactly_once_across_smtp_failures(app_ctx, make_user, org, inbox, run_mail_jobs):
+    """The SMTP server refuses the first two tries (451): the third delivers, with the stored Message-ID,
+    and neither a sweep afterwards nor a duplicate delivery job sends it again."""
+    user = make_user(org, "agent", "agent@acme.example.com")
+    inbox.refuse_next = 2
+    mail.notify(user, "Your export is ready", "Download it from Exports.")
+    db.session.commit()
+    run_mail_jobs()
+    messages = inbox.wait_for(1)
+
+    [row] = _outbox_rows()
+    assert (row.status, row.attempts, inbox.refused) == ("sent", 3, 2)
+    assert [m["Message-ID"] for m in messages] == [row.message_id]
+    mail.outbox_sweep()
+    mail.enqueue_deliveries([row.id])  # a duplicate job for the same row
+    run_mail_jobs()
+    time.sleep(0.3)
+    assert len(inbox.received) == 1
+
+
+def test_mail_committed_while_redis_is_down_is_sent_by_the_sweep(app_ctx, make_user, org, inbox, run_mail_jobs,
+                                                                 monkeypatch, caplog):
+    """A crash or an outage between the commit and the enqueue: the row waits, the sweep sends it."""
+    from app.platform import jobs
+
+    def redis_down(name="default"):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    user = make_user(org, "agent", "agent@acme.example.com")
+    with monkeypatch.context() as patched, caplog.at_level(logging.ERROR, logger="cairn.mail"):
+        patched.setattr(jobs, "get_queue", redis_down)
+        mail.notify(user, "Saved while Redis was down", "-")
+        db.session.commit()  # does not raise: the change is saved
+    assert "the mail sweep will send" in caplog.text
+    run_mail_jobs()
+    assert inbox.received == [] and _outbox_rows()[0].status == "pending"
+
+    assert mail.outbox_sweep()["enqueued"] == 1
+    run_mail_jobs()
+    assert inbox.wait_for(1) and inbox.subjects == ["Saved while Redis was down"]
+    assert _outbox_rows()[0].status == "sent"
+
+
+def test_a_message_whose_worker_died_mid_send_is_sent_again_by_the_sweep(app_ctx, make_user, org, inbox,
+                                                                         run_mail_jobs):
+    from datetime import timedelta
+
+    from app.platform.models import utcnow
+
+    user = make_user(org, "agent", "agent@acme.example.com")
+    mail.notify(user, "Interrupted", "-")
+    db.session.commit()
+    [row] = _outbox_rows()
+    stuck = utcnow() - timedelta(seconds=app_ctx.config["MAIL_SENDING_STALE_SECONDS"] + 5)
+    db.session.execute(sa.update(mail.OutboxMessage).values(status="sending", attempts=1, claimed_at=stuck))
+    db.session.commit()
+    run_mail_jobs()  # the after-commit job finds the row "sending": it does nothing
+    assert inbox.received == []
+
+    assert mail.outbox_sweep()["requeued"] == 1
+    run_mail_jobs()
+    assert inbox.wait_for(1) and _outbox_rows()[0].status == "sent"
+
+
+def test_concurrent_deliveries_of_one_row_send_it_once(app, app_ctx, make_user, org, inbox, mail_config):
+    user = make_user(org, "agent", "agent@acme.example.com")
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(mail, "enqueue_deliveries", lambda ids, delay_seconds=0: 0)  # only these threads deliver
+        mail.notify(user, "Once", "-")
+        db.session.commit()
+    [row] = _outbox_rows()
+    results: list = []
+    barrier = threading.Barrier(4)
+
+    def deliver():
+        with app.app_context():
+            barrier.wait()
+            results.append(mail.outbox_deliver(row.id))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results, key=str) == [None, None, None, "sent"]
+    inbox.wait_for(1)
+    time.sleep(0.3)
+    assert len(inbox.received) == 1
+
+
+def test_failed_mail_is_shown_to_the_operator_and_can_be_retried(app, app_ctx, make_user, org, inbox,
+                                                                 run_mail_jobs):
+    user = make_user(org, "agent", "agent@acme.example.com")
+    inbox.refuse_next = 3  # as many as MAIL_MAX_ATTEMPTS
+    mail.notify(user, "Stuck report", "-")
+    db.session.commit()
+    run_mail_jobs()
+    [row] = _outbox_rows()
+    assert (row.status, row.attempts) == ("failed", 3) and "451" in row.last_error
+
+    runner = app.test_cli_runner()
+    shown = runner.invoke(args=["mail-outbox"])
+    assert shown.exit_code == 0, shown.output
+    assert "failed: 1" in shown.output and f"#{row.id} failed" in shown.output and "451" in shown.output
+    retried = runner.invoke(args=["mail-outbox", "--retry-failed"])
+    assert "1 failed message(s) queued again" in retried.output
+    run_mail_jobs()
+    assert inbox.wait_for(1) and _outbox_rows()[0].status == "sent"
+
+
+def test_a_permanent_refusal_fails_at_once(app_ctx, make_user, org, mail_config, monkeypatch):
+    import smtplib
+
+    user = make_user(org, "agent", "gone@acme.example.com")
+    mail.notify(user, "Bounce", "-")
+    db.session.commit()
+    [row] = _outbox_rows()
+
+    def refuse(message):
+        raise smtplib.SMTPRecipientsRefused({"gone@acme.example.com": (550, b"5.1.1 No such user")})
+
+    monkeypatch.setattr(mail, "_send", refuse)
+    assert mail.outbox_deliver(row.id) == "failed"
+    assert _outbox_rows()[0].attempts == 1
+
+
+def test_helpdesk_mail_to_an_address_with_threading_headers(app_ctx, inbox, run_mail_jobs):
+    """What the helpdesk's email channel needs: a recipient without an account, a stable Message-ID,
+    In-Reply-To/References for threading, Reply-To and Auto-Submitted."""
+    headers = {"In-Reply-To": "<first@mail.example.com>", "References": "<first@mail.example.com>",
+               "Reply-To": "support+t12@cairn.example.com", "Auto-Submitted": "auto-replied"}
+    assert mail.notify(None, "Re: [#12] Printer", "We are on it.", to_address="someone@outside.example.com",
+                       headers=headers, message_id="<t12-c3@cairn.example.com>", category="required",
+                       html="<p>We are on it.</p>") is True
+    db.session.commit()
+    run_mail_jobs()
+
+    [message] = inbox.wait_for(1)
+    assert inbox.received[0][0] == ["someone@outside.example.com"]
+    assert message["Message-ID"] == "<t12-c3@cairn.example.com>"
+    assert {name: message[name] for name in headers} == headers
+    assert message.get_body(("html",)).get_content().strip() == "<p>We are on it.</p>"
+    with pytest.raises(ValueError):
+        mail.notify(None, "x", "y", to_address="a@example.com", headers={"From": "boss@example.com"})

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from tests.helpers import browser, csrf_from, signed_in
+from tests.helpers import browser, csrf_from, record_outbox, signed_in
 
 
 @pytest.fixture()
@@ -13,25 +13,10 @@ def client(app):
     return browser(app)
 
 
-class Outbox(list):
-    def to(self, email: str) -> list[tuple[str, str, str]]:
-        return [m for m in self if m[0] == email]
-
-
 @pytest.fixture()
 def outbox(monkeypatch):
-    """Mail that `platform.mail.notify` queued, recorded instead of sent."""
-    import app.platform.jobs as jobs
-
-    sent = Outbox()
-    real_get_queue = jobs.get_queue
-
-    class Recorder:
-        def enqueue_call(self, func, args=(), **_kwargs):
-            sent.append(tuple(args))
-
-    monkeypatch.setattr(jobs, "get_queue", lambda name="default": Recorder() if name == "mail" else real_get_queue(name))
-    return sent
+    """Mail that `platform.mail.notify` wrote and its caller committed, recorded instead of sent."""
+    return record_outbox(monkeypatch)
 
 
 @pytest.fixture()
