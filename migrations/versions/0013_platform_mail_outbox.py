@@ -4,15 +4,15 @@ notify() used to enqueue an RQ job before the caller's commit: a rolled-back
 change still mailed, and a Redis outage or a crash lost the message. Messages
 are now rows, delivered by a worker with retries and found again by a sweep.
 
-Revision ID: 0011_platform_mail_outbox
-Revises: 0010_org_directory_version
+Revision ID: 0013_platform_mail_outbox
+Revises: 0012_accounts_operator
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0011_platform_mail_outbox'
-down_revision = '0010_org_directory_version'
+revision = '0013_platform_mail_outbox'
+down_revision = '0012_accounts_operator'
 branch_labels = None
 depends_on = None
 
