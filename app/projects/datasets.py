@@ -8,20 +8,24 @@ from app.exports.datasets import Dataset, Field, Filter, register_dataset
 
 
 def _projects(user) -> sa.Select:
-    from app.projects.models import Project
+    from app.projects.models import Project, SchoolProject, SelfStudyProject
 
+    # The tables, not the entities: a column select of the polymorphic Project would not join the type tables.
+    project, school, self_study = Project.__table__, SchoolProject.__table__, SelfStudyProject.__table__
     return sa.select(
-        Project.id.label("id"),
-        Project.name.label("name"),
-        Project.project_type.label("type"),
-        Project.course_name.label("course_name"),
-        Project.course_code.label("course_code"),
-        Project.teacher_name.label("teacher"),
-        Project.goal_description.label("goal"),
-        Project.study_frequency.label("study_frequency"),
-        sa.case((Project.is_draft.is_(True), "draft"), else_="published").label("state"),
-        Project.created_at.label("created_at"),
-    ).where(Project.organization_id == user.organization_id, Project.owner_id == user.id)
+        project.c.id.label("id"),
+        project.c.name.label("name"),
+        project.c.project_type.label("type"),
+        school.c.course_name.label("course_name"),
+        school.c.course_code.label("course_code"),
+        school.c.teacher_name.label("teacher"),
+        self_study.c.goal_description.label("goal"),
+        self_study.c.study_frequency.label("study_frequency"),
+        sa.case((project.c.is_draft.is_(True), "draft"), else_="published").label("state"),
+        project.c.created_at.label("created_at"),
+    ).select_from(
+        project.outerjoin(school, school.c.id == project.c.id).outerjoin(self_study, self_study.c.id == project.c.id)
+    ).where(project.c.organization_id == user.organization_id, project.c.owner_id == user.id)
 
 
 register_dataset(Dataset(

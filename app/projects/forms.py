@@ -34,8 +34,9 @@ class ProjectForm(FlaskForm):
     course_code = StringField("Course code", filters=[_strip])
     teacher_name = StringField("Teacher", filters=[_strip])
     goal_description = TextAreaField("Goal", filters=[_strip])
-    study_frequency = SelectField("Study frequency", choices=[("", "Choose…")] + list(STUDY_FREQUENCY_LABELS.items()),
-                                  validate_choice=False)  # the model rule says which choices are valid
+    # Free text, as in seed 002; the page suggests STUDY_FREQUENCY_LABELS' wording.
+    study_frequency = StringField("Study frequency", filters=[_strip])
+    FREQUENCY_SUGGESTIONS = tuple(STUDY_FREQUENCY_LABELS.values())
 
     TYPE_FIELDS = {"school": ("course_name", "course_code", "teacher_name"),
                    "self_study": ("goal_description", "study_frequency")}

@@ -1,9 +1,11 @@
 """Projects (seeds 002 and 003): study projects, their metadata, dates and attachments;
 generated projects with their files; repository exports; workflow executions.
 
-Project types use single-table inheritance on `project_type`. The fields each type
-requires are enforced by CHECK constraints on that discriminator, so a school
-project without a course code cannot exist in the database, whatever code wrote it.
+Project types use joined-table inheritance, as seed 002 asks: `projects` holds what
+every project has, and `school_projects` / `self_study_projects` hold each type's own
+fields, one row per project (primary key = the project's), every field NOT NULL and
+non-blank. A school project without a course code cannot exist in the database,
+and no project carries empty columns of the other type.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ def _filled(column: str) -> str:
 
 SCHOOL_FIELDS = ("course_name", "course_code", "teacher_name")
 SELF_STUDY_FIELDS = ("goal_description", "study_frequency")
+TYPE_FIELDS = {SCHOOL: SCHOOL_FIELDS, SELF_STUDY: SELF_STUDY_FIELDS}
 
 
 class Project(TimestampMixin, TenantMixin, db.Model):
@@ -55,22 +58,6 @@ class Project(TimestampMixin, TenantMixin, db.Model):
     __tablename__ = "projects"
     __table_args__ = (
         sa.CheckConstraint("project_type IN ('school', 'self_study')", name="check_project_type_valid"),
-        sa.CheckConstraint(
-            "project_type <> 'school' OR (" + " AND ".join(_filled(c) for c in SCHOOL_FIELDS) + ")",
-            name="check_school_project_fields_required",
-        ),
-        sa.CheckConstraint(
-            "project_type <> 'self_study' OR (" + " AND ".join(_filled(c) for c in SELF_STUDY_FIELDS) + ")",
-            name="check_self_study_project_fields_required",
-        ),
-        sa.CheckConstraint(
-            "project_type <> 'school' OR (goal_description IS NULL AND study_frequency IS NULL)",
-            name="check_school_project_no_self_study_fields",
-        ),
-        sa.CheckConstraint(
-            "project_type <> 'self_study' OR (course_name IS NULL AND course_code IS NULL AND teacher_name IS NULL)",
-            name="check_self_study_project_no_school_fields",
-        ),
         sa.CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
                            name="check_project_dates_ordered"),
         sa.CheckConstraint("is_draft OR published_at IS NOT NULL", name="check_project_published_at"),
@@ -90,13 +77,6 @@ class Project(TimestampMixin, TenantMixin, db.Model):
     end_date: Mapped[Optional[date]] = mapped_column(sa.Date, nullable=True)
     is_draft: Mapped[bool] = mapped_column(nullable=False, default=True)
     published_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
-    # School fields (NULL for self-study projects)
-    course_name: Mapped[Optional[str]] = mapped_column(sa.String(255), nullable=True)
-    course_code: Mapped[Optional[str]] = mapped_column(sa.String(50), nullable=True)
-    teacher_name: Mapped[Optional[str]] = mapped_column(sa.String(255), nullable=True)
-    # Self-study fields (NULL for school projects)
-    goal_description: Mapped[Optional[str]] = mapped_column(sa.Text, nullable=True)
-    study_frequency: Mapped[Optional[str]] = mapped_column(sa.String(50), nullable=True)
 
     owner = relationship("User", foreign_keys=[owner_id])
     metadata_items: Mapped[list["ProjectMeta"]] = relationship(
@@ -104,7 +84,13 @@ class Project(TimestampMixin, TenantMixin, db.Model):
     important_dates: Mapped[list["ImportantDate"]] = relationship(
         back_populates="project", cascade="all, delete-orphan", order_by="ImportantDate.date", passive_deletes=True)
 
-    __mapper_args__ = {"polymorphic_on": "project_type", "polymorphic_abstract": True}
+    # Every load of Project joins both type tables (LEFT OUTER JOIN on the primary key), so a
+    # list of mixed projects is one query and each row comes back as its own type.
+    __mapper_args__ = {"polymorphic_on": "project_type", "polymorphic_abstract": True, "with_polymorphic": "*"}
+
+    def type_fields(self) -> dict:
+        """This project's own fields by name (a school project's course, a self-study project's goal)."""
+        return {name: getattr(self, name) for name in TYPE_FIELDS.get(self.project_type, ())}
 
     @property
     def type_label(self) -> str:
@@ -122,11 +108,30 @@ class Project(TimestampMixin, TenantMixin, db.Model):
 
 
 class SchoolProject(Project):
+    __tablename__ = "school_projects"
+    __table_args__ = (
+        sa.CheckConstraint(" AND ".join(_filled(c) for c in SCHOOL_FIELDS), name="check_school_project_fields_filled"),
+    )
     __mapper_args__ = {"polymorphic_identity": SCHOOL}
+
+    id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    course_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    course_code: Mapped[str] = mapped_column(sa.String(50), nullable=False)
+    teacher_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
 
 
 class SelfStudyProject(Project):
+    __tablename__ = "self_study_projects"
+    __table_args__ = (
+        sa.CheckConstraint(" AND ".join(_filled(c) for c in SELF_STUDY_FIELDS),
+                           name="check_self_study_project_fields_filled"),
+    )
     __mapper_args__ = {"polymorphic_identity": SELF_STUDY}
+
+    id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    goal_description: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    # Free text, as in the seed; the form suggests STUDY_FREQUENCY_LABELS' values.
+    study_frequency: Mapped[str] = mapped_column(sa.String(50), nullable=False)
 
     @property
     def frequency_label(self) -> str:

@@ -14,7 +14,6 @@ from app.projects.models import (
     GeneratedProject,
     EXPORT_TYPES,
     PROJECT_TYPES,
-    STUDY_FREQUENCIES,
     ImportantDate,
     ProjectFile,
     Project,
@@ -71,7 +70,7 @@ validator.add_model_rules(SchoolProject, [
 validator.add_model_rules(SelfStudyProject, [
     RequiredValidationRule("goal_description", label="goal"),
     RequiredValidationRule("study_frequency", label="study frequency"),
-    ChoiceValidationRule("study_frequency", STUDY_FREQUENCIES, label="study frequency"),
+    LengthValidationRule("study_frequency", 50, label="study frequency"),
 ])
 validator.add_model_rules(ProjectMeta, [
     RequiredValidationRule("key"),

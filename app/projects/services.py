@@ -161,8 +161,8 @@ def projects_query(*, organization_id: int, owner_id: int, project_type: str | N
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")[:100] + "%"
         stmt = stmt.where(sa.or_(Project.name.ilike(pattern, escape="\\"),
-                                 Project.course_name.ilike(pattern, escape="\\"),
-                                 Project.goal_description.ilike(pattern, escape="\\")))
+                                 SchoolProject.course_name.ilike(pattern, escape="\\"),
+                                 SelfStudyProject.goal_description.ilike(pattern, escape="\\")))
     return stmt.order_by(Project.created_at.desc(), Project.id.desc())
 
 

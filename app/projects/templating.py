@@ -18,6 +18,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from app.projects.archives import UnsafePath, check_member_path, slug_for
+from app.projects.models import SCHOOL_FIELDS, SELF_STUDY_FIELDS
 
 MAX_TEMPLATE_FILES = 500
 MAX_TEMPLATE_BYTES = 20 * 1024 * 1024  # uncompressed, all files together
@@ -272,11 +273,10 @@ def sandbox() -> SandboxedEnvironment:
 
 def project_context(project, owner_name: str = "") -> dict:
     """What templates see: plain data only (the sandbox still guards attribute access)."""
+    own = project.type_fields()  # the other type's fields are empty strings, so every template renders
     data = {
         "name": project.name, "type": project.project_type, "description": project.description or "",
-        "course_name": project.course_name or "", "course_code": project.course_code or "",
-        "teacher_name": project.teacher_name or "", "goal_description": project.goal_description or "",
-        "study_frequency": project.study_frequency or "",
+        **{name: own.get(name) or "" for name in (*SCHOOL_FIELDS, *SELF_STUDY_FIELDS)},
         "start_date": project.start_date.isoformat() if project.start_date else "",
         "end_date": project.end_date.isoformat() if project.end_date else "",
     }
