@@ -63,6 +63,8 @@ class Project(TimestampMixin, TenantMixin, db.Model):
         sa.CheckConstraint("is_draft OR published_at IS NOT NULL", name="check_project_published_at"),
         # Lists: my projects of one type, newest first.
         sa.Index("idx_project_owner_type", "organization_id", "owner_id", "project_type", "created_at"),
+        # The All tab: my projects of both types, newest first, read in order (no sort of every project I own).
+        sa.Index("idx_project_owner_created", "organization_id", "owner_id", "created_at", "id"),
         # abandoned_drafts(hours): drafts by age, so cleanup reads a range of one index, already in its
         # (updated_at, id) keyset order: no sort even when many drafts share a timestamp.
         sa.Index("idx_project_draft_cleanup", "is_draft", "updated_at", "id"),

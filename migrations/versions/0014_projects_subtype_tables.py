@@ -62,10 +62,14 @@ def upgrade():
             batch_op.drop_constraint(name, type_='check')
         for column in SCHOOL_COLUMNS + SELF_STUDY_COLUMNS:
             batch_op.drop_column(column)
+        # The All tab (both types, newest first) reads this index in order instead of sorting every project
+        # of the owner (bench/projects_subtypes.py: 20-46 ms at 100,000 projects without it).
+        batch_op.create_index('idx_project_owner_created', ['organization_id', 'owner_id', 'created_at', 'id'])
 
 
 def downgrade():
     with op.batch_alter_table('projects', schema=None) as batch_op:
+        batch_op.drop_index('idx_project_owner_created')
         batch_op.add_column(sa.Column('course_name', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('course_code', sa.String(length=50), nullable=True))
         batch_op.add_column(sa.Column('teacher_name', sa.String(length=255), nullable=True))
