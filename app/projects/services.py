@@ -468,6 +468,16 @@ def generation_diff(row: GeneratedProject) -> dict[str, list[str]] | None:
             "unchanged": sorted(p for p in set(new) & set(old) if new[p] == old[p])}
 
 
+def generation_content_diff(*, old: GeneratedProject, new: GeneratedProject) -> list:
+    """What changed from `old` to `new`, line by line (app.projects.diffing); unchanged files are not read."""
+    from app.projects.diffing import generations_diff
+
+    def files_of(row: GeneratedProject) -> dict:
+        return {f.file_path: (f.content_hash, lambda f=f: file_content(f)) for f in row.files}
+
+    return generations_diff(files_of(old), files_of(new))
+
+
 def generation_archive(*, generation: GeneratedProject, archived: bool) -> None:
     completed = GeneratedProject.STATUS_NAMES["succeeded"]
     if archived and generation.status != completed:

@@ -166,9 +166,9 @@ def _render_detail(project: Project, status: int = 200, **forms):
     removed = db.session.scalars(
         scoped(ProjectAttachment, ProjectAttachment.select_deleted()).where(
             ProjectAttachment.project_id == project.id).order_by(ProjectAttachment.deleted_at.desc())).all()
-    generations = db.session.scalars(
+    generations = paginate(
         scoped(GeneratedProject).where(GeneratedProject.project_id == project.id)
-        .order_by(GeneratedProject.created_at.desc(), GeneratedProject.id.desc()).limit(20)).all()
+        .order_by(GeneratedProject.created_at.desc(), GeneratedProject.id.desc()), per_page=20)
     context = dict(project=project, attachments=attachments, removed_attachments=removed, generations=generations,
                    meta_form=forms.get("meta_form") or MetaForm(formdata=None),
                    date_form=forms.get("date_form") or DateForm(formdata=None),
@@ -438,6 +438,24 @@ def _render_generation(project, generation, form, exports, status: int = 200):
         regenerate_url=url_for("projects.generate", project_id=project.id, template=generation.template_key,
                                previous=generation.id, **_option_params(generation)),
     ), status
+
+
+@bp.route("/<int:project_id>/generations/<int:generation_id>/diff")
+@login_required
+def generation_diff(project_id: int, generation_id: int):
+    """This generation's files against another of the project's (by default the one it regenerated), line by line."""
+    project = _project_or_404(project_id)
+    generation = _generation_or_404(project, generation_id)
+    others = [g for g in db.session.scalars(
+        scoped(GeneratedProject).where(GeneratedProject.project_id == project.id, GeneratedProject.id != generation.id)
+        .order_by(GeneratedProject.created_at.desc(), GeneratedProject.id.desc()).limit(50)) if g.is_usable]
+    against_id = request.args.get("against", type=int) or generation.previous_id or (others[0].id if others else None)
+    against = _generation_or_404(project, against_id) if against_id else None
+    if against is not None and not (against.is_usable and generation.is_usable):
+        abort(404)
+    diffs = services.generation_content_diff(old=against, new=generation) if against is not None else []
+    return render_template("projects/diff.html", project=project, generation=generation, against=against,
+                           others=others, diffs=diffs)
 
 
 @bp.route("/<int:project_id>/generations/<int:generation_id>/files/<int:file_id>")
