@@ -5,6 +5,7 @@ per row, never once at import time.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -152,6 +153,24 @@ class SoftDeleteMixin:
         run_hooks("after_restore", self, actor=user)
 
     @classmethod
+    def soft_delete_all(cls, statement: sa.Select, *, user: "User | None" = None, reason: str = "",
+                        **options) -> "BulkResult":
+        """Seed 001's queryset `delete()`: soft-delete every row `statement` selects, each exactly as
+        `soft_delete` does one (its hooks, so its audit rows; the same metadata and retention options).
+
+        Rows already deleted are skipped and counted, not an error. Rows load in batches, so a large
+        selection never sits in memory whole. The calling service commits (or rolls back) once.
+        """
+        return _bulk(cls, statement, lambda row: row.soft_delete(user=user, reason=reason, **options),
+                     lambda row: row.is_active, "already deleted")
+
+    @classmethod
+    def restore_all(cls, statement: sa.Select, *, user: "User | None" = None) -> "BulkResult":
+        """Restore every deleted row `statement` selects, each with the restore hooks; active rows are skipped."""
+        return _bulk(cls, statement, lambda row: row.restore(user=user), lambda row: not row.is_active,
+                     "not deleted")
+
+    @classmethod
     def select_active(cls):
         return sa.select(cls).where(cls.is_active.is_(True))
 
@@ -162,6 +181,34 @@ class SoftDeleteMixin:
     @classmethod
     def select_with_deleted(cls):
         return sa.select(cls)
+
+
+@dataclass
+class BulkResult:
+    """What a bulk soft delete or restore did: the ids it changed and those it left alone, with why."""
+
+    changed: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+BULK_BATCH_SIZE = 500
+
+
+def _bulk(model, statement: sa.Select, change, applies, skip_reason: str) -> BulkResult:
+    from app.extensions import db
+
+    ids = list(db.session.scalars(statement.with_only_columns(model.id).order_by(None).order_by(model.id)))
+    result = BulkResult()
+    for start in range(0, len(ids), BULK_BATCH_SIZE):
+        batch = ids[start:start + BULK_BATCH_SIZE]
+        for row in db.session.scalars(sa.select(model).where(model.id.in_(batch)).order_by(model.id)):
+            if not applies(row):
+                result.skipped[row.id] = skip_reason
+                continue
+            change(row)
+            result.changed.append(row.id)
+        db.session.flush()  # runs validation and the flush hooks per batch, not once for everything
+    return result
 
 
 class EnhancedSoftDeleteMixin(SoftDeleteMixin):
