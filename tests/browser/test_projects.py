@@ -74,6 +74,22 @@ def test_create_generate_explore_and_download_a_zip(page, jobs):
     assert "potions-essay/README.md" in archive.namelist()
     assert (archive.getinfo("potions-essay/submit.sh").external_attr >> 16) & 0o777 == 0o755
 
+    # Regenerate with another author, then read the changes line by line (side by side at 1280 px).
+    page.get_by_role("link", name="Regenerate").first.click()
+    page.locator("input[name=ans_author]").fill("H. J. Granger")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url("**/generations/*")
+    page.locator(".job-panel[data-status=succeeded]").first.wait_for(timeout=JOB_TIMEOUT_MS)
+    page.reload()
+    page.get_by_role("link", name="See the changes line by line").click()
+    page.wait_for_url("**/diff")
+    split = page.locator(".diff-split").first
+    assert split.is_visible() and not page.locator(".diff-unified").first.is_visible()
+    assert "Hermione Granger" in " ".join(split.locator(".diff-old").all_inner_texts())
+    assert "H. J. Granger" in " ".join(split.locator(".diff-new").all_inner_texts())
+    page.set_viewport_size(PHONE)
+    assert page.locator(".diff-unified").first.is_visible() and not split.is_visible()
+
 
 def test_projects_pages_fit_a_phone_in_dark_mode(browser_context, console, jobs):
     context = browser_context(viewport=PHONE, color_scheme="dark")
