@@ -71,6 +71,11 @@ class Config:
     LOGIN_MAX_FAILURES_PER_IP = _env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
     LOGIN_FAILURE_WINDOW_SECONDS = _env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
     PASSWORD_MIN_LENGTH = 12
+    # Password reset links: valid this long; requests allowed per address and per client IP per window.
+    PASSWORD_RESET_MAX_AGE_SECONDS = _env_int("PASSWORD_RESET_MAX_AGE_SECONDS", 3600)
+    PASSWORD_RESET_MAX_PER_ADDRESS = _env_int("PASSWORD_RESET_MAX_PER_ADDRESS", 3)
+    PASSWORD_RESET_MAX_PER_IP = _env_int("PASSWORD_RESET_MAX_PER_IP", 20)
+    PASSWORD_RESET_WINDOW_SECONDS = _env_int("PASSWORD_RESET_WINDOW_SECONDS", 3600)
     # argon2.profiles name; tests use CHEAPEST, production the RFC 9106 low-memory profile.
     PASSWORD_HASH_PROFILE = os.environ.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY")
     # Behind a reverse proxy, trust this many X-Forwarded-* hops (client IP for sign-in throttling, https).

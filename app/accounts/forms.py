@@ -157,3 +157,21 @@ class UsageFilterForm(FlaskForm):
 
     days = SelectField("Period", choices=[(1, "Today"), (7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")],
                        coerce=int, default=7)
+
+
+class PasswordResetRequestForm(FlaskForm):
+    email = EmailField("Email", filters=[_strip], validators=[DataRequired("Enter your email address."),
+                                                              Email("Enter a valid email address.")],
+                       render_kw={"autocomplete": "email"})
+
+
+class PasswordResetForm(FlaskForm):
+    password = _password_field("New password (at least 12 characters)")
+
+
+class EmailChangeForm(FlaskForm):
+    new_email = EmailField("New email address", filters=[_strip],
+                           validators=[DataRequired("Enter the new address."), Email("Enter a valid email address.")],
+                           render_kw={"autocomplete": "email"})
+    password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")],
+                             render_kw={"autocomplete": "current-password"})

@@ -7,11 +7,12 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.accounts import bp, services
+from app.accounts import bp, recovery, services
 from app.accounts.forms import (
     AcceptInviteForm,
     AddMemberForm,
     DeactivateForm,
+    EmailChangeForm,
     MemberForm,
     OrganizationDeleteForm,
     OrganizationForm,
@@ -381,13 +382,14 @@ def preferences():
     return _render_preferences(form=form, status=422 if form.errors or form.form_errors else 200)
 
 
-def _render_preferences(form=None, profile_form=None, password_form=None, status=200):
+def _render_preferences(form=None, profile_form=None, password_form=None, email_form=None, status=200):
     profile_form = profile_form or ProfileForm(obj=current_user)
     return render_template(
         "accounts/preferences.html",
         form=form or _preferences_form(),
         profile_form=profile_form,
         password_form=password_form or PasswordChangeForm(),
+        email_form=email_form or EmailChangeForm(),
         sessions=services.active_sessions(current_user),
     ), status
 
@@ -422,6 +424,23 @@ def password():
             flash("Password changed. Your other sessions were signed out.", "success")
             return redirect(url_for("accounts.preferences"))
     return _render_preferences(password_form=form, status=422)
+
+
+@bp.route("/preferences/email", methods=["POST"])
+@login_required
+def email_change():
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            new_email = recovery.email_change_request(
+                user=current_user, new_email=form.new_email.data, password=form.password.data,
+                confirm_url_for=lambda token: url_for("accounts.email_confirm", token=token, _external=True))
+        except services.AccountError as exc:
+            _form_failed(form, exc)
+        else:
+            flash(f"We sent a confirmation link to {new_email}. Your address changes when you follow it.", "info")
+            return redirect(url_for("accounts.preferences"))
+    return _render_preferences(email_form=form, status=422)
 
 
 @bp.route("/preferences/sessions/<int:session_id>/end", methods=["POST"])

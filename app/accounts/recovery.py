@@ -1,0 +1,160 @@
+"""Password reset and change of email address, by links mailed to the address concerned.
+
+Kept apart from sign-in, invitations and lockout (services.py) so each can change alone.
+
+- A reset link is signed (itsdangerous, its own salt), expires after
+  PASSWORD_RESET_MAX_AGE_SECONDS (one hour) and carries the user's
+  `credentials_version`, which setting the password bumps: the link works once,
+  and an older link dies with it. The reset ends every session of the user.
+- Asking for a link answers the same whether or not the address has an account
+  (the mail simply isn't sent), and is throttled per address and per client IP
+  (Redis counters, like sign-in), counted for unknown addresses too.
+- A new email address is confirmed from a link mailed to it; the old address is
+  told once the change is done.
+"""
+from __future__ import annotations
+
+import hashlib
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app.accounts.models import User
+from app.accounts.services import AccountError, _commit_or_rollback, _set_password, password_matches, sessions_end_all
+from app.extensions import db
+from app.platform import mail
+
+RESET_SENT = ("If that address has a Cairn account, a link to choose a new password is on its way. "
+              "It works once, within the hour.")
+RESET_THROTTLED = "Too many reset requests. Try again in an hour."
+RESET_LINK_INVALID = "This password reset link is not valid, or it has already been used. Ask for a new one."
+RESET_LINK_EXPIRED = "This password reset link has expired. Ask for a new one."
+EMAIL_LINK_INVALID = "This confirmation link is not valid, or the change was already made or replaced."
+EMAIL_LINK_EXPIRED = "This confirmation link has expired. Ask for the change again from your preferences."
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def _max_age() -> int:
+    return int(current_app.config.get("PASSWORD_RESET_MAX_AGE_SECONDS", 3600))
+
+
+# --------------------------------------------------------------------------- throttling
+def _throttled(email: str, ip_address: str) -> bool:
+    """Count this request; True when the address or the IP asked too often within the window."""
+    from app.platform.jobs import get_connection
+
+    config = current_app.config
+    window = int(config.get("PASSWORD_RESET_WINDOW_SECONDS", 3600))
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    limits = ((f"cairn:reset:acct:{digest}", int(config.get("PASSWORD_RESET_MAX_PER_ADDRESS", 3))),
+              (f"cairn:reset:ip:{ip_address or 'unknown'}", int(config.get("PASSWORD_RESET_MAX_PER_IP", 20))))
+    redis = get_connection()
+    over = False
+    for key, limit in limits:
+        count = redis.incr(key)
+        if count == 1:
+            redis.expire(key, window)
+        over = over or count > limit
+    return over
+
+
+# --------------------------------------------------------------------------- password reset
+def password_reset_token(user: User) -> str:
+    return _serializer("cairn-password-reset").dumps({"u": user.id, "v": user.credentials_version})
+
+
+def password_reset_request(*, email: str, ip_address: str, reset_url_for) -> str:
+    """Mail a reset link if `email` belongs to an active account. Returns the one answer shown to everyone."""
+    email = (email or "").strip().lower()
+    if _throttled(email, ip_address):
+        raise AccountError(RESET_THROTTLED)
+    user = db.session.scalars(sa.select(User).where(User.email == email)).first()
+    if user is not None and user.is_active and user.organization.is_active:
+        link = reset_url_for(password_reset_token(user))
+        minutes = _max_age() // 60
+        mail.notify(user, "Reset your Cairn password",
+                    f"Hello {user.display_name},\n\nSomeone (hopefully you) asked to reset the password of your "
+                    f"Cairn account. Choose a new one here (the link works once, within {minutes} minutes):\n\n"
+                    f"{link}\n\nChoosing a new password signs you out everywhere. If you didn't ask, ignore "
+                    "this mail: your password stays as it is.\n", category="required")
+    return RESET_SENT
+
+
+def password_reset_user(token: str) -> User:
+    """The user a still-valid, unused reset link is for."""
+    try:
+        data = _serializer("cairn-password-reset").loads(token, max_age=_max_age())
+    except SignatureExpired as exc:
+        raise AccountError(RESET_LINK_EXPIRED) from exc
+    except BadSignature as exc:
+        raise AccountError(RESET_LINK_INVALID) from exc
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if (user is None or not user.is_active or not user.organization.is_active
+            or user.credentials_version != data.get("v")):
+        raise AccountError(RESET_LINK_INVALID)
+    return user
+
+
+def password_reset_complete(*, token: str, password: str) -> User:
+    """Set the new password (the link dies with the old credentials version) and end every session."""
+    user = password_reset_user(token)
+    _set_password(user, password)
+    sessions_end_all(user=user, reason="password_reset")
+    _commit_or_rollback()
+    from app.platform.jobs import get_connection
+
+    # A reset proves the address: the sign-in lockout of that account starts over.
+    get_connection().delete(f"cairn:login-fail:acct:{hashlib.sha256(user.email.encode()).hexdigest()[:32]}")
+    return user
+
+
+# --------------------------------------------------------------------------- change of email
+def email_change_request(*, user: User, new_email: str, password: str, confirm_url_for) -> str:
+    """Mail a confirmation link to the new address; nothing changes until it is followed."""
+    new_email = (new_email or "").strip().lower()
+    if not password_matches(user, password):
+        raise AccountError("Your current password is not correct.", field="password")
+    if new_email == user.email:
+        raise AccountError("That is already your email address.", field="new_email")
+    if db.session.scalar(sa.select(User.id).where(User.email == new_email)) is not None:
+        raise AccountError("Another account uses that address.", field="new_email")
+    token = _serializer("cairn-email-change").dumps({"u": user.id, "e": new_email, "old": user.email,
+                                                    "v": user.credentials_version})
+    # The mail goes to the new address, which is not the user's yet.
+    recipient = SimpleNamespace(id=user.id, email=new_email, preferences=None, display_name=user.display_name)
+    mail.notify(recipient, "Confirm your new Cairn email address",
+                f"Hello {user.display_name},\n\nTo use this address for your Cairn account, follow this link "
+                f"within {_max_age() // 60} minutes:\n\n{confirm_url_for(token)}\n\n"
+                "If you didn't ask for this, ignore this mail.\n", category="required")
+    return new_email
+
+
+def email_change_confirm(*, token: str) -> User:
+    try:
+        data = _serializer("cairn-email-change").loads(token, max_age=_max_age())
+    except SignatureExpired as exc:
+        raise AccountError(EMAIL_LINK_EXPIRED) from exc
+    except BadSignature as exc:
+        raise AccountError(EMAIL_LINK_INVALID) from exc
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if (user is None or not user.is_active or user.email != data.get("old")
+            or user.credentials_version != data.get("v")):
+        raise AccountError(EMAIL_LINK_INVALID)
+    if db.session.scalar(sa.select(User.id).where(User.email == data["e"])) is not None:
+        raise AccountError("Another account took that address in the meantime.")
+    old_email = user.email
+    user.email = data["e"]
+    try:
+        _commit_or_rollback()
+    except sa.exc.IntegrityError as exc:
+        raise AccountError("Another account took that address in the meantime.") from exc
+    mail.notify(SimpleNamespace(id=user.id, email=old_email, preferences=None, display_name=user.display_name),
+                "Your Cairn email address was changed",
+                f"Hello {user.display_name},\n\nYour Cairn account now signs in as {user.email}. If you didn't "
+                "do this, reset your password and tell your organization's admin.\n", category="required")
+    return user
