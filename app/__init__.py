@@ -156,6 +156,7 @@ def register_template_helpers(app: Flask) -> None:
     from app.platform.jobs import kind_of
     from app.platform.models import utcnow
     from app.platform.tenancy import current_workspace_choice, organization_workspaces
+    from app.platform.timezones import local_today, zone_label
 
     formatting.init_app(app)
 
@@ -172,6 +173,8 @@ def register_template_helpers(app: Flask) -> None:
             "embedded_queue": app.extensions.get("cairn_embedded_queue", False),
             "job_kind": kind_of,
             "now_utc": utcnow,
+            "local_today": local_today,
+            "zone_label": zone_label,
         }
 
 

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -24,11 +25,13 @@ from app.accounts.models import (
     ROLE_LABELS,
     SUBSCRIPTION_TIERS,
     UI_THEMES,
+    CUSTOMER_AREAS,
     Organization,
     User,
     Workspace,
 )
 from app.platform.features import EXPERIMENTAL_FEATURES
+from app.platform.timezones import is_zone
 from app.platform.validation import FormRules
 
 
@@ -53,6 +56,14 @@ class PasswordRules:
             raise ValidationError(" ".join(problems))
 
 
+class ZoneName:
+    """An IANA time zone name zoneinfo knows (or empty where the field is optional)."""
+
+    def __call__(self, form, field) -> None:
+        if field.data and not is_zone(field.data):
+            raise ValidationError("Choose a time zone from the list.")
+
+
 def _password_field(label: str) -> PasswordField:
     return PasswordField(label, validators=[DataRequired("Choose a password."), PasswordRules()],
                          render_kw={"autocomplete": "new-password"})
@@ -66,6 +77,8 @@ class SignUpForm(FlaskForm):
     email = EmailField("Work email", filters=[_strip], validators=[FormRules(User, "email")],
                        render_kw={"autocomplete": "email"})
     password = _password_field("Password (at least 12 characters)")
+    # Filled in by app.js from the browser (Intl API); checked against zoneinfo by the service.
+    time_zone = HiddenField(validators=[Optional(), Length(max=64)], render_kw={"data-browser-timezone": ""})
 
 
 class SignInForm(FlaskForm):
@@ -117,6 +130,7 @@ class WorkspaceForm(FlaskForm):
 
 class PreferencesForm(FlaskForm):
     ui_theme = SelectField("Theme", choices=list(UI_THEMES))
+    timezone = SelectField("Time zone", validate_choice=False, validators=[Optional(), ZoneName()])
     preferred_date_format = SelectField("Date format", choices=list(DATE_FORMATS))
     default_page_size = SelectField("Rows per page", choices=[(n, str(n)) for n in PAGE_SIZES], coerce=int)
     default_workspace_id = SelectField("Default workspace", coerce=int)
@@ -142,6 +156,9 @@ class OrganizationForm(FlaskForm):
     subscription_tier = SelectField("Subscription tier", choices=[(t, t.title()) for t in SUBSCRIPTION_TIERS])
     trash_retention_days = IntegerField("Keep deleted items for (days)",
                                         validators=[DataRequired(), NumberRange(1, 3650, "Between 1 and 3650 days.")])
+    time_zone = SelectField("Default time zone (for members who haven't chosen one)", validate_choice=False,
+                            validators=[Optional(), ZoneName()])
+    customer_access = MultiCheckboxField("Customers may also use", choices=list(CUSTOMER_AREAS.items()))
 
 
 class OrganizationDeleteForm(FlaskForm):

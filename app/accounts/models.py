@@ -28,6 +28,14 @@ STAFF_ROLES = ("admin", "manager", "agent")
 ROLE_LABELS = {"admin": "Admin", "manager": "Manager", "agent": "Agent", "customer": "Customer"}
 AVAILABILITY_STATUSES = ("online", "busy", "away", "offline")
 CUSTOMER_TIERS = ("basic", "premium", "enterprise")
+# Customers see the helpdesk and their own preferences; an admin may open these areas to them too
+# (organizations.settings["customer_access"]).
+CUSTOMER_AREAS = {
+    "projects": "Projects",
+    "timesheet": "Timesheet and exports",
+    "workspaces": "Workspaces",
+    "jobs": "Dashboard and Jobs",
+}
 SUBSCRIPTION_TIERS = ("free", "starter", "professional", "enterprise")
 # Concurrent background jobs an organization may run, by tier (settings may override).
 TIER_JOB_LIMITS = {"free": 2, "starter": 3, "professional": 5, "enterprise": 10}
@@ -235,12 +243,15 @@ class UserPreferences(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, unique=True)
-    ui_theme: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="light")
+    # New users follow the system's light or dark setting until they choose.
+    ui_theme: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="auto")
     default_workspace_id: Mapped[Optional[int]] = mapped_column(
         sa.ForeignKey("workspaces.id", ondelete="SET NULL"), nullable=True
     )
     default_page_size: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, default=25)
     preferred_date_format: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="iso")
+    # An IANA zone name (zoneinfo); empty: the organization's default zone. Times are stored in UTC.
+    timezone: Mapped[str] = mapped_column(sa.String(64), nullable=False, default="", server_default="")
     enabled_features: Mapped[list] = json_list_column()
     email_notifications: Mapped[bool] = mapped_column(nullable=False, default=True)
     propagation_notifications: Mapped[bool] = mapped_column(nullable=False, default=True)

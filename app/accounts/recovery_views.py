@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, logout_user
 
 from app.accounts import bp, recovery
 from app.accounts.forms import PasswordResetForm, PasswordResetRequestForm

@@ -27,6 +27,7 @@ from app.extensions import db
 from app.platform import mail
 from app.platform.jobs import BackgroundTask, JobError, JobKind, job_submit, register_job_kind
 from app.platform.models import utcnow
+from app.platform.timezones import is_zone
 
 _HASHERS: dict[str, tuple[PasswordHasher, str]] = {}
 
@@ -142,7 +143,8 @@ def _commit_new_rows(duplicate_email_message: str) -> None:
 SIGNUP_SLUG_ATTEMPTS = 5
 
 
-def organization_signup(*, organization_name: str, full_name: str, email: str, password: str) -> User:
+def organization_signup(*, organization_name: str, full_name: str, email: str, password: str,
+                        time_zone: str = "") -> User:
     """Create an organization (unique slug), its first admin with preferences, and a default workspace.
 
     All or nothing: a refused email or password, or a row the validation rules
@@ -154,7 +156,7 @@ def organization_signup(*, organization_name: str, full_name: str, email: str, p
     for attempt in range(1, SIGNUP_SLUG_ATTEMPTS + 1):
         try:
             return _organization_signup_once(organization_name=organization_name, full_name=full_name, email=email,
-                                             password=password)
+                                             password=password, time_zone=time_zone)
         except sa.exc.IntegrityError as exc:
             # The unique slug lost a race (the rows are rolled back): pick again, past the winner's slug.
             if "slug" not in str(exc.orig).lower() or attempt == SIGNUP_SLUG_ATTEMPTS:
@@ -162,9 +164,13 @@ def organization_signup(*, organization_name: str, full_name: str, email: str, p
     raise AssertionError("unreachable")
 
 
-def _organization_signup_once(*, organization_name: str, full_name: str, email: str, password: str) -> User:
+def _organization_signup_once(*, organization_name: str, full_name: str, email: str, password: str,
+                              time_zone: str = "") -> User:
     org = Organization(name=(organization_name or "").strip(),
                        slug=_unique_slug(Organization, slugify(organization_name, "org")))
+    # The browser's zone (sign-up form, Intl API) becomes the organization's default; unknown names are ignored.
+    if is_zone(time_zone):
+        org.settings = {**(org.settings or {}), "time_zone": time_zone}
     admin = User(organization=org, email=email, full_name=(full_name or "").strip(), role="admin",
                  availability_status="online")
     _set_password(admin, password)
@@ -176,15 +182,25 @@ def _organization_signup_once(*, organization_name: str, full_name: str, email: 
         db.session.rollback()
         raise
     admin.preferences.default_workspace_id = workspace.id
+    if is_zone(time_zone):
+        admin.preferences.timezone = time_zone
     _commit_new_rows(EMAIL_TAKEN)
     return admin
 
 
 def organization_update(*, organization: Organization, name: str, subscription_tier: str,
-                        trash_retention_days: int) -> Organization:
+                        trash_retention_days: int, time_zone: str | None = None,
+                        customer_access: list[str] | None = None) -> Organization:
     organization.name = (name or "").strip()
     organization.subscription_tier = subscription_tier
-    organization.settings = {**organization.settings, "trash_retention_days": int(trash_retention_days)}
+    settings = {**organization.settings, "trash_retention_days": int(trash_retention_days)}
+    if time_zone is not None:
+        if not is_zone(time_zone):
+            raise AccountError("Choose a time zone from the list.", field="time_zone")
+        settings["time_zone"] = time_zone
+    if customer_access is not None:
+        settings["customer_access"] = sorted(set(customer_access))
+    organization.settings = settings
     _commit_or_rollback()
     return organization
 
@@ -501,8 +517,12 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
 
 def preferences_update(*, user: User, ui_theme: str, preferred_date_format: str, default_page_size: int,
                        default_workspace_id: int | None, enabled_features: list[str], email_notifications: bool,
-                       propagation_notifications: bool) -> UserPreferences:
+                       propagation_notifications: bool, timezone: str | None = None) -> UserPreferences:
     prefs = user.preferences or UserPreferences(user=user)
+    if timezone is not None:
+        if timezone and not is_zone(timezone):
+            raise AccountError("Choose a time zone from the list.", field="timezone")
+        prefs.timezone = timezone
     prefs.ui_theme = ui_theme
     prefs.preferred_date_format = preferred_date_format
     prefs.default_page_size = default_page_size

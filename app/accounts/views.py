@@ -30,6 +30,7 @@ from app.platform.jobs import JobError
 from app.platform.models import SoftDeleteError, utcnow
 from app.platform.pagination import paginate
 from app.platform.security import is_safe_redirect
+from app.platform.timezones import zone_choices
 from app.platform.tenancy import (
     WORKSPACE_SESSION_KEY,
     current_organization,
@@ -97,7 +98,7 @@ def sign_up():
         try:
             user = services.organization_signup(organization_name=form.organization_name.data,
                                                 full_name=form.full_name.data, email=form.email.data,
-                                                password=form.password.data)
+                                                password=form.password.data, time_zone=form.time_zone.data or "")
         except (services.AccountError, ModelValidationError) as exc:
             _form_failed(form, exc)
         else:
@@ -357,6 +358,8 @@ def _preferences_form(data=None) -> PreferencesForm:
     form = PreferencesForm(obj=prefs) if data is None else PreferencesForm()
     form.default_workspace_id.choices = [(0, "First available")] + [
         (w.id, w.name) for w in services.workspaces_for(current_user.organization_id)]
+    default_zone = current_user.organization.setting("time_zone") or "UTC"
+    form.timezone.choices = [("", f"The organization's default ({default_zone})")] + [(z, z) for z in zone_choices()]
     if data is None and prefs is not None:
         form.default_workspace_id.data = prefs.default_workspace_id or 0
     return form
@@ -373,8 +376,8 @@ def preferences():
                 default_page_size=form.default_page_size.data,
                 default_workspace_id=form.default_workspace_id.data or None,
                 enabled_features=form.enabled_features.data or [], email_notifications=form.email_notifications.data,
-                propagation_notifications=form.propagation_notifications.data)
-        except ModelValidationError as exc:
+                propagation_notifications=form.propagation_notifications.data, timezone=form.timezone.data or "")
+        except (services.AccountError, ModelValidationError) as exc:
             _form_failed(form, exc)
         else:
             flash("Preferences saved.", "success")
@@ -455,19 +458,29 @@ def session_end(session_id: int):
 
 
 # --------------------------------------------------------------------------- organization admin
+def _organization_form(org, fill: bool | None = None) -> OrganizationForm:
+    form = OrganizationForm(obj=org) if not fill else OrganizationForm(formdata=None, obj=org)
+    form.time_zone.choices = [(z, z) for z in zone_choices()]
+    if fill or request.method == "GET":
+        form.trash_retention_days.data = org.trash_retention_days
+        form.time_zone.data = org.setting("time_zone") or "UTC"
+        form.customer_access.data = list(org.setting("customer_access") or [])
+    return form
+
+
 @bp.route("/organization", methods=["GET", "POST"])
 @roles_required("admin")
 def organization():
     org = current_organization()
-    form = OrganizationForm(obj=org)
-    if request.method == "GET":
-        form.trash_retention_days.data = org.trash_retention_days
+    form = _organization_form(org)
     if form.validate_on_submit():
         try:
             services.organization_update(organization=org, name=form.name.data,
                                          subscription_tier=form.subscription_tier.data,
-                                         trash_retention_days=form.trash_retention_days.data)
-        except ModelValidationError as exc:
+                                         trash_retention_days=form.trash_retention_days.data,
+                                         time_zone=form.time_zone.data or None,
+                                         customer_access=form.customer_access.data or [])
+        except (services.AccountError, ModelValidationError) as exc:
             _form_failed(form, exc)
         else:
             flash("Organization settings saved.", "success")
@@ -493,8 +506,7 @@ def organization_delete():
             flash(f"{name} was deleted and everyone in it was signed out. Its data is kept: to bring it back, "
                   "ask your Cairn operator to restore it.", "info")
             return redirect(url_for("accounts.sign_in"))
-    form = OrganizationForm(obj=org)
-    form.trash_retention_days.data = org.trash_retention_days
+    form = _organization_form(org, fill=True)
     return render_template("accounts/organization.html", form=form, org=org, delete_form=delete_form), 422
 
 

@@ -12,6 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ from app.extensions import db
 from app.platform import storage
 from app.platform.jobs import QUEUED, RUNNING, SUCCEEDED, JobError, JobSuperseded, job_submit
 from app.platform.models import utcnow
+from app.platform.timezones import day_bounds_utc, zone_name_of
 
 log = logging.getLogger("cairn.exports")
 FORMAT_KEYS = tuple(f for f, _ in FORMATS)
@@ -268,12 +270,11 @@ def requests_visible(user) -> sa.Select:
     return stmt
 
 
-def _day_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+def _day_bounds(start: date | None, end: date | None, user=None) -> tuple[datetime | None, datetime | None]:
+    """The UTC instants that start `start` and end `end` in the user's time zone (their "days")."""
     if start and end and end < start:
         raise ExportError("The end date is before the start date.", "date_to")
-    lo = datetime.combine(start, datetime.min.time(), tzinfo=timezone.utc) if start else None
-    hi = datetime.combine(end, datetime.max.time().replace(microsecond=0), tzinfo=timezone.utc) if end else None
-    return lo, hi
+    return day_bounds_utc(start, end, ZoneInfo(zone_name_of(user)) if user is not None else ZoneInfo("UTC"))
 
 
 def export_select(*, user, dataset: str, fields: list[str], filters: dict | None,
@@ -290,7 +291,7 @@ def export_select(*, user, dataset: str, fields: list[str], filters: dict | None
 def export_preview(*, user, dataset: str, fields: list[str], filters: dict | None = None,
                    date_from: date | None = None, date_to: date | None = None, limit: int = 10) -> dict:
     """The row count and the first rows, exactly as the export would produce them."""
-    lo, hi = _day_bounds(date_from, date_to)
+    lo, hi = _day_bounds(date_from, date_to, user)
     stmt = export_select(user=user, dataset=dataset, fields=fields, filters=filters, date_start=lo, date_end=hi)
     ds = get_dataset(dataset)
     connection = db.session.connection()
@@ -316,7 +317,7 @@ def export_request_create(*, actor: Actor, title: str, format: str, dataset: str
         raise ExportError("Give the export a title.", "title")
     if format not in FORMAT_KEYS:
         raise ExportError("Choose CSV, JSON, PDF or Excel.", "format")
-    lo, hi = _day_bounds(date_from, date_to)
+    lo, hi = _day_bounds(date_from, date_to, user)
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
     export_select(user=user, dataset=dataset, fields=fields, filters=filters, date_start=lo, date_end=hi)
     limit = setting("EXPORTS_MAX_CONCURRENT_PER_USER", 3)

@@ -15,10 +15,12 @@ from app.exports.services import Actor, ExportError
 from app.exports.writers import CONTENT_TYPES
 from app.extensions import db
 from app.platform import storage
+from app.platform.formatting import format_datetime
 from app.platform.htmx import is_htmx
 from app.platform.jobs import kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import get_or_404, roles_required, scoped
+from app.platform.timezones import local_today, zone_name_of
 
 
 def _actor() -> Actor:
@@ -40,9 +42,9 @@ def _status(form) -> int:
 # --------------------------------------------------------------------------- timesheet
 def _parse_week(value: str | None) -> date:
     try:
-        day = date.fromisoformat(value) if value else date.today()
+        day = date.fromisoformat(value) if value else local_today()
     except ValueError:
-        day = date.today()
+        day = local_today()
     return services.week_start(day)
 
 
@@ -59,8 +61,8 @@ def _week_context(start: date, form: TimeEntryForm | None = None, member_id: int
     days = [start + timedelta(days=i) for i in range(7)]
     by_day = {d: [e for e in entries if e.date == d] for d in days}
     if form is None:
-        form = TimeEntryForm(formdata=None, date=date.today() if start <= date.today() < start + timedelta(7)
-                             else start)
+        today = local_today()  # the user's day, in their time zone
+        form = TimeEntryForm(formdata=None, date=today if start <= today < start + timedelta(7) else start)
     return {"start": start, "days": days, "by_day": by_day, "total": sum(e.duration_minutes for e in entries),
             "form": form, "suggestions": services.project_suggestions(user=current_user),
             "members": _members_for_filter(), "member_id": member_id,
@@ -462,8 +464,7 @@ def schedule_new():
     form = _schedule_form(ScheduleForm(formdata=None) if request.method == "GET" else ScheduleForm())
     if request.method == "GET":
         form.email_recipients.data = current_user.email
-        if current_user.preferences is not None and getattr(current_user.preferences, "timezone", None):
-            form.timezone.data = current_user.preferences.timezone
+        form.timezone.data = zone_name_of(current_user)
     elif form.validate():
         try:
             schedule = services.schedule_create(actor=_actor(), **_schedule_values(form))
@@ -471,7 +472,7 @@ def schedule_new():
             db.session.rollback()
             _form_failed(form, exc)
         else:
-            flash(f"Schedule saved. Next run: {schedule.next_run:%Y-%m-%d %H:%M} UTC.", "success")
+            flash(f"Schedule saved. Next run: {format_datetime(schedule.next_run)}.", "success")
             return redirect(url_for("exports.schedules"))
     return render_template("exports/schedule_edit.html", form=form, schedule=None,
                            zones=cron.timezone_choices()), _status(form) if request.method == "POST" else 200

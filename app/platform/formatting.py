@@ -1,7 +1,9 @@
 """Jinja filters: dates in the user's preferred format, sizes and counts.
 
-Values are stored in UTC; they are shown in UTC with the user's date format
-(ISO 2026-11-22, US 11/22/2026, EU 22.11.2026).
+Values are stored in UTC; they are shown in the user's time zone
+(platform.timezones: preference, else the organization's default, else UTC) with
+the user's date format (ISO 2026-11-22, US 11/22/2026, EU 22.11.2026) and the
+zone's abbreviation (PST, +14).
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from datetime import date, datetime, timezone
 from flask import Flask, g, has_request_context
 from flask_login import current_user
 from markupsafe import Markup, escape
+
+from app.platform.timezones import local
 
 DATE_PATTERNS = {"iso": "%Y-%m-%d", "us": "%m/%d/%Y", "eu": "%d.%m.%Y"}
 TIME_PATTERNS = {"iso": "%H:%M", "us": "%I:%M %p", "eu": "%H:%M"}
@@ -40,7 +44,7 @@ def format_date(value: date | datetime | None, fmt: str | None = None) -> str:
     if value is None:
         return "\u2014"
     if isinstance(value, datetime):
-        value = value.astimezone(timezone.utc) if value.tzinfo else value
+        value = local(value)
     return value.strftime(DATE_PATTERNS[fmt or _format_key()])
 
 
@@ -48,8 +52,8 @@ def format_datetime(value: datetime | None, fmt: str | None = None) -> str:
     if value is None:
         return "\u2014"
     key = fmt or _format_key()
-    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return f"{value.strftime(DATE_PATTERNS[key])} {value.strftime(TIME_PATTERNS[key])} UTC"
+    value = local(value)
+    return f"{value.strftime(DATE_PATTERNS[key])} {value.strftime(TIME_PATTERNS[key])} {value.strftime('%Z')}"
 
 
 def relative_time(value: datetime | None, now: datetime | None = None) -> str:

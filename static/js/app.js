@@ -81,7 +81,18 @@
     });
   }
 
+  // Sign-up: the browser's time zone (Intl API) goes in a hidden field; the server checks it.
+  function browserTimezone(root) {
+    all(root, "input[data-browser-timezone]").forEach(function (input) {
+      if (input.value) { return; }
+      try {
+        input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+      } catch (e) { /* an old browser: the organization's default applies */ }
+    });
+  }
+
   function enhance(root) {
+    browserTimezone(root);
     autosubmit(root);
     selectOnFocus(root);
     labelTableCells(root);

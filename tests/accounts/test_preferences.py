@@ -201,7 +201,7 @@ def test_preferences_and_profile_ignore_fields_the_forms_do_not_offer(app, org, 
     assert user.availability_status == "offline"  # customers have none (seed 001), even if posted
     assert user.password_hash.startswith("$argon2")
     assert user.preferences.ui_theme == "dark" and user.preferences.user_id == customer.id
-    assert _prefs(admin).ui_theme == "light"
+    assert _prefs(admin).ui_theme == "auto"  # new users follow the system theme
     assert 'name="availability_status"' not in page_text(client.get("/preferences"))
 
 
@@ -225,3 +225,26 @@ def test_signed_out_users_are_sent_to_sign_in(app):
     client = browser(app)
     response = client.get("/preferences")
     assert response.status_code == 302 and response.headers["Location"].startswith("/signin?next=")
+
+
+def test_time_zone_is_validated_and_followed(app, org, admin):
+    client, auth = signed_in(app, admin)
+    response = _save(auth, timezone="Mars/Olympus_Mons")
+    assert response.status_code == 422 and "Choose a time zone from the list." in page_text(response)
+    assert _save(auth, timezone="Pacific/Kiritimati").status_code == 302
+    assert _prefs(admin).timezone == "Pacific/Kiritimati"
+    assert "times in Pacific/Kiritimati" in page_text(client.get("/preferences"))
+    assert _save(auth, timezone="").status_code == 302  # back to the organization's default
+    assert "times in UTC" in page_text(client.get("/preferences"))
+
+
+def test_organization_default_zone_applies_to_members_without_one(app, org, admin, make_user):
+    agent = make_user(org, "agent", "agent@acme.example.com")
+    _, auth = signed_in(app, admin)
+    assert auth.post("/organization", {"name": "Acme", "subscription_tier": "professional",
+                                       "trash_retention_days": "30", "time_zone": "Europe/Paris"}).status_code == 302
+    client, _ = signed_in(app, agent)
+    assert "times in Europe/Paris" in page_text(client.get("/dashboard"))
+    response = auth.post("/organization", {"name": "Acme", "subscription_tier": "professional",
+                                           "trash_retention_days": "30", "time_zone": "Nowhere/Else"})
+    assert response.status_code == 422

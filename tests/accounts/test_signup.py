@@ -30,7 +30,7 @@ def test_sign_up_creates_organization_admin_workspace_and_preferences(app_ctx, c
     assert (workspace.organization_id, workspace.name, workspace.slug) == (org.id, "General", "general")
     prefs = db.session.scalars(sa.select(UserPreferences)).one()
     assert prefs.user_id == admin.id and prefs.default_workspace_id == workspace.id
-    assert (prefs.ui_theme, prefs.preferred_date_format, prefs.default_page_size) == ("light", "iso", 25)
+    assert (prefs.ui_theme, prefs.preferred_date_format, prefs.default_page_size) == ("auto", "iso", 25)
 
     page = client.get("/dashboard")
     assert page.status_code == 200
@@ -129,3 +129,25 @@ def test_signed_in_user_is_sent_to_the_dashboard(client, auth):
     auth.sign_up()
     response = client.get("/signup")
     assert response.status_code == 302 and response.headers["Location"].endswith("/dashboard")
+
+
+def test_sign_up_keeps_the_browsers_time_zone(app_ctx, client, auth):
+    assert "data-browser-timezone" in page_text(client.get("/signup"))  # app.js fills it from Intl
+    token = auth.csrf("/signup")
+    response = client.post("/signup", data={"csrf_token": token, "organization_name": "Far Co", "full_name": "Kiri",
+                                            "email": "kiri@far.example.com", "password": PASSWORD,
+                                            "time_zone": "Pacific/Kiritimati"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    user = db.session.scalars(sa.select(User).where(User.email == "kiri@far.example.com")).one()
+    assert user.preferences.timezone == "Pacific/Kiritimati"
+    assert user.organization.setting("time_zone") == "Pacific/Kiritimati"  # the organization's default too
+
+
+def test_sign_up_ignores_an_unknown_zone(app_ctx, client, auth):
+    token = auth.csrf("/signup")
+    client.post("/signup", data={"csrf_token": token, "organization_name": "Odd Co", "full_name": "Odd",
+                                 "email": "odd@odd.example.com", "password": PASSWORD, "time_zone": "Not/AZone"})
+    db.session.expire_all()
+    user = db.session.scalars(sa.select(User).where(User.email == "odd@odd.example.com")).one()
+    assert user.preferences.timezone == "" and user.organization.setting("time_zone") is None
