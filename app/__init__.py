@@ -113,9 +113,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
+    from app.platform import customer_access
     from app.platform.security import init_app
 
     init_app(app)
+    customer_access.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

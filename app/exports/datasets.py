@@ -143,6 +143,8 @@ def _time_entries(user) -> sa.Select:
     )
     if user.role not in ("admin", "manager"):  # agents and customers see their own timesheet only
         stmt = stmt.where(TimeEntry.user_id == user.id)
+    else:  # the team's hours: customers' own entries are not part of them
+        stmt = stmt.where(sa.or_(User.role != "customer", TimeEntry.user_id == user.id))
     return stmt
 
 

@@ -150,10 +150,15 @@ def time_entry_may_edit(entry: TimeEntry, user) -> bool:
 
 
 def time_entries_visible(user) -> sa.Select:
-    """Own entries; managers and admins see the whole team's."""
+    """Own entries; managers and admins see the whole team's (staff: customers' hours are not the team's)."""
     stmt = sa.select(TimeEntry).where(TimeEntry.organization_id == user.organization_id)
     if user.role not in ("admin", "manager"):
         stmt = stmt.where(TimeEntry.user_id == user.id)
+    else:
+        from app.accounts.models import User
+
+        staff = sa.select(User.id).where(User.organization_id == user.organization_id, User.role != "customer")
+        stmt = stmt.where(sa.or_(TimeEntry.user_id == user.id, TimeEntry.user_id.in_(staff)))
     return stmt
 
 

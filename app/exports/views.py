@@ -53,7 +53,8 @@ def _members_for_filter():
 
     if current_user.role not in ("admin", "manager"):
         return []
-    return list(db.session.scalars(scoped(User).where(User.is_active.is_(True)).order_by(User.full_name)))
+    return list(db.session.scalars(scoped(User).where(User.is_active.is_(True), User.role != "customer")
+                                   .order_by(User.full_name)))
 
 
 def _week_context(start: date, form: TimeEntryForm | None = None, member_id: int | None = None) -> dict:
@@ -386,7 +387,8 @@ def template_edit(template_id: int):
 def _org_members():
     from app.accounts.models import User
 
-    return list(db.session.scalars(scoped(User).where(User.is_active.is_(True)).order_by(User.full_name)))
+    return list(db.session.scalars(scoped(User).where(User.is_active.is_(True), User.role != "customer")
+                                   .order_by(User.full_name)))
 
 
 @bp.route("/templates/<int:template_id>/share", methods=["POST"])

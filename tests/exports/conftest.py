@@ -30,8 +30,16 @@ def default_templates(app):
 
 @pytest.fixture()
 def people(make_org, make_user):
-    """Two organizations; Acme has an admin, a manager, an agent and a customer."""
+    """Two organizations; Acme has an admin, a manager, an agent and a customer.
+
+    Acme's admin has opened "Time & exports" to customers (closed by default:
+    platform/customer_access.py), so these tests see what a customer's exports hold.
+    """
+    from app.extensions import db
+
     acme = make_org("Acme")
+    acme.settings = {**(acme.settings or {}), "customer_access": ["timesheet"]}
+    db.session.commit()
     globex = make_org("Globex")
     return {
         "acme": acme, "globex": globex,

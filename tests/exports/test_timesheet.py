@@ -66,7 +66,7 @@ def test_managers_see_the_team_agents_only_themselves(people, login):
     add_entries(people["customer"], 1, project="CustomerProject", start=date(2026, 11, 2))
     client, _ = login(people["manager"])
     page = page_text(client.get("/exports/time?week=2026-11-02"))
-    assert "AgentProject" in page and "CustomerProject" in page
+    assert "AgentProject" in page and "CustomerProject" not in page  # customers' hours are not the team's
     client, _ = login(people["agent"])
     page = page_text(client.get("/exports/time?week=2026-11-02"))
     assert "AgentProject" in page and "CustomerProject" not in page

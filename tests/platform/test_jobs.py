@@ -614,6 +614,8 @@ def test_a_members_job_panel_is_hidden_from_other_non_admin_members(app, org, ad
     from tests.helpers import signed_in
 
     task = task_start(organization=org, actor=admin, kind="purge_trash")
+    org.settings = {**(org.settings or {}), "customer_access": ["jobs"]}  # else customers get 403 on all of /jobs
+    db.session.commit()
     customer = make_user(org, "customer", "cust@acme.example.com")
     client, _ = signed_in(app, customer)
     url = f"/jobs/purge_trash/{task.id}/status"

@@ -46,7 +46,7 @@ def test_forms_without_a_csrf_token_are_rejected(app, client, admin):
         response = signed.post(url, data=data)
         assert response.status_code == 400, url
     assert is_signed_in(signed)
-    assert db.session.get(type(admin), admin.id).preferences.ui_theme == "light"
+    assert db.session.get(type(admin), admin.id).preferences.ui_theme == "auto"
 
 
 def test_a_token_from_another_session_is_rejected(app, admin):

@@ -110,6 +110,8 @@ def test_object_urls_are_all_covered_by_the_cross_tenant_test(app):
                "/members/<int:member_id>/invite", "/workspaces/<int:workspace_id>/edit",
                "/workspaces/<int:workspace_id>/delete", "/workspaces/<int:workspace_id>/restore",
                "/preferences/sessions/<int:session_id>/end", "/invite/<token>",
+               # signed, user-bound links: tests/accounts/test_password_reset.py
+               "/password/reset/<token>", "/email/confirm/<token>",
                # another user's API token: tests/rules/test_api.py::test_someone_elses_token_cannot_be_revoked
                "/preferences/api-tokens/<int:token_id>/revoke"}
     platform_rules = {r.rule for r in app.url_map.iter_rules()
