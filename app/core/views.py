@@ -16,6 +16,12 @@ def index():
     return render_template("core/landing.html")
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers and tools that ask for /favicon.ico without reading the page's <link rel=icon>."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/dashboard")
 @login_required
 def dashboard():
