@@ -110,6 +110,9 @@ def register_blueprints(app: Flask) -> None:
     from app.tickets import bp as tickets_bp
 
     app.register_blueprint(tickets_bp)
+    from app.platform import undo
+
+    undo.init_app(app)
 
 
 def register_security(app: Flask) -> None:

@@ -71,6 +71,8 @@ class Config:
     LOGIN_MAX_FAILURES_PER_IP = _env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
     LOGIN_FAILURE_WINDOW_SECONDS = _env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
     PASSWORD_MIN_LENGTH = 12
+    # How long the Undo in a delete's flash message works (platform/undo.py).
+    UNDO_SECONDS = _env_int("UNDO_SECONDS", 600)
     # Password reset links: valid this long; requests allowed per address and per client IP per window.
     PASSWORD_RESET_MAX_AGE_SECONDS = _env_int("PASSWORD_RESET_MAX_AGE_SECONDS", 3600)
     PASSWORD_RESET_MAX_PER_ADDRESS = _env_int("PASSWORD_RESET_MAX_PER_ADDRESS", 3)

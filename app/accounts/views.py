@@ -31,6 +31,7 @@ from app.platform.models import SoftDeleteError, utcnow
 from app.platform.pagination import paginate
 from app.platform.security import is_safe_redirect
 from app.platform.timezones import zone_choices
+from app.platform.undo import flash_undo
 from app.platform.tenancy import (
     WORKSPACE_SESSION_KEY,
     current_organization,
@@ -233,7 +234,7 @@ def member_deactivate(member_id: int):
     except (services.AccountError, SoftDeleteError) as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.member_edit", member_id=member.id))
-    flash(f"{member.display_name} was deactivated and signed out. Restore them from the trash.", "success")
+    flash_undo(f"{member.display_name} was deactivated and signed out.", member)
     return redirect(url_for("accounts.members"))
 
 
@@ -324,7 +325,7 @@ def workspace_delete(workspace_id: int):
         return redirect(url_for("accounts.workspace_edit", workspace_id=workspace.id))
     if session.get(WORKSPACE_SESSION_KEY) == workspace.id:
         session.pop(WORKSPACE_SESSION_KEY)  # the next page picks the default or first active workspace
-    flash(f"Workspace {workspace.name} moved to the trash.", "success")
+    flash_undo(f"Workspace {workspace.name} moved to the trash.", workspace)
     return redirect(url_for("accounts.workspaces"))
 
 

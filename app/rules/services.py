@@ -1332,3 +1332,10 @@ def _seq_of(field: RuleField, value: str) -> int:
         return 1
     digits = re.findall(r"\d{%d}" % width, value)
     return int(digits[-1]) if digits else 1
+
+
+# Undo of a delete (the flash's Undo button, platform/undo.py): the same restore as the trash's, with its checks.
+from app.platform.undo import register_restore  # noqa: E402
+
+for _model in (Dimension, DimensionValue, Platform, Rule):
+    register_restore(_model, lambda *, row, user: _soft(row, user, delete=False))

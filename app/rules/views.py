@@ -13,6 +13,7 @@ from app.platform.htmx import is_htmx
 from app.platform.jobs import kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import current_workspace, get_or_404, scoped, staff_required
+from app.platform.undo import flash_undo
 from app.platform.transactions import plan_each_statement
 from app.rules import bp, renderer, services
 from app.rules.models import (
@@ -110,7 +111,7 @@ def _row_action(row, action: str, *, delete, restore, deleted_message: str, rest
             move(direction=action)
         elif action == "delete":
             delete(user=current_user)
-            flash(deleted_message, "success")
+            flash_undo(deleted_message, row)
         elif action == "restore":
             restore(user=current_user)
             flash(restored_message, "success")

@@ -865,3 +865,9 @@ def article_query(*, organization_id: int, q: str = "", include_drafts: bool = F
     return stmt.order_by(KnowledgeArticle.updated_at.desc(), KnowledgeArticle.id.desc())
 
 
+
+
+# Undo of a delete (the flash's Undo button, platform/undo.py) restores through the service: history keeps the actor.
+from app.platform.undo import register_restore  # noqa: E402
+
+register_restore(Ticket, lambda *, row, user: ticket_restore(ticket=row, actor=user))

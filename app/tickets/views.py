@@ -11,6 +11,7 @@ from app.platform.htmx import is_htmx
 from app.platform.jobs import kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import current_organization, get_or_404, roles_required, scoped, staff_required
+from app.platform.undo import flash_undo
 from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError, attach_model_errors
 from app.tickets import bp, listing, services
@@ -355,7 +356,7 @@ def delete(ticket_id: int):
             db.session.rollback()
             _form_failed(form, exc)
         else:
-            flash(f"Ticket #{ticket.ticket_number} moved to the trash.", "success")
+            flash_undo(f"Ticket #{ticket.ticket_number} moved to the trash.", ticket)
             return redirect(url_for("tickets.index"))
     ticket = _ticket_or_404(ticket_id)
     return render_template("tickets/detail.html", **_detail_context(ticket, delete_form=form)), 422

@@ -46,7 +46,9 @@ def test_trash_purge_panel_goes_from_queued_to_done_in_place(page, app, jobs):
     url = page.url
     mark_page(page)
 
-    page.get_by_role("button", name="Purge expired items").click()
+    page.locator("details.confirm > summary", has_text="Purge expired items").click()  # it asks first
+    assert page.get_by_text("This can't be undone.").is_visible()
+    page.get_by_role("button", name="Yes, purge expired items").click()
     panel = page.locator("#purge-status .job-panel")
     panel.and_(page.locator("[data-status=queued]")).wait_for()
     assert "Queued" in panel.locator(".status-pill").inner_text()
