@@ -1,6 +1,10 @@
 """Every page, on a desktop and a phone, light and dark: no console errors, no CSP
 violations, nothing wider than the screen, readable text.
 
+Every view is also checked by axe-core (injected from tests/browser/axe, installed
+by `make axe-core` from the npm registry): no serious or critical violation (WCAG 2.1
+A/AA rules, contrast included) in either theme, on a desktop or a phone.
+
 Set CAIRN_SCREENSHOTS=/some/dir to also save a full-page PNG of each view
 (`<viewport>-<theme>-<page>.png`) for a person to look at.
 """
@@ -14,16 +18,40 @@ import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.browser.flows import sign_up
+from tests.conftest import require
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = os.environ.get("CAIRN_SCREENSHOTS", "")
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# Run through the DevTools protocol (page.evaluate), which the page's CSP does not govern: no CSP relaxing.
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
+                                          resultTypes: ['violations']});
+  return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+}"""
 
-ANONYMOUS_PAGES = [("landing", "/"), ("sign-up", "/signup"), ("sign-in", "/signin"), ("not-found", "/no-such-page")]
+
+def _axe_source() -> str:
+    require(AXE.exists(), f"axe-core is not installed at {AXE} (run `make axe-core`)")
+    return AXE.read_text()
+
+
+def _axe(page, name: str, viewport: dict, theme: str) -> list[str]:
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(_axe_source())
+    width = "phone" if viewport is PHONE else "desktop"
+    return [f"{name} ({width}, {theme}): axe {v}" for v in page.evaluate(AXE_RUN)]
+
+ANONYMOUS_PAGES = [("landing", "/"), ("sign-up", "/signup"), ("sign-in", "/signin"),
+                   ("forgot-password", "/password/forgot"), ("not-found", "/no-such-page")]
 MEMBER_PAGES = [
     ("dashboard", "/dashboard"), ("jobs", "/jobs"), ("members", "/members"), ("workspaces", "/workspaces"),
     ("activity", "/activity"), ("preferences", "/preferences"), ("trash", "/trash"), ("usage", "/usage"),
     ("organization", "/organization"), ("error-404", "/jobs/purge_trash/999999/status"),
+    ("tickets", "/tickets/"), ("knowledge-base", "/tickets/kb"), ("rules", "/rules/"), ("projects", "/projects/"),
+    ("timesheet", "/exports/time"), ("exports", "/exports/"),
 ]
 
 
@@ -96,6 +124,7 @@ def _look(page, name: str, viewport: dict, theme: str) -> list[str]:
             .slice(0, 3).map(e => e.tagName + '.' + e.className)""")
         if light_boxes:
             problems.append(f"{name}: light boxes in dark mode: {light_boxes}")
+    problems += _axe(page, name, viewport, theme)
     if SCREENSHOTS:
         width = "phone" if viewport is PHONE else "desktop"
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
