@@ -6,7 +6,9 @@ from flask_login import current_user, login_required
 
 from app.core import bp, services
 from app.platform.htmx import is_htmx
-from app.platform.jobs import LOGICAL_STATUSES, JobError, job_kinds, job_retry, kind_of
+from app.platform.jobs import JOB_STATUS_LABELS, LOGICAL_STATUSES, JobError, job_kinds, job_retry, kind_of
+
+JOBS_PER_PAGE = 20
 
 
 @bp.route("/")
@@ -40,9 +42,18 @@ def jobs():
     status = request.args.get("status", "")
     if status and status not in LOGICAL_STATUSES:
         status = ""
-    rows = services.recent_jobs(current_user.organization_id, user=current_user, limit=100, kind=kind, status=status)
+    if kind not in job_kinds:
+        kind = ""
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 1000))
+    per_page = JOBS_PER_PAGE
+    # Rows of several tables, merged by time: read the first page * per_page + 1 of each, keep this page's slice.
+    rows = services.recent_jobs(current_user.organization_id, user=current_user, limit=page * per_page + 1,
+                                kind=kind, status=status)
+    has_next = len(rows) > page * per_page
+    rows = rows[(page - 1) * per_page:page * per_page]
     return render_template("core/jobs.html", rows=rows, kind=kind, status=status, kinds=sorted(job_kinds),
-                           statuses=LOGICAL_STATUSES, highlight=request.args.get("highlight", type=int))
+                           statuses=LOGICAL_STATUSES, status_labels=JOB_STATUS_LABELS, page=page, has_next=has_next,
+                           highlight=request.args.get("highlight", type=int))
 
 
 def _job_or_404(kind_name: str, row_id: int):

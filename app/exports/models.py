@@ -124,8 +124,6 @@ class ExportRequest(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
 
     __tablename__ = "export_requests"
     STATUS_NAMES = {QUEUED: "pending", RUNNING: "processing", SUCCEEDED: "completed", FAILED: "failed"}
-    STATUS_LABELS = {QUEUED: "Pending", RUNNING: "Processing", SUCCEEDED: "Completed", FAILED: "Failed",
-                     EXPIRED: "Expired"}
     __table_args__ = (
         sa.CheckConstraint(_in("format", [f for f, _ in FORMATS]), name="check_export_request_format"),
         sa.CheckConstraint(_in("status", REQUEST_STATUSES), name="check_export_request_status"),

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.platform import storage
 from app.platform.formatting import format_datetime
 from app.platform.htmx import is_htmx
-from app.platform.jobs import kind_of
+from app.platform.jobs import JOB_STATUS_LABELS, LOGICAL_STATUSES, kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import get_or_404, roles_required, scoped
 from app.platform.timezones import local_today, zone_name_of
@@ -165,9 +165,14 @@ def _template_or_404(template_id) -> ExportTemplate:
 def index():
     stmt = services.requests_visible(current_user).order_by(ExportRequest.created_at.desc(), ExportRequest.id.desc())
     status = request.args.get("status", "")
-    if status:
-        stmt = stmt.where(ExportRequest.status == status)
-    return render_template("exports/index.html", page=paginate(stmt), status=status)
+    if status in LOGICAL_STATUSES:
+        stmt = stmt.where(ExportRequest.status_in(status))
+    elif status == "expired":
+        stmt = stmt.where(ExportRequest.status == "expired")
+    else:
+        status = ""
+    choices = [(s, JOB_STATUS_LABELS[s]) for s in LOGICAL_STATUSES] + [("expired", "Expired")]
+    return render_template("exports/index.html", page=paginate(stmt), status=status, status_choices=choices)
 
 
 def _export_form_context(form: ExportForm, dataset_name: str, template: ExportTemplate | None) -> dict:

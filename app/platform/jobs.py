@@ -52,6 +52,7 @@ log = logging.getLogger("cairn.jobs")
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 LOGICAL_STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+JOB_STATUS_LABELS = {QUEUED: "Queued", RUNNING: "Running", SUCCEEDED: "Succeeded", FAILED: "Failed"}
 
 
 class JobError(Exception):
@@ -78,7 +79,8 @@ class JobStatusMixin:
     """
 
     STATUS_NAMES: dict[str, str] = {QUEUED: QUEUED, RUNNING: RUNNING, SUCCEEDED: SUCCEEDED, FAILED: FAILED}
-    STATUS_LABELS: dict[str, str] = {QUEUED: "Queued", RUNNING: "Running", SUCCEEDED: "Done", FAILED: "Failed"}
+    # One vocabulary for every area's jobs (exports, generations, archives...): the same word for the same status.
+    STATUS_LABELS: dict[str, str] = JOB_STATUS_LABELS
 
     status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=QUEUED, index=True)
     progress: Mapped[int] = mapped_column(nullable=False, default=0)
@@ -109,7 +111,7 @@ class JobStatusMixin:
     def status_label(self) -> str:
         if self.logical_status == QUEUED and not self.rq_job_id:
             return "Waiting for a free slot"
-        return self.STATUS_LABELS.get(self.logical_status, self.status)
+        return JOB_STATUS_LABELS.get(self.logical_status, self.status)
 
     @property
     def is_terminal(self) -> bool:

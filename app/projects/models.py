@@ -257,7 +257,6 @@ class GeneratedProject(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
 
     __tablename__ = "generated_projects"
     STATUS_NAMES = {QUEUED: "pending", RUNNING: "generating", SUCCEEDED: "completed", FAILED: "failed"}
-    STATUS_LABELS = {QUEUED: "Pending", RUNNING: "Generating", SUCCEEDED: "Completed", FAILED: "Failed"}
     ARCHIVED = "archived"
     __table_args__ = (
         sa.CheckConstraint("status IN ('pending', 'generating', 'completed', 'failed', 'archived')",
@@ -361,7 +360,6 @@ class RepositoryExport(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
 
     __tablename__ = "repository_exports"
     STATUS_NAMES = {QUEUED: "pending", RUNNING: "exporting", SUCCEEDED: "completed", FAILED: "failed"}
-    STATUS_LABELS = {QUEUED: "Pending", RUNNING: "Exporting", SUCCEEDED: "Completed", FAILED: "Failed"}
     __table_args__ = (
         sa.CheckConstraint("export_type IN ('zip', 'tar', 'tar.gz', 'github', 'gitlab', 'git')",
                            name="check_repository_export_type_valid"),

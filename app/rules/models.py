@@ -158,7 +158,6 @@ class Generation(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
         sa.Index("idx_generation_workspace_created", "workspace_id", "created_at"),
     )
     STATUS_NAMES = {QUEUED: "pending", RUNNING: "in_progress", SUCCEEDED: "completed", FAILED: "failed"}
-    STATUS_LABELS = {QUEUED: "Pending", RUNNING: "In progress", SUCCEEDED: "Completed", FAILED: "Failed"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_id: Mapped[int] = mapped_column(sa.ForeignKey("rules.id", ondelete="CASCADE"), nullable=False)
@@ -232,7 +231,6 @@ class ConflictCheck(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
         sa.Index("idx_conflict_check_workspace_created", "workspace_id", "created_at"),
     )
     STATUS_NAMES = Generation.STATUS_NAMES
-    STATUS_LABELS = Generation.STATUS_LABELS
 
     id: Mapped[int] = mapped_column(primary_key=True)
     proposed_strings: Mapped[list] = json_list_column(deferred=True)

@@ -58,7 +58,7 @@ def test_trash_purge_panel_goes_from_queued_to_done_in_place(page, app, jobs):
 
     assert page_was_not_reloaded(page), "the page was reloaded instead of updated in place"
     assert page.url == url
-    assert "Done" in panel.locator(".status-pill").inner_text()
+    assert "Succeeded" in panel.locator(".status-pill").inner_text()
     assert "Permanently removed 1 item(s)" in panel.inner_text()
     # The terminal panel has no trigger left: polling has stopped.
     assert panel.get_attribute("hx-trigger") is None

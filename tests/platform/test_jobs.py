@@ -496,7 +496,7 @@ def test_status_fragment_polls_until_terminal_and_failed_panel_retries(browser, 
     assert 'hx-trigger="every 1s"' in client.get(_status_url(running), headers=HX).get_data(as_text=True)
 
     body = client.get(_status_url(done), headers=HX).get_data(as_text=True)
-    assert "hx-trigger" not in body and "hx-get" not in body and "Done" in body
+    assert "hx-trigger" not in body and "hx-get" not in body and "Succeeded" in body
 
     body = client.get(_status_url(failed), headers=HX).get_data(as_text=True)
     assert "hx-trigger" not in body and "hx-get" not in body
@@ -522,7 +522,7 @@ def test_status_fragment_polls_until_terminal_and_failed_panel_retries(browser, 
     run_jobs()
     body = client.get(_status_url(failed), headers=HX).get_data(as_text=True)
     assert fresh(failed.id).status == SUCCEEDED
-    assert "hx-trigger" not in body and "Done" in body
+    assert "hx-trigger" not in body and "Succeeded" in body
 
 
 def test_other_organizations_jobs_answer_404_and_the_jobs_page_lists_own_rows(browser, org, make_org):
@@ -598,7 +598,7 @@ def test_embedded_worker_started_by_the_first_request_runs_jobs_while_the_page_p
             if "hx-trigger" not in body:
                 break
             time.sleep(0.05)
-        assert "running" in seen and "Done" in body and "hx-trigger" not in body
+        assert "running" in seen and "Succeeded" in body and "hx-trigger" not in body
         with web.app_context():
             assert fresh(row_id).status == SUCCEEDED and calls(row_id) == 1
     finally:

@@ -56,7 +56,7 @@ def test_generate_a_course_project_records_files_manifest_and_workflow(app, stud
                                   headers={"HX-Request": "true"})
     assert "<html" not in page_text(fragment) and "0755" in page_text(fragment)
     detail = page_text(student.client.get(f"{page}/generations/{generation_id}"))
-    assert "submit.sh" in detail and "report/" in detail and "Completed" in detail
+    assert "submit.sh" in detail and "report/" in detail and "Succeeded" in detail
     manifest = student.client.get(f"{page}/generations/{generation_id}/manifest.json").get_json()
     assert {f["path"]: f["mode"] for f in manifest["files"]}["submit.sh"] == "0755"
 

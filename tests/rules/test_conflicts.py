@@ -68,7 +68,7 @@ def test_each_severity(app, naming, admin, run_jobs):
     only_info = page_text(client.get(f"/rules/conflicts/{check.id}?severity=info"))
     assert "dev-api-neu-002" in only_info and "Prod_Web_Weu_001" not in only_info
     history = page_text(client.get("/rules/conflicts"))
-    assert f"#{check.id}" in history and "Completed" in history
+    assert f"#{check.id}" in history and "Succeeded" in history
 
 
 @pytest.mark.parametrize("pair", [
