@@ -15,7 +15,6 @@ Kept apart from sign-in, invitations and lockout (services.py) so each can chang
 from __future__ import annotations
 
 import hashlib
-from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
@@ -82,6 +81,7 @@ def password_reset_request(*, email: str, ip_address: str, reset_url_for) -> str
                     f"Cairn account. Choose a new one here (the link works once, within {minutes} minutes):\n\n"
                     f"{link}\n\nChoosing a new password signs you out everywhere. If you didn't ask, ignore "
                     "this mail: your password stays as it is.\n", category="required")
+        db.session.commit()  # the outbox row is sent once committed
     return RESET_SENT
 
 
@@ -126,11 +126,11 @@ def email_change_request(*, user: User, new_email: str, password: str, confirm_u
     token = _serializer("cairn-email-change").dumps({"u": user.id, "e": new_email, "old": user.email,
                                                     "v": user.credentials_version})
     # The mail goes to the new address, which is not the user's yet.
-    recipient = SimpleNamespace(id=user.id, email=new_email, preferences=None, display_name=user.display_name)
-    mail.notify(recipient, "Confirm your new Cairn email address",
+    mail.notify(user, "Confirm your new Cairn email address",
                 f"Hello {user.display_name},\n\nTo use this address for your Cairn account, follow this link "
                 f"within {_max_age() // 60} minutes:\n\n{confirm_url_for(token)}\n\n"
-                "If you didn't ask for this, ignore this mail.\n", category="required")
+                "If you didn't ask for this, ignore this mail.\n", category="required", to_address=new_email)
+    db.session.commit()
     return new_email
 
 
@@ -149,12 +149,13 @@ def email_change_confirm(*, token: str) -> User:
         raise AccountError("Another account took that address in the meantime.")
     old_email = user.email
     user.email = data["e"]
+    # The old address is told, in the same transaction as the change.
+    mail.notify(user, "Your Cairn email address was changed",
+                f"Hello {user.display_name},\n\nYour Cairn account now signs in as {user.email}. If you didn't "
+                "do this, reset your password and tell your organization's admin.\n", category="required",
+                to_address=old_email)
     try:
         _commit_or_rollback()
     except sa.exc.IntegrityError as exc:
         raise AccountError("Another account took that address in the meantime.") from exc
-    mail.notify(SimpleNamespace(id=user.id, email=old_email, preferences=None, display_name=user.display_name),
-                "Your Cairn email address was changed",
-                f"Hello {user.display_name},\n\nYour Cairn account now signs in as {user.email}. If you didn't "
-                "do this, reset your password and tell your organization's admin.\n", category="required")
     return user

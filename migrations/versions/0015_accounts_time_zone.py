@@ -4,14 +4,14 @@ Empty means "the organization's default zone" (organizations.settings["time_zone
 else UTC). Times stay stored in UTC; this only says how to show them and which
 day "today" is.
 
-Revision ID: 0011_accounts_time_zone
-Revises: 0010_org_directory_version
+Revision ID: 0015_accounts_time_zone
+Revises: 0014_projects_subtype_tables
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0011_accounts_time_zone'
-down_revision = '0010_org_directory_version'
+revision = '0015_accounts_time_zone'
+down_revision = '0014_projects_subtype_tables'
 branch_labels = None
 depends_on = None
 
