@@ -90,6 +90,7 @@ class Platform(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     max_length: Mapped[Optional[int]] = mapped_column(nullable=True)
+    min_length: Mapped[Optional[int]] = mapped_column(nullable=True)
     allowed_chars: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     regex: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
     lowercase_only: Mapped[bool] = mapped_column(nullable=False, default=False)

@@ -265,22 +265,27 @@ def _platform_fields(data: dict) -> dict:
     allowed = (data.get("allowed_chars") or "").strip()
     if allowed:
         try:
-            re.compile(f"[{allowed}]")
-        except re.error as exc:
-            raise RulesError(f"Not a valid character set: {exc}. Write it like a-z0-9-", "allowed_chars")
+            renderer.charset(allowed)
+        except (renderer.CharSetError, renderer.RegexError) as exc:
+            raise RulesError(f"Not a valid character set: {exc}. Write it like a-z0-9- (or ^/\\: for all but those).",
+                             "allowed_chars")
     regex = (data.get("regex") or "").strip()
     if regex:
         try:
-            re.compile(regex)
-        except re.error as exc:
+            renderer.compile_pattern(regex)
+        except renderer.RegexError as exc:
             raise RulesError(f"Not a valid regular expression: {exc}.", "regex")
+    low, high = _int_or_none(data.get("min_length")), _int_or_none(data.get("max_length"))
+    if low and high and low > high:
+        raise RulesError("The minimum length is larger than the maximum.", "min_length")
     name = (data.get("name") or "").strip()
     if not name:
         raise RulesError("Enter a name.", "name")
     return {
         "name": name[:120],
         "description": data.get("description") or "",
-        "max_length": _int_or_none(data.get("max_length")),
+        "max_length": high,
+        "min_length": low,
         "allowed_chars": allowed[:200],
         "regex": regex[:500],
         "lowercase_only": bool(data.get("lowercase_only")),
@@ -316,7 +321,7 @@ def constraints_of(platform: Optional[Platform]) -> renderer.Constraints:
     if platform is None:
         return renderer.Constraints()
     return renderer.Constraints(
-        max_length=platform.max_length, allowed_chars=platform.allowed_chars, regex=platform.regex,
+        max_length=platform.max_length, min_length=platform.min_length, allowed_chars=platform.allowed_chars, regex=platform.regex,
         lowercase_only=platform.lowercase_only, invalid_first_chars=platform.invalid_first_chars,
         invalid_last_chars=platform.invalid_last_chars, invalid_consecutive_chars=platform.invalid_consecutive_chars)
 
@@ -400,7 +405,7 @@ def field_spec_check(*, workspace, data: dict) -> renderer.FieldSpec:
         raise RulesError("At most 20 fallback delimiters.", "fallback_delimiters")
     return renderer.FieldSpec(pattern=pattern[:500], casing=casing, delimiter=delimiter,
                               fallback_delimiters=fallbacks, max_length=_int_or_none(data.get("max_length")),
-                              truncation=truncation)
+                              truncation=truncation, free_text_keys=free_text_keys(workspace.id))
 
 
 def _apply_spec(field: RuleField, spec: renderer.FieldSpec) -> None:
@@ -436,10 +441,18 @@ def field_delete(*, field: RuleField) -> None:
     _commit()
 
 
-def spec_of(field: RuleField) -> renderer.FieldSpec:
+def free_text_keys(workspace_id: int) -> frozenset:
+    """Keys of the workspace's free-text dimensions: the only values a length repair may shorten."""
+    return frozenset(db.session.scalars(sa.select(Dimension.key).where(
+        Dimension.workspace_id == workspace_id, Dimension.kind == "free_text")))
+
+
+def spec_of(field: RuleField, free_text: frozenset | None = None) -> renderer.FieldSpec:
+    if free_text is None:
+        free_text = free_text_keys(field.rule.workspace_id)
     return renderer.FieldSpec(pattern=field.pattern, casing=field.casing, delimiter=field.delimiter,
                               fallback_delimiters=field.fallback_delimiters, max_length=field.max_length,
-                              truncation=field.truncation)
+                              truncation=field.truncation, free_text_keys=free_text)
 
 
 # ---------------------------------------------------------------------------
@@ -469,7 +482,8 @@ def preview_render(*, rule: Rule, test_data: dict, specs: list[tuple[str, render
     values = {k: str(v) for k, v in (test_data or {}).items() if v not in (None, "")}
     codes = _codes_for(rule.workspace_id, values)
     constraints = constraints_of(rule.platform)
-    specs = specs if specs is not None else [(f.name, spec_of(f)) for f in rule.fields]
+    free_text = free_text_keys(rule.workspace_id)
+    specs = specs if specs is not None else [(f.name, spec_of(f, free_text)) for f in rule.fields]
     examples = []
     for name, spec in specs:
         result = renderer.render(spec, values, codes=codes, seq=seq, constraints=constraints)
@@ -1103,7 +1117,7 @@ def workspace_export(workspace) -> dict:
              "values": [{"value": v.value, "label": v.label, "short_code": v.short_code} for v in active_values(d)]}
             for d in dimensions_of(workspace)],
         "platforms": [
-            {k: getattr(p, k) for k in ("name", "description", "max_length", "allowed_chars", "regex",
+            {k: getattr(p, k) for k in ("name", "description", "max_length", "min_length", "allowed_chars", "regex",
                                           "lowercase_only", "invalid_first_chars", "invalid_last_chars",
                                           "invalid_consecutive_chars")}
             for p in db.session.scalars(Platform.select_active().where(Platform.workspace_id == workspace.id)

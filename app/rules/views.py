@@ -33,7 +33,7 @@ from app.rules.models import (
 from app.rules.services import RulesError
 
 FIELD_KEYS = ("name", "pattern", "casing", "delimiter", "fallback_delimiters", "max_length", "truncation")
-PLATFORM_KEYS = ("name", "description", "max_length", "allowed_chars", "regex", "lowercase_only",
+PLATFORM_KEYS = ("name", "description", "min_length", "max_length", "allowed_chars", "regex", "lowercase_only",
                  "invalid_first_chars", "invalid_last_chars", "invalid_consecutive_chars")
 
 
