@@ -212,6 +212,10 @@ class GeneratedName(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
                                                          index=True)
     submission_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rule_submissions.id", ondelete="SET NULL"))
     created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # The sequence number the name was made with: part of its identity, kept when it is regenerated. Recorded
+    # when known (one name now, regeneration) and, for names a generation stored, just before a change would
+    # make it impossible to read off the name again (services.sequences_snapshot).
+    sequence: Mapped[Optional[int]] = mapped_column(nullable=True)
 
     rule: Mapped[Optional[Rule]] = relationship()
     field: Mapped[Optional[RuleField]] = relationship()
@@ -303,8 +307,17 @@ class RulePreview(TimestampMixin, WorkspaceMixin, db.Model):
     created_by = relationship("User")
 
 
+PROPAGATION_SCOPES = ("value", "field", "rule", "platform", "workspace")
+
+
 class PropagationRun(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
-    """Regenerating the names built from a renamed dimension value; `changes` records old -> new."""
+    """Regenerating names in place (same id, same sequence number); `changes` records old -> new.
+
+    A renamed dimension value (`old_value` -> `new_value`) rewrites the names
+    built from it; otherwise (`scope`, `target_id`) the stale names of a value
+    (short code changed), field, rule, platform or the whole workspace are
+    rendered again under the current rules.
+    """
 
     __tablename__ = "rule_propagations"
     __table_args__ = (sa.Index("idx_propagation_workspace_created", "workspace_id", "created_at"),)
@@ -317,9 +330,18 @@ class PropagationRun(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     new_value: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     changes: Mapped[list] = json_list_column()
     requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    scope: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="value", server_default="value")
+    target_id: Mapped[Optional[int]] = mapped_column(nullable=True)  # the field, rule or platform (by scope)
+    target_label: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="", server_default="")
 
     requested_by = relationship("User")
 
     @property
+    def is_rename(self) -> bool:
+        return self.scope == "value" and self.old_value != self.new_value
+
+    @property
     def title(self) -> str:
-        return f"Rename {self.dimension_key} {self.old_value} → {self.new_value}"
+        if self.is_rename:
+            return f"Rename {self.dimension_key} {self.old_value} → {self.new_value}"
+        return f"Regenerate the stale names of {self.target_label or self.scope}"

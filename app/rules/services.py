@@ -18,6 +18,7 @@ from app.rules import renderer
 from app.rules.models import (
     CASINGS,
     DIMENSION_KINDS,
+    PROPAGATION_SCOPES,
     SCOPES,
     SEVERITIES,
     TRUNCATIONS,
@@ -203,6 +204,8 @@ def value_update(*, value_row: DimensionValue, value: str, label: str = "", shor
     """Change a value; returns the old value when it was renamed (the caller offers propagation)."""
     new = _check_value(value_row.dimension, value, short_code)
     old = value_row.value
+    if new != old or (short_code or "").strip() != value_row.short_code:
+        sequences_snapshot(names_using(value_row.workspace_id, value_row.dimension.key, old))
     value_row.value = new
     value_row.label = (label or "").strip()[:120]
     value_row.short_code = (short_code or "").strip()
@@ -303,7 +306,9 @@ def platform_create(*, workspace, **data) -> Platform:
 
 
 def platform_update(*, platform: Platform, **data) -> Platform:
-    for key, value in _platform_fields(data).items():
+    fields = _platform_fields(data)
+    sequences_snapshot(names_in_scope(platform.workspace_id, "platform", platform.id))
+    for key, value in fields.items():
         setattr(platform, key, value)
     _commit("A platform with that name already exists in this workspace.", "name")
     return platform
@@ -357,8 +362,11 @@ def rule_update(*, rule: Rule, name: str, platform_id, description: str = "") ->
     if not name:
         raise RulesError("Enter a name.", "name")
     workspace = _workspace_of(rule)
+    platform = _platform_in(workspace, platform_id)
+    if platform.id != rule.platform_id:
+        sequences_snapshot(names_in_scope(rule.workspace_id, "rule", rule.id))
     rule.name, rule.description = name[:120], description or ""
-    rule.platform = _platform_in(workspace, platform_id)
+    rule.platform = platform
     _commit("A rule with that name already exists in this workspace.", "name")
     return rule
 
@@ -430,6 +438,7 @@ def field_update(*, field: RuleField, name: str, **data) -> RuleField:
     if not name:
         raise RulesError("Name the field.", "name")
     spec = field_spec_check(workspace=_workspace_of(field.rule), data=data)
+    sequences_snapshot(names_in_scope(field.rule.workspace_id, "field", field.id))
     field.name = name[:120]
     _apply_spec(field, spec)
     _commit()
@@ -1157,6 +1166,7 @@ def workspace_import(*, workspace, document: Any) -> dict:
         db.session.rollback()
         raise RulesError("The document has an unexpected shape; nothing was imported.", "file", [str(exc)[:300]])
     db.session.commit()
+    counts["stale"] = names_stale(workspace.id, limit=0)[0]
     return counts
 
 
@@ -1169,6 +1179,7 @@ def _catch(problems: list[str], where: str, fn, *args, **kwargs):
 
 
 def _import_all(workspace, document: dict, problems: list[str], counts: dict) -> None:
+    sequences_snapshot(names_in_scope(workspace.id, "workspace", None))  # before any value, code or field changes
     dims = {d.key: d for d in dimensions_of(workspace, include_deleted=True)}
     for i, item in enumerate(document.get("dimensions") or []):
         key = str(item.get("key", "")).strip().lower()
@@ -1244,13 +1255,26 @@ def _import_all(workspace, document: dict, problems: list[str], counts: dict) ->
             db.session.add(rule)
             rules[name] = rule
         rule.description, rule.platform, rule.is_active = str(item.get("description") or ""), platform, True
-        rule.fields.clear()
-        for position, (field_name, spec) in enumerate(specs, start=1):
-            field = RuleField(name=field_name, position=position)
-            _apply_spec(field, spec)
-            rule.fields.append(field)
-            counts["fields"] += 1
+        _import_fields(rule, specs)
+        counts["fields"] += len(specs)
         counts["rules"] += 1
+
+
+def _import_fields(rule: Rule, specs: list[tuple[str, renderer.FieldSpec]]) -> None:
+    """Update the rule's fields in place, matched by name: its names keep their link to their field."""
+    existing: dict[str, list[RuleField]] = {}
+    for field in rule.fields:
+        existing.setdefault(field.name, []).append(field)
+    for position, (field_name, spec) in enumerate(specs, start=1):
+        matches = existing.get(field_name) or []
+        field = matches.pop(0) if matches else None
+        if field is None:
+            field = RuleField(name=field_name)
+            rule.fields.append(field)
+        field.position = position
+        _apply_spec(field, spec)
+    for gone in (f for fields in existing.values() for f in fields):
+        rule.fields.remove(gone)
 
 
 def _import_spec(known_keys: set[str], data: dict) -> renderer.FieldSpec:
@@ -1274,15 +1298,86 @@ def _import_spec(known_keys: set[str], data: dict) -> renderer.FieldSpec:
 
 
 # ---------------------------------------------------------------------------
-# Propagation
+# Propagation: names keep their identity (id, sequence number, rule field) when rules change
 # ---------------------------------------------------------------------------
-def propagation_start(*, value_row: DimensionValue, old_value: str, user) -> PropagationRun:
-    from app.platform.jobs import job_submit
+STALE_SHOWN = 500  # stale names listed on the page; the count covers all of them
 
-    run = PropagationRun(organization_id=value_row.organization_id, workspace_id=value_row.workspace_id,
-                         dimension_value_id=value_row.id, dimension_key=value_row.dimension.key,
-                         old_value=old_value, new_value=value_row.value, requested_by_id=getattr(user, "id", None))
-    return job_submit(run)
+
+class _RenderCache:
+    """What re-rendering a workspace's names needs, loaded once: short codes, specs and constraints per field."""
+
+    def __init__(self, workspace_id: int, code_overrides: dict[tuple[str, str], str] | None = None) -> None:
+        self.codes: dict[str, dict[str, str]] = {}
+        rows = db.session.execute(
+            sa.select(Dimension.key, DimensionValue.value, DimensionValue.short_code)
+            .join(DimensionValue, DimensionValue.dimension_id == Dimension.id)
+            .where(Dimension.workspace_id == workspace_id, DimensionValue.is_active.is_(True)))
+        for key, value, code in rows:
+            if code:
+                self.codes.setdefault(key, {})[value] = code
+        for (key, value), code in (code_overrides or {}).items():
+            self.codes.setdefault(key, {})[value] = code
+        self.free_text = free_text_keys(workspace_id)
+        self._specs: dict[int, tuple[renderer.FieldSpec, renderer.Constraints]] = {}
+
+    def codes_for(self, combo: dict) -> dict[str, str]:
+        return {k: self.codes.get(k, {}).get(str(v), "") for k, v in combo.items()}
+
+    def spec(self, field: RuleField) -> tuple[renderer.FieldSpec, renderer.Constraints]:
+        if field.id not in self._specs:
+            self._specs[field.id] = (spec_of(field, self.free_text), constraints_of(field.rule.platform))
+        return self._specs[field.id]
+
+
+def _locate_sequence(name: GeneratedName, cache: _RenderCache) -> Optional[int]:
+    """Read a name's sequence number off its value: render its values under the current rules and take the
+    digits where the sequence goes, if everything else agrees (None when it doesn't: the name is stale)."""
+    spec, constraints = cache.spec(name.field)
+    if not renderer.has_seq(spec.pattern):
+        return 1
+    combo = dict(name.dimension_values or {})
+    result = renderer.render(spec, combo, codes=cache.codes_for(combo), seq=1, constraints=constraints)
+    if not result.ok or result.seq_span is None or len(result.value) != len(name.value):
+        return None
+    start, end = result.seq_span
+    digits = name.value[start:end]
+    if digits.isdigit() and name.value[:start] == result.value[:start] and name.value[end:] == result.value[end:]:
+        return int(digits)
+    return None
+
+
+def _usable(name: GeneratedName) -> bool:
+    return name.field is not None and name.rule is not None and name.rule.is_active
+
+
+def sequences_snapshot(stmt: sa.Select, cache: _RenderCache | None = None) -> None:
+    """Record the sequence number of every name `stmt` selects that has none yet, under the rules as they are.
+
+    Called just before a change to what those names render from (a value,
+    short code, field, rule or platform): afterwards the number could no longer
+    be read off the name. Flushed in the caller's transaction.
+    """
+    ids = list(db.session.scalars(stmt.with_only_columns(GeneratedName.id).where(GeneratedName.sequence.is_(None))))
+    for start in range(0, len(ids), 1000):
+        names = list(db.session.scalars(sa.select(GeneratedName).where(GeneratedName.id.in_(ids[start:start + 1000]))))
+        if names and cache is None:
+            cache = _RenderCache(names[0].workspace_id)
+        for name in names:
+            if _usable(name):
+                name.sequence = _locate_sequence(name, cache)
+
+
+def _rerender(name: GeneratedName, cache: _RenderCache, combo: dict | None = None) -> tuple[Optional[str], str]:
+    """(the value the name renders to now, or None, and why not)."""
+    if not _usable(name):
+        return None, "its rule or field is gone"
+    spec, constraints = cache.spec(name.field)
+    seq = name.sequence if name.sequence is not None else _locate_sequence(name, cache)
+    if seq is None:
+        return None, "its sequence number is unknown (it was made under rules that have changed since)"
+    combo = dict(name.dimension_values or {}) if combo is None else combo
+    result = renderer.render(spec, combo, codes=cache.codes_for(combo), seq=seq, constraints=constraints)
+    return (result.value, "") if result.ok else (None, "; ".join(result.refusals))
 
 
 def names_using(workspace_id: int, key: str, value: str) -> sa.Select:
@@ -1295,54 +1390,143 @@ def names_using_count(workspace_id: int, key: str, value: str) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(names_using(workspace_id, key, value).subquery())) or 0
 
 
-def propagation_run(run: PropagationRun, progress) -> None:
-    """Re-render every active name built from the old value with the new one; record old -> new."""
-    from app.accounts.models import User
-    from app.platform import mail
+def names_in_scope(workspace_id: int, scope: str, target_id: Optional[int]) -> sa.Select:
+    """The active, rule-made names a change of a value, field, rule, platform (or anything) can make stale."""
+    stmt = sa.select(GeneratedName).where(GeneratedName.workspace_id == workspace_id,
+                                          GeneratedName.is_active.is_(True), GeneratedName.field_id.is_not(None))
+    if scope == "value":
+        row = db.session.get(DimensionValue, target_id or -1)
+        if row is None or row.workspace_id != workspace_id:
+            return stmt.where(sa.false())
+        return stmt.where(GeneratedName.dimension_values[row.dimension.key].as_string() == row.value)
+    if scope == "field":
+        return stmt.where(GeneratedName.field_id == target_id)
+    if scope == "rule":
+        return stmt.where(GeneratedName.rule_id == target_id)
+    if scope == "platform":
+        return stmt.where(GeneratedName.rule_id.in_(sa.select(Rule.id).where(Rule.platform_id == target_id)))
+    return stmt
 
-    names = list(db.session.scalars(names_using(run.workspace_id, run.dimension_key, run.old_value)
-                                    .order_by(GeneratedName.id)))
+
+def names_stale(workspace_id: int, scope: str = "workspace", target_id: Optional[int] = None,
+                limit: Optional[int] = STALE_SHOWN) -> tuple[int, list[dict]]:
+    """(how many names in scope render differently now, the first `limit` of them with what they'd become)."""
+    cache = _RenderCache(workspace_id)
+    stale, count = [], 0
+    base = names_in_scope(workspace_id, scope, target_id).order_by(GeneratedName.id)
+    last_id = 0
+    while True:
+        names = list(db.session.scalars(base.where(GeneratedName.id > last_id).limit(2000)))
+        if not names:
+            break
+        last_id = names[-1].id
+        for name in names:
+            new, note = _rerender(name, cache)
+            if new != name.value:
+                count += 1
+                if limit is None or len(stale) < limit:
+                    stale.append({"name": name, "new": new, "note": note})
+    return count, stale
+
+
+def value_stale_count(value_row: DimensionValue, old_value: str | None) -> int:
+    """Names a value change left stale: all built from a renamed value, else those its short code changed."""
+    if old_value:
+        return names_using_count(value_row.workspace_id, value_row.dimension.key, old_value)
+    return names_stale(value_row.workspace_id, "value", value_row.id, limit=0)[0]
+
+
+def propagation_start(*, workspace, user, value_row: DimensionValue | None = None, old_value: str = "",
+                      scope: str = "value", target_id: Optional[int] = None) -> PropagationRun:
+    """Queue regenerating names in place: those of a renamed value, or the stale ones of a scope."""
+    from app.platform.jobs import job_submit
+
+    if scope not in PROPAGATION_SCOPES:
+        raise RulesError("Choose what to regenerate.")
+    run = PropagationRun(organization_id=workspace.organization_id, workspace_id=workspace.id, scope=scope,
+                         requested_by_id=getattr(user, "id", None), old_value="", new_value="")
+    if value_row is not None:
+        run.dimension_value_id, run.dimension_key = value_row.id, value_row.dimension.key
+        run.old_value, run.new_value = (old_value or value_row.value), value_row.value
+        run.scope, run.target_id = "value", value_row.id
+        run.target_label = f"{value_row.dimension.display} = {value_row.value}"
+    else:
+        run.target_id, run.target_label = target_id, _scope_label(workspace, scope, target_id)
+    return job_submit(run)
+
+
+def _scope_label(workspace, scope: str, target_id: Optional[int]) -> str:
+    model = {"field": RuleField, "rule": Rule, "platform": Platform}.get(scope)
+    row = db.session.get(model, target_id or -1) if model else None
+    if scope == "field" and row is not None and row.rule.workspace_id == workspace.id:
+        return f"field {row.name} of {row.rule.name}"
+    if row is not None and getattr(row, "workspace_id", None) == workspace.id:
+        return f"{scope} {row.name}"
+    if model is not None:
+        raise RulesError(f"Choose a {scope} of this workspace.")
+    return f"workspace {workspace.name}"
+
+
+def propagation_run(run: PropagationRun, progress) -> None:
+    """Regenerate each name in place (same row, same sequence number, same field); record old -> new."""
+    if run.is_rename:
+        stmt = names_using(run.workspace_id, run.dimension_key, run.old_value)
+        value_row = db.session.get(DimensionValue, run.dimension_value_id or -1)
+        code = value_row.short_code if value_row else ""
+        overrides = {(run.dimension_key, run.new_value): code, (run.dimension_key, run.old_value): code}
+    else:
+        stmt, overrides = names_in_scope(run.workspace_id, run.scope, run.target_id), {}
+    cache = _RenderCache(run.workspace_id, overrides)
+    names = list(db.session.scalars(stmt.order_by(GeneratedName.id)))
     changes = []
     for index, name in enumerate(names, start=1):
-        combo = dict(name.dimension_values)
-        combo[run.dimension_key] = run.new_value
-        field = name.field
-        if field is None or name.rule is None:
-            changes.append({"id": name.id, "old": name.value, "new": None, "note": "its rule or field is gone"})
-            continue
-        codes = _codes_for(run.workspace_id, combo)
-        seq = _seq_of(field, name.value)
-        result = renderer.render(spec_of(field), combo, codes=codes, seq=seq, constraints=constraints_of(field.rule.platform))
-        if not result.ok:
-            changes.append({"id": name.id, "old": name.value, "new": None, "note": "; ".join(result.refusals)})
-            continue
-        old = name.value
-        try:
-            with db.session.begin_nested():
-                name.value, name.normalized = result.value, renderer.normalize(result.value)[:255]
-                name.reversed_value, name.dimension_values = result.value[::-1], combo
-                db.session.flush()
-            changes.append({"id": name.id, "old": old, "new": result.value, "note": ""})
-        except IntegrityError:
-            db.session.refresh(name)
-            changes.append({"id": name.id, "old": old, "new": None, "note": f"{result.value!r} is already taken"})
+        combo = dict(name.dimension_values or {})
+        if run.is_rename:
+            combo[run.dimension_key] = run.new_value
+        change = _propagate_one(name, cache, combo)
+        if change is not None:
+            changes.append(change)
         if index % 500 == 0:
             run.changes = list(changes)
             progress(index * 100 / len(names), f"{index:,} of {len(names):,} names")
     run.changes = changes
     db.session.flush()
+    _mail_propagation(run, changes)
+
+
+def _propagate_one(name: GeneratedName, cache: _RenderCache, combo: dict) -> Optional[dict]:
+    if name.sequence is None and _usable(name):
+        name.sequence = _locate_sequence(name, cache)  # under the old values: before the combo changes
+    new, note = _rerender(name, cache, combo)
+    old = name.value
+    if new is None:
+        return {"id": name.id, "old": old, "new": None, "sequence": name.sequence, "note": note}
+    if new == old and combo == name.dimension_values:
+        return None
+    try:
+        with db.session.begin_nested():
+            name.value, name.normalized = new, renderer.normalize(new)[:255]
+            name.reversed_value, name.dimension_values = new[::-1], combo
+            db.session.flush()
+    except IntegrityError:
+        db.session.refresh(name)
+        return {"id": name.id, "old": old, "new": None, "sequence": name.sequence,
+                "note": f"{new!r} is already taken"}
+    return {"id": name.id, "old": old, "new": new, "sequence": name.sequence, "note": ""}
+
+
+def _mail_propagation(run: PropagationRun, changes: list[dict]) -> None:
+    from app.accounts.models import User
+    from app.platform import mail
+
     changed = sum(1 for c in changes if c["new"])
-    body = (f"The value {run.old_value!r} of {run.dimension_key} was renamed to {run.new_value!r}.\n"
-            f"{changed} name(s) were regenerated; {len(changes) - changed} could not be.\n")
+    if run.is_rename:
+        subject = f"Names regenerated after renaming {run.old_value}"
+        body = f"The value {run.old_value!r} of {run.dimension_key} was renamed to {run.new_value!r}.\n"
+    else:
+        subject = f"Stale names regenerated ({run.target_label})"
+        body = f"The rules of {run.target_label} changed.\n"
+    body += f"{changed} name(s) were regenerated (same id and sequence number); {len(changes) - changed} could not be.\n"
     body += "\n".join(f"{c['old']} -> {c['new'] or 'unchanged (' + c['note'] + ')'}" for c in changes[:50])
     for user in db.session.scalars(User.select_active().where(User.organization_id == run.organization_id)):
-        mail.notify(user, f"Names regenerated after renaming {run.old_value}", body, category="propagation")
-
-
-def _seq_of(field: RuleField, value: str) -> int:
-    """The sequence number a stored name was made with (its digits where the pattern has {seq:n})."""
-    width = renderer.seq_width(field.pattern)
-    if not width:
-        return 1
-    digits = re.findall(r"\d{%d}" % width, value)
-    return int(digits[-1]) if digits else 1
+        mail.notify(user, subject, body, category="propagation")

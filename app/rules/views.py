@@ -153,6 +153,7 @@ def value_edit(value_id: int):
     row = get_or_404(DimensionValue, value_id)
     errors, status = {}, 200
     if request.method == "POST":
+        old_code = row.short_code
         try:
             old = services.value_update(value_row=row, **_form("value", "label", "short_code"))
         except RulesError as exc:
@@ -160,11 +161,53 @@ def value_edit(value_id: int):
             errors, status = _errors(exc), 422
         else:
             flash("Value saved.", "success")
-            affected = services.names_using_count(row.workspace_id, row.dimension.key, old) if old else 0
+            back = url_for("rules.dimension_detail", dimension_id=row.dimension_id)
+            if old:
+                affected = services.value_stale_count(row, old)
+                what = f"were built from {old!r}, now renamed to {row.value!r}"
+            elif row.short_code != old_code:
+                affected = services.value_stale_count(row, None)
+                what = f"use the short code of {row.value!r}, changed from {old_code!r} to {row.short_code!r}"
+            else:
+                affected = 0
             if affected:
-                return render_template("rules/propagate_offer.html", row=row, old=old, affected=affected)
-            return redirect(url_for("rules.dimension_detail", dimension_id=row.dimension_id))
+                return _propagate_offer(affected, what, back, scope="value", target_id=row.id, old_value=old or "")
+            return redirect(back)
     return render_template("rules/value_edit.html", row=row, errors=errors), status
+
+
+def _propagate_offer(affected: int, what: str, back: str, **hidden):
+    return render_template("rules/propagate_offer.html", affected=affected, what=what, back=back, hidden=hidden)
+
+
+def _saved_or_offer(workspace, scope: str, target_id: int, what: str, back: str):
+    """After a change to what a rule renders: offer to regenerate the names it left stale, else go back."""
+    affected = services.names_stale(workspace.id, scope, target_id, limit=0)[0]
+    if affected:
+        return _propagate_offer(affected, what, back, scope=scope, target_id=target_id)
+    return redirect(back)
+
+
+@bp.route("/propagate", methods=["POST"])
+@staff_required
+def propagate():
+    """Regenerate names in place: those of a renamed value, or the stale names of a value, field, rule,
+    platform or the whole workspace."""
+    workspace = _ws()
+    scope, target_id = request.form.get("scope", "workspace"), request.form.get("target_id", type=int)
+    old = (request.form.get("old_value") or "").strip()
+    try:
+        if scope == "value":
+            row = get_or_404(DimensionValue, target_id)
+            run = services.propagation_start(workspace=workspace, user=current_user, value_row=row, old_value=old)
+        else:
+            run = services.propagation_start(workspace=workspace, user=current_user, scope=scope, target_id=target_id)
+    except RulesError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("rules.names_stale"))
+    flash("Regenerating the names: each keeps its id and sequence number.", "success")
+    return redirect(url_for("rules.propagation_detail", run_id=run.id))
 
 
 @bp.route("/values/<int:value_id>/propagate", methods=["POST"])
@@ -175,7 +218,7 @@ def value_propagate(value_id: int):
     if not old or old == row.value:
         flash("Nothing to propagate.", "info")
         return redirect(url_for("rules.dimension_detail", dimension_id=row.dimension_id))
-    run = services.propagation_start(value_row=row, old_value=old, user=current_user)
+    run = services.propagation_start(workspace=_ws(), value_row=row, old_value=old, user=current_user)
     flash("Regenerating the names built from the old value.", "success")
     return redirect(url_for("rules.propagation_detail", run_id=run.id))
 
@@ -244,7 +287,8 @@ def platform_edit(platform_id: int):
             errors, status = _errors(exc), 422
         else:
             flash("Platform saved.", "success")
-            return redirect(url_for("rules.platforms"))
+            return _saved_or_offer(_ws(), "platform", platform.id, f"were made for {platform.name}, whose rules "
+                                   "changed", url_for("rules.platforms"))
     return render_template("rules/platform_edit.html", platform=platform, errors=errors, data=data), status
 
 
@@ -332,7 +376,8 @@ def rule_detail(rule_id: int):
             db.session.rollback()
             return _render_rule(rule, errors=_errors(exc), status=422)
         flash("Rule saved.", "success")
-        return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+        return _saved_or_offer(_ws(), "rule", rule.id, f"were made by {rule.name}, whose platform changed",
+                               url_for("rules.rule_detail", rule_id=rule.id))
     editing = None
     if request.args.get("field"):
         editing = db.session.scalars(sa.select(RuleField).where(RuleField.rule_id == rule.id,
@@ -375,7 +420,10 @@ def field_save(rule_id: int, field_id: int | None = None):
         db.session.rollback()
         return _render_rule(rule, field_errors=_errors(exc), field_data=data, editing=field, status=422)
     flash("Field saved.", "success")
-    return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+    if field is None:
+        return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+    return _saved_or_offer(_ws(), "field", field.id, f"were made by the field {field.name} of {rule.name}, "
+                           "whose settings changed", url_for("rules.rule_detail", rule_id=rule.id))
 
 
 @bp.route("/<int:rule_id>/fields/<int:field_id>/delete", methods=["POST"])
@@ -502,6 +550,15 @@ def names():
                            dims=services.dimensions_of(workspace))
 
 
+@bp.route("/names/stale")
+@staff_required
+def names_stale():
+    """Names that no longer match what their rule renders (a value, short code, field or platform changed)."""
+    workspace = _ws()
+    count, rows = services.names_stale(workspace.id)
+    return render_template("rules/names_stale.html", count=count, rows=rows, shown=services.STALE_SHOWN)
+
+
 @bp.route("/names/<int:name_id>/<action>", methods=["POST"])
 @staff_required
 def name_action(name_id: int, action: str):
@@ -618,5 +675,9 @@ def import_rules():
             else:
                 flash("Imported {dimensions} dimension(s), {values} value(s), {platforms} platform(s), "
                       "{rules} rule(s) with {fields} field(s).".format(**counts), "success")
+                if counts["stale"]:
+                    flash(f"{counts['stale']:,} name(s) now render differently: review them under Names → Stale.",
+                          "info")
+                    return redirect(url_for("rules.names_stale"))
                 return redirect(url_for("rules.index"))
     return render_template("rules/import.html", problems=problems), status

@@ -1,7 +1,11 @@
-"""rules: platform minimum length
+"""rules: platform minimum length, names' sequence numbers, propagation scopes
 
 A platform's minimum length (an Azure storage account is 3 to 24 characters):
 the renderer refuses shorter names and the conflict check reports them.
+strings.sequence records the number a name was made with, so regenerating it
+after a rename or a rule change keeps it. rule_propagations.scope/target_id:
+a propagation regenerates the stale names of a value, field, rule, platform or
+workspace, not only those of a renamed value.
 
 Revision ID: 0011_rules_identity_catalogue
 Revises: 0010_org_directory_version
@@ -18,8 +22,20 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('rule_platforms', schema=None) as batch_op:
         batch_op.add_column(sa.Column('min_length', sa.Integer(), nullable=True))
+    with op.batch_alter_table('strings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sequence', sa.Integer(), nullable=True))
+    with op.batch_alter_table('rule_propagations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('scope', sa.String(length=20), nullable=False, server_default='value'))
+        batch_op.add_column(sa.Column('target_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('target_label', sa.String(length=200), nullable=False, server_default=''))
 
 
 def downgrade():
+    with op.batch_alter_table('rule_propagations', schema=None) as batch_op:
+        batch_op.drop_column('target_label')
+        batch_op.drop_column('target_id')
+        batch_op.drop_column('scope')
+    with op.batch_alter_table('strings', schema=None) as batch_op:
+        batch_op.drop_column('sequence')
     with op.batch_alter_table('rule_platforms', schema=None) as batch_op:
         batch_op.drop_column('min_length')
