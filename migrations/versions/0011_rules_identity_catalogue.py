@@ -35,7 +35,11 @@ def downgrade():
         batch_op.drop_column('target_label')
         batch_op.drop_column('target_id')
         batch_op.drop_column('scope')
-    with op.batch_alter_table('strings', schema=None) as batch_op:
-        batch_op.drop_column('sequence')
+    if op.get_bind().dialect.name == 'sqlite':
+        # SQLite drops the column in place: batch mode would copy the table and lose its expression indexes
+        # (idx_string_active_len_head/_tail, which it can't reflect).
+        op.execute('ALTER TABLE strings DROP COLUMN sequence')
+    else:
+        op.drop_column('strings', 'sequence')
     with op.batch_alter_table('rule_platforms', schema=None) as batch_op:
         batch_op.drop_column('min_length')
