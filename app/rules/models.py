@@ -97,6 +97,23 @@ class Platform(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
     invalid_first_chars: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
     invalid_last_chars: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
     invalid_consecutive_chars: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
+    # Where a name must be unique (catalogue.UNIQUENESS: global, account, resource_group, parent; "" = not
+    # said): the conflict check's scope follows it.
+    uniqueness_scope: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="", server_default="")
+    # Added from the built-in catalogue: which entry, at which of its versions ("" / None: the workspace's own).
+    catalogue_key: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="", server_default="")
+    catalogue_version: Mapped[Optional[int]] = mapped_column(nullable=True)
+
+    @property
+    def catalogue_entry(self):
+        from app.rules import catalogue
+
+        return catalogue.get(self.catalogue_key) if self.catalogue_key else None
+
+    @property
+    def update_available(self) -> bool:
+        entry = self.catalogue_entry
+        return entry is not None and entry.version != self.catalogue_version
 
 
 class Rule(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.platform.models import SoftDeleteError, utcnow
-from app.rules import renderer
+from app.rules import catalogue, renderer
 from app.rules.models import (
     CASINGS,
     DIMENSION_KINDS,
@@ -281,10 +281,14 @@ def _platform_fields(data: dict) -> dict:
     low, high = _int_or_none(data.get("min_length")), _int_or_none(data.get("max_length"))
     if low and high and low > high:
         raise RulesError("The minimum length is larger than the maximum.", "min_length")
+    uniqueness = (data.get("uniqueness_scope") or "").strip()
+    if uniqueness and uniqueness not in catalogue.UNIQUENESS:
+        raise RulesError("Choose where names must be unique.", "uniqueness_scope")
     name = (data.get("name") or "").strip()
     if not name:
         raise RulesError("Enter a name.", "name")
     return {
+        "uniqueness_scope": uniqueness,
         "name": name[:120],
         "description": data.get("description") or "",
         "max_length": high,
@@ -305,12 +309,43 @@ def platform_create(*, workspace, **data) -> Platform:
     return platform
 
 
-def platform_update(*, platform: Platform, **data) -> Platform:
+def platform_update(*, platform: Platform, catalogue_version: Optional[int] = None, **data) -> Platform:
     fields = _platform_fields(data)
     sequences_snapshot(names_in_scope(platform.workspace_id, "platform", platform.id))
     for key, value in fields.items():
         setattr(platform, key, value)
+    if catalogue_version is not None:
+        platform.catalogue_version = catalogue_version
     _commit("A platform with that name already exists in this workspace.", "name")
+    return platform
+
+
+def platform_add_from_catalogue(*, workspace, key: str) -> Platform:
+    """Add a catalogue entry as one of the workspace's platforms, in one step."""
+    entry = catalogue.get(key)
+    if entry is None:
+        raise RulesError("That entry is not in the catalogue.", "key")
+    existing = db.session.scalars(sa.select(Platform).where(Platform.workspace_id == workspace.id,
+                                                            Platform.catalogue_key == entry.key)).first()
+    if existing is not None:
+        state = "" if existing.is_active else " (deleted: restore it from the platforms list)"
+        raise RulesError(f"{entry.name} is already a platform of this workspace as {existing.name}{state}.", "key")
+    platform = Platform(organization_id=workspace.organization_id, workspace_id=workspace.id,
+                        catalogue_key=entry.key, catalogue_version=entry.version,
+                        **_platform_fields(entry.platform_fields()))
+    db.session.add(platform)
+    _commit(f"A platform named {entry.name} already exists in this workspace.", "key")
+    return platform
+
+
+def platform_update_from_catalogue(*, platform: Platform) -> Platform:
+    """Take the catalogue entry's current rules (the platform keeps its name); names it leaves stale are offered
+    for regeneration by the caller, as after any platform change."""
+    entry = platform.catalogue_entry
+    if entry is None:
+        raise RulesError("This platform was not added from the catalogue, or its entry is gone.")
+    platform_update(platform=platform, **{**entry.platform_fields(), "name": platform.name},
+                    catalogue_version=entry.version)
     return platform
 
 
@@ -995,7 +1030,8 @@ def find_conflicts(workspace, values: list[str], *, scope: str = "workspace", pl
     in SQL against the active names in scope (`_match_names`).
     """
     constraints = constraints_of(platform) if platform is not None else None
-    matches = _match_names(workspace, values, scope, platform, rule)
+    uniqueness = platform.uniqueness_scope if platform is not None and scope == "platform" else ""
+    matches = _match_names(workspace, values, scope, platform, rule, uniqueness)
     found: list[tuple[str, str, str, Optional[int]]] = []
     for value in values:
         if constraints is not None:
@@ -1005,8 +1041,24 @@ def find_conflicts(workspace, values: list[str], *, scope: str = "workspace", pl
         match = matches.get(value)
         if match is not None:
             severity, string_id, other = match
-            found.append((value, severity, _FINDING_MESSAGES[severity].format(value=value, other=other), string_id))
+            message = _FINDING_MESSAGES[severity].format(value=value, other=other)
+            if severity == "error" and uniqueness:
+                severity, message = _uniqueness_finding(value, platform, uniqueness)
+            found.append((value, severity, message, string_id))
     return found
+
+
+def _uniqueness_finding(value: str, platform: Platform, uniqueness: str) -> tuple[str, str]:
+    """An exact duplicate, judged by where the platform's names must be unique."""
+    entry = platform.catalogue_entry
+    where = (entry.scope_label if entry else "") or catalogue.UNIQUENESS[uniqueness].lower()
+    if uniqueness == "global":
+        return "error", (f"{value!r} is already an active name in this organization: {platform.name} names are "
+                         "unique globally.")
+    if uniqueness == "account":
+        return "error", f"{value!r} is already an active name: {platform.name} names are unique within the {where}."
+    return "warning", (f"{value!r} is already an active name of {platform.name}: a clash only if both are in the "
+                       f"same {where}.")
 
 
 _FINDING_MESSAGES = {
@@ -1087,22 +1139,36 @@ def _stage_probes(values: list[str], dialect: str) -> None:
                        [dict(zip(_PROBE_COLUMNS, row)) for row in rows])
 
 
-def _match_names(workspace, values: list[str], scope: str, platform, rule) -> dict[str, tuple[str, int, str]]:
-    """value -> (severity, conflicting string id, its value) for the worst of exact / normalised / near."""
+def _match_names(workspace, values: list[str], scope: str, platform, rule,
+                 uniqueness: str = "") -> dict[str, tuple[str, int, str]]:
+    """value -> (severity, conflicting string id, its value) for the worst of exact / normalised / near.
+
+    A platform whose names are unique globally is checked against the names
+    of every workspace of the organization made for the same platform (the
+    same catalogue entry, or itself).
+    """
     if not values:
         return {}
     dialect = db.session.get_bind().dialect.name
     _stage_probes(values, dialect)
     params: dict[str, Any] = {"ws": workspace.id}
-    scope_sql = ""
+    scope_sql, tenant = "", ""
     if scope == "rule" and rule is not None:
         scope_sql, params["rule_id"] = " AND s.rule_id = :rule_id", rule.id
+    elif scope == "platform" and platform is not None and uniqueness == "global":
+        tenant, params["org"] = "s.organization_id = :org", workspace.organization_id
+        scope_sql = (" AND s.rule_id IN (SELECT r.id FROM rules r JOIN rule_platforms rp ON rp.id = r.platform_id "
+                     "WHERE rp.organization_id = :org AND (rp.id = :platform_id OR (rp.catalogue_key <> '' "
+                     "AND rp.catalogue_key = :catalogue_key)))")
+        params["platform_id"], params["catalogue_key"] = platform.id, platform.catalogue_key
     elif scope == "platform" and platform is not None:
         scope_sql = " AND s.rule_id IN (SELECT id FROM rules WHERE platform_id = :platform_id)"
         params["platform_id"] = platform.id
     found: dict[str, tuple[str, int, str]] = {}
     # Least severe first: a worse match of the same value replaces it.
     for severity, sql in (("info", _NEAR_SQL), ("warning", _NORMALIZED_SQL), ("error", _EXACT_SQL)):
+        if tenant:
+            sql = sql.replace("s.workspace_id = :ws", tenant)
         statement = sa.text(sql.replace("{scope}", scope_sql).replace("{one_edit}", _ONE_EDIT_SQL[dialect]))
         for value, string_id, other in db.session.execute(statement, params):
             found[value] = (severity, string_id, other)
@@ -1128,7 +1194,8 @@ def workspace_export(workspace) -> dict:
         "platforms": [
             {k: getattr(p, k) for k in ("name", "description", "max_length", "min_length", "allowed_chars", "regex",
                                           "lowercase_only", "invalid_first_chars", "invalid_last_chars",
-                                          "invalid_consecutive_chars")}
+                                          "invalid_consecutive_chars", "uniqueness_scope", "catalogue_key",
+                                          "catalogue_version")}
             for p in db.session.scalars(Platform.select_active().where(Platform.workspace_id == workspace.id)
                                         .order_by(Platform.name))],
         "rules": [
@@ -1228,6 +1295,9 @@ def _import_all(workspace, document: dict, problems: list[str], counts: dict) ->
             platforms[fields["name"]] = platform
         for k, v in fields.items():
             setattr(platform, k, v)
+        platform.catalogue_key = str(item.get("catalogue_key") or "")[:200]
+        version = item.get("catalogue_version")
+        platform.catalogue_version = version if isinstance(version, int) else None
         platform.is_active = True
         counts["platforms"] += 1
     db.session.flush()

@@ -14,7 +14,7 @@ from app.platform.jobs import kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import current_workspace, get_or_404, scoped, staff_required
 from app.platform.transactions import plan_each_statement
-from app.rules import bp, renderer, services
+from app.rules import bp, catalogue, renderer, services
 from app.rules.models import (
     CASINGS,
     TRUNCATION_LABELS,
@@ -34,7 +34,8 @@ from app.rules.services import RulesError
 
 FIELD_KEYS = ("name", "pattern", "casing", "delimiter", "fallback_delimiters", "max_length", "truncation")
 PLATFORM_KEYS = ("name", "description", "min_length", "max_length", "allowed_chars", "regex", "lowercase_only",
-                 "invalid_first_chars", "invalid_last_chars", "invalid_consecutive_chars")
+                 "invalid_first_chars", "invalid_last_chars", "invalid_consecutive_chars", "uniqueness_scope")
+CATALOGUE_SHOWN = 100
 
 
 def _ws():
@@ -54,7 +55,8 @@ def _form(*keys: str) -> dict:
 
 @bp.context_processor
 def rules_globals():
-    return {"casings": CASINGS, "truncations": TRUNCATION_LABELS}
+    return {"casings": CASINGS, "truncations": TRUNCATION_LABELS,
+            "uniqueness_choices": list(catalogue.UNIQUENESS.items()), "uniqueness_labels": catalogue.UNIQUENESS}
 
 
 # --------------------------------------------------------------------------- dimensions
@@ -290,6 +292,45 @@ def platform_edit(platform_id: int):
             return _saved_or_offer(_ws(), "platform", platform.id, f"were made for {platform.name}, whose rules "
                                    "changed", url_for("rules.platforms"))
     return render_template("rules/platform_edit.html", platform=platform, errors=errors, data=data), status
+
+
+@bp.route("/platforms/catalogue")
+@staff_required
+def platform_catalogue():
+    q, provider = request.args.get("q", "").strip(), request.args.get("provider", "")
+    found = catalogue.search(q, provider)
+    added = {p.catalogue_key: p for p in db.session.scalars(scoped(Platform).where(Platform.catalogue_key != ""))}
+    return render_template("rules/catalogue.html", results=found[:CATALOGUE_SHOWN], total=len(found), q=q,
+                           provider=provider, providers=catalogue.providers(), added=added)
+
+
+@bp.route("/platforms/catalogue/add", methods=["POST"])
+@staff_required
+def platform_catalogue_add():
+    try:
+        platform = services.platform_add_from_catalogue(workspace=_ws(), key=request.args.get("key", ""))
+    except RulesError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("rules.platform_catalogue", q=request.args.get("q", ""),
+                                provider=request.args.get("provider", "")))
+    flash(f"Platform {platform.name} added from the catalogue. Rules can target it now.", "success")
+    return redirect(url_for("rules.platforms"))
+
+
+@bp.route("/platforms/<int:platform_id>/catalogue-update", methods=["POST"])
+@staff_required
+def platform_catalogue_update(platform_id: int):
+    platform = get_or_404(Platform, platform_id)
+    try:
+        services.platform_update_from_catalogue(platform=platform)
+    except RulesError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("rules.platform_edit", platform_id=platform.id))
+    flash(f"{platform.name} now follows version {platform.catalogue_version} of its catalogue entry.", "success")
+    return _saved_or_offer(_ws(), "platform", platform.id, f"were made for {platform.name}, whose rules the "
+                           "catalogue changed", url_for("rules.platforms"))
 
 
 @bp.route("/platforms/<int:platform_id>/<action>", methods=["POST"])

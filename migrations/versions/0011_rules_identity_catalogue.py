@@ -1,11 +1,13 @@
-"""rules: platform minimum length, names' sequence numbers, propagation scopes
+"""rules: platform minimum length, uniqueness scope and catalogue entry; names' sequence numbers; propagation scopes
 
 A platform's minimum length (an Azure storage account is 3 to 24 characters):
 the renderer refuses shorter names and the conflict check reports them.
 strings.sequence records the number a name was made with, so regenerating it
 after a rename or a rule change keeps it. rule_propagations.scope/target_id:
 a propagation regenerates the stale names of a value, field, rule, platform or
-workspace, not only those of a renamed value.
+workspace, not only those of a renamed value. rule_platforms.uniqueness_scope drives
+the conflict check's scope; catalogue_key/catalogue_version link a platform to the
+built-in catalogue entry it was added from (app/rules/catalogue/).
 
 Revision ID: 0011_rules_identity_catalogue
 Revises: 0010_org_directory_version
@@ -22,6 +24,9 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('rule_platforms', schema=None) as batch_op:
         batch_op.add_column(sa.Column('min_length', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('uniqueness_scope', sa.String(length=20), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('catalogue_key', sa.String(length=200), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('catalogue_version', sa.Integer(), nullable=True))
     with op.batch_alter_table('strings', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sequence', sa.Integer(), nullable=True))
     with op.batch_alter_table('rule_propagations', schema=None) as batch_op:
@@ -42,4 +47,7 @@ def downgrade():
     else:
         op.drop_column('strings', 'sequence')
     with op.batch_alter_table('rule_platforms', schema=None) as batch_op:
+        batch_op.drop_column('catalogue_version')
+        batch_op.drop_column('catalogue_key')
+        batch_op.drop_column('uniqueness_scope')
         batch_op.drop_column('min_length')
