@@ -237,6 +237,7 @@ class GeneratedName(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
     rule: Mapped[Optional[Rule]] = relationship()
     field: Mapped[Optional[RuleField]] = relationship()
     generation: Mapped[Optional[Generation]] = relationship()
+    submission: Mapped[Optional[Submission]] = relationship()
 
 
 class ConflictCheck(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):

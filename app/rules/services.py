@@ -845,6 +845,72 @@ def _generate_chunk(generation, batch, keys, codes_by_key, specs, constraints, o
         pending = retry
 
 
+ONE_NAME_TRIES = 1000  # sequence numbers tried by "one name now" before it gives up
+
+
+def name_now(*, workspace, rule: Rule, field_id=None, values: dict, user) -> dict:
+    """"One name now": render one name from the chosen values, take the first free sequence number, and record
+    it like a generated name (a submission, then the name with its rule, field, values and sequence number).
+
+    Returns {"name", "repairs", "skipped"} (the taken names passed over); a refusal raises RulesError with the
+    renderer's reasons in `problems`.
+    """
+    fields = [f for f in rule.fields if field_id in (None, "") or str(f.id) == str(field_id)]
+    if not fields:
+        raise RulesError("Choose a field of this rule." if rule.fields else "Add a field to this rule first.",
+                         "field")
+    field = fields[0]
+    chosen = _clean_values(workspace, rule, [field], {k: [v] for k, v in (values or {}).items() if v})
+    combo = {key: options[0] for key, options in chosen.items()}
+    cache = _RenderCache(workspace.id)
+    spec, constraints = cache.spec(field)
+    skipped: list[str] = []
+    for seq in range(1, ONE_NAME_TRIES + 1):
+        result = renderer.render(spec, combo, codes=cache.codes_for(combo), seq=seq, constraints=constraints)
+        if not result.ok:
+            raise RulesError("This name can't be made: " + "; ".join(result.refusals), "values", result.refusals)
+        name = _record_one_name(workspace, rule, field, combo, result.value, seq, user)
+        if name is not None:
+            return {"name": name, "repairs": result.repairs, "skipped": skipped}
+        if not renderer.has_seq(spec.pattern):
+            raise RulesError(f"{result.value!r} is already an active name, and the pattern has no sequence number "
+                             "to make another.", "values")
+        skipped.append(result.value)
+    raise RulesError(f"The first {ONE_NAME_TRIES} sequence numbers are all taken.", "values")
+
+
+def name_repairs(name: GeneratedName) -> list[str]:
+    """The repairs rendering `name` takes under the current rules (what "one name now" explains)."""
+    if not _usable(name):
+        return []
+    cache = _RenderCache(name.workspace_id)
+    spec, constraints = cache.spec(name.field)
+    combo = dict(name.dimension_values or {})
+    result = renderer.render(spec, combo, codes=cache.codes_for(combo), seq=name.sequence or 1,
+                             constraints=constraints)
+    return result.repairs if result.value == name.value else []
+
+
+def _record_one_name(workspace, rule, field, combo, value, seq, user) -> Optional[GeneratedName]:
+    """Store the name if nobody has it (the partial unique index decides, races included); None if taken."""
+    if _existing_values(workspace.id, [value]):
+        return None
+    submission = Submission(organization_id=workspace.organization_id, workspace_id=workspace.id,
+                            note="One name now", submitted_by_id=getattr(user, "id", None))
+    name = GeneratedName(organization_id=workspace.organization_id, workspace_id=workspace.id, value=value,
+                         normalized=renderer.normalize(value)[:255], reversed_value=value[::-1],
+                         dimension_values=combo, rule_id=rule.id, field_id=field.id, submission=submission,
+                         sequence=seq, created_by_id=getattr(user, "id", None))
+    try:
+        with db.session.begin_nested():
+            db.session.add_all([submission, name])
+            db.session.flush()
+    except IntegrityError:
+        return None
+    db.session.commit()
+    return name
+
+
 def generations_query(workspace, *, status: str = "", rule_id: str = "", user_id: str = "") -> sa.Select:
     stmt = sa.select(Generation).where(Generation.workspace_id == workspace.id)
     if status in ("pending", "in_progress", "completed", "failed"):

@@ -381,8 +381,14 @@ def _sample_data(rule: Rule) -> dict:
     return data
 
 
-def _render_rule(rule: Rule, *, errors=None, field_errors=None, field_data=None, editing=None, status=200):
+def _render_rule(rule: Rule, *, errors=None, field_errors=None, field_data=None, editing=None, status=200,
+                 now_errors=None, now_values=None):
     sample = _sample_data(rule)
+    now_outcome = None
+    if request.args.get("now", type=int):
+        name = db.session.scalars(scoped(GeneratedName).where(GeneratedName.id == request.args.get("now", type=int),
+                                                              GeneratedName.rule_id == rule.id)).first()
+        now_outcome = {"name": name, "repairs": services.name_repairs(name), "skipped": []} if name else None
     previews = list(db.session.scalars(sa.select(RulePreview).where(RulePreview.rule_id == rule.id)
                                        .order_by(RulePreview.created_at.desc()).limit(20)))
     field_data = field_data or ({k: getattr(editing, k) or "" for k in FIELD_KEYS} if editing else
@@ -391,7 +397,15 @@ def _render_rule(rule: Rule, *, errors=None, field_errors=None, field_data=None,
     return render_template("rules/rule.html", rule=rule, platforms=_active_platforms(), errors=errors or {},
                            field_errors=field_errors or {}, field_data=field_data, editing=editing,
                            dims=services.dimensions_of(_ws()), sample=sample, previews=previews,
-                           examples=services.preview_render(rule=rule, test_data=sample), live=live), status
+                           examples=services.preview_render(rule=rule, test_data=sample), live=live,
+                           now_dims=_dimensions_used(rule), now_errors=now_errors or {},
+                           now_values=now_values or {}, now_outcome=now_outcome), status
+
+
+def _dimensions_used(rule: Rule) -> list:
+    keys = list(dict.fromkeys(k for f in rule.fields for k in renderer.placeholders(f.pattern)))
+    dims = {d.key: d for d in services.dimensions_of(_ws())}
+    return [dims[k] for k in keys if k in dims]
 
 
 def _live_examples(rule: Rule, field_data: dict, sample: dict) -> dict:
@@ -474,6 +488,27 @@ def field_delete(rule_id: int, field_id: int):
     services.field_delete(field=_rule_field(rule, field_id))
     flash("Field removed.", "success")
     return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+
+
+@bp.route("/<int:rule_id>/name-now", methods=["POST"])
+@staff_required
+def name_now(rule_id: int):
+    """One name now: the name (with its repairs explained) from the values filled in, recorded at once."""
+    rule = get_or_404(Rule, rule_id)
+    values = {key[len("now_"):]: request.form.get(key, "").strip() for key in request.form if key.startswith("now_")}
+    outcome, errors, status = None, {}, 200
+    try:
+        outcome = services.name_now(workspace=_ws(), rule=rule, field_id=request.form.get("field"), values=values,
+                                    user=current_user)
+    except RulesError as exc:
+        db.session.rollback()
+        errors, status = {"_form": str(exc), "_all": exc.problems}, 422
+    if is_htmx():
+        return render_template("rules/_name_now_result.html", outcome=outcome, errors=errors), status
+    if outcome is not None:
+        flash(f"{outcome['name'].value} is yours: it is recorded with the workspace's names.", "success")
+        return redirect(url_for("rules.rule_detail", rule_id=rule.id, now=outcome["name"].id))
+    return _render_rule(rule, now_errors=errors, now_values=values, status=status)
 
 
 @bp.route("/<int:rule_id>/preview", methods=["POST"])
