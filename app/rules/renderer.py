@@ -286,7 +286,7 @@ def _choose_delimiter(spec: FieldSpec, constraints: Constraints, repairs: list[s
     return ""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Piece:
     """One part of a name being rendered: a literal, a value ({key} / {key:code}) or the sequence number."""
 
@@ -316,14 +316,14 @@ def render(
     """Render one name. Never raises for any values; what it returns always passes `violations`."""
     repairs: list[str] = []
     try:
-        parts = parse(spec.pattern)
+        parts = _parse(spec.pattern)
     except PatternError as exc:
         return Rendered(None, [], [str(exc)])
     missing = [key for kind, key, _ in parts if kind == "dim" and not str(values.get(key, "") or "")]
     if missing:
         return Rendered(None, [], [f"no value for {{{key}}}" for key in dict.fromkeys(missing)])
     try:
-        pieces = _pieces(spec, parts, values, codes or {}, seq, constraints, repairs)
+        pieces = _pieces(spec, values, codes or {}, seq, constraints, repairs)
         _case(pieces, spec, constraints, repairs)
         _clean_characters(pieces, spec, constraints, repairs)
         _fix_edges(pieces, constraints, repairs)
@@ -346,12 +346,27 @@ def _seq_span(pieces: list[_Piece]) -> Optional[tuple[int, int]]:
     return None
 
 
-def _pieces(spec, parts, values, codes, seq, constraints, repairs) -> list[_Piece]:
+@functools.lru_cache(maxsize=1024)
+def _plan(spec: FieldSpec, constraints: Constraints) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
+    """(delimiter repairs, parts with the chosen delimiter and casing applied to literals): once per field."""
+    repairs: list[str] = []
     delim = _choose_delimiter(spec, constraints, repairs)
+    parts = []
+    for kind, text, modifier in parse(spec.pattern):
+        if kind == "lit":
+            text = _apply_casing(text.replace(spec.delimiter, delim) if spec.delimiter else text, spec.casing)
+        parts.append((kind, text, modifier))
+    return tuple(repairs), tuple(parts)
+
+
+def _pieces(spec, values, codes, seq, constraints, repairs) -> list[_Piece]:
+    """The name's parts, cased (casing is applied per piece: a title-cased value keeps its capital)."""
+    plan_repairs, parts = _plan(spec, constraints)
+    repairs.extend(plan_repairs)
     pieces: list[_Piece] = []
     for kind, text, modifier in parts:
         if kind == "lit":
-            pieces.append(_Piece("lit", text.replace(spec.delimiter, delim) if spec.delimiter else text))
+            pieces.append(_Piece("lit", text))
         elif kind == "seq":
             width = int(modifier)
             number = str(max(0, int(seq)))
@@ -362,14 +377,12 @@ def _pieces(spec, parts, values, codes, seq, constraints, repairs) -> list[_Piec
             raw = str(values[text])
             code = modifier == "code" and codes.get(text)
             raw = str(code) if code else raw
-            pieces.append(_Piece("value", raw, key=text, original=raw,
+            pieces.append(_Piece("value", _apply_casing(raw, spec.casing), key=text, original=raw,
                                  shortenable=not code and text in spec.free_text_keys))
     return pieces
 
 
 def _case(pieces: list[_Piece], spec: FieldSpec, constraints: Constraints, repairs: list[str]) -> None:
-    for piece in pieces:
-        piece.text = _apply_casing(piece.text, spec.casing)
     if constraints.lowercase_only and any(p.text != p.text.lower() for p in pieces):
         for piece in pieces:
             piece.text = piece.text.lower()
@@ -390,6 +403,8 @@ def _fold(ch: str, spec: FieldSpec, constraints: Constraints) -> Optional[str]:
 
 def _clean_characters(pieces: list[_Piece], spec: FieldSpec, constraints: Constraints, repairs: list[str]) -> None:
     """Fold, then remove, characters the platform does not allow; a value or sequence number may not vanish."""
+    if text_allowed("".join(p.text for p in pieces), constraints):
+        return  # the usual case: nothing to fold or remove
     removed: set[str] = set()
     folded: list[str] = []
     for piece in pieces:
@@ -424,8 +439,13 @@ def _fix_edges(pieces: list[_Piece], constraints: Constraints, repairs: list[str
     Refuses when that would empty a value (e.g. a value made only of
     delimiters) or touch the sequence number.
     """
-    before = [p.text for p in pieces]
     repeat = constraints.invalid_consecutive_chars
+    first, last = constraints.invalid_first_chars, constraints.invalid_last_chars
+    text = "".join(p.text for p in pieces)
+    if not (any(ch + ch in text for ch in repeat) or (text and first and text[0] in first)
+            or (text and last and text[-1] in last)):
+        return  # the usual case: nothing to repair
+    before = [p.text for p in pieces]
     if repeat:
         last = ""
         collapsed: set[str] = set()
@@ -440,8 +460,8 @@ def _fix_edges(pieces: list[_Piece], constraints: Constraints, repairs: list[str
             piece.text = "".join(out)
         for ch in sorted(collapsed):
             repairs.append(f"collapsed repeated {ch!r}")
-    _strip_edge(pieces, constraints.invalid_first_chars, leading=True, repairs=repairs)
-    _strip_edge(list(reversed(pieces)), constraints.invalid_last_chars, leading=False, repairs=repairs)
+    _strip_edge(pieces, first, leading=True, repairs=repairs)
+    _strip_edge(list(reversed(pieces)), last, leading=False, repairs=repairs)
     _check_intact(pieces, before, "the platform's rules on first, last and repeated characters")
 
 
