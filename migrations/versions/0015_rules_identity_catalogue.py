@@ -9,14 +9,14 @@ workspace, not only those of a renamed value. rule_platforms.uniqueness_scope dr
 the conflict check's scope; catalogue_key/catalogue_version link a platform to the
 built-in catalogue entry it was added from (app/rules/catalogue/).
 
-Revision ID: 0011_rules_identity_catalogue
-Revises: 0010_org_directory_version
+Revision ID: 0015_rules_identity_catalogue
+Revises: 0014_projects_subtype_tables
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0011_rules_identity_catalogue'
-down_revision = '0010_org_directory_version'
+revision = '0015_rules_identity_catalogue'
+down_revision = '0014_projects_subtype_tables'
 branch_labels = None
 depends_on = None
 
