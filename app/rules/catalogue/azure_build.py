@@ -51,6 +51,8 @@ def _class_items(tree, positive: set, negated: set) -> bool:
             (negated if any(i[0] is C.NEGATE for i in arg) else positive).update(_items(items))
         elif op is C.LITERAL:
             positive.add(("lit", arg))
+        elif op is C.NOT_LITERAL:  # the parser's form of a one-character negated class, [^%]
+            negated.add(("lit", arg))
         elif op is C.ANY:
             return False
         elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
@@ -100,6 +102,8 @@ def _allowed(regex: str, invalid: str) -> tuple[str, bool]:
     if negated:
         return "^" + _body(negated | {("lit", ord(c)) for c in invalid}), False
     positive = {i for i in positive if not (i[0] == "lit" and chr(i[1]) in invalid)}
+    if not positive:
+        return ("^" + _body({("lit", ord(c)) for c in invalid}) if invalid else ""), False
     lower = any(k == "range" and a == (97, 122) for k, a in positive) and not any(
         k == "range" and a[0] <= 90 and a[1] >= 65 for k, a in positive) and not any(k == "cat" for k, _ in positive)
     return _body(positive), lower
