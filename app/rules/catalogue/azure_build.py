@@ -17,7 +17,6 @@ say so; Microsoft's published rules page is cited with every entry.
 from __future__ import annotations
 
 import json
-import re
 import re._constants as C  # the standard library's regex parser: what the regex allows, read structurally
 import re._parser as P
 from pathlib import Path
