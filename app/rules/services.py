@@ -1528,8 +1528,11 @@ def names_using_count(workspace_id: int, key: str, value: str) -> int:
 
 def names_in_scope(workspace_id: int, scope: str, target_id: Optional[int]) -> sa.Select:
     """The active, rule-made names a change of a value, field, rule, platform (or anything) can make stale."""
-    stmt = sa.select(GeneratedName).where(GeneratedName.workspace_id == workspace_id,
-                                          GeneratedName.is_active.is_(True), GeneratedName.field_id.is_not(None))
+    stmt = sa.select(GeneratedName).where(  # names of deleted rules are kept as they are, never stale
+        GeneratedName.workspace_id == workspace_id, GeneratedName.is_active.is_(True),
+        GeneratedName.field_id.is_not(None),
+        GeneratedName.rule_id.in_(sa.select(Rule.id).where(Rule.workspace_id == workspace_id,
+                                                           Rule.is_active.is_(True))))
     if scope == "value":
         row = db.session.get(DimensionValue, target_id or -1)
         if row is None or row.workspace_id != workspace_id:
