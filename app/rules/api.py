@@ -78,6 +78,26 @@ def generation_json(g: Generation, *, names: bool = False) -> dict:
     return data
 
 
+GENERATION_FLAGS = ("validate_only", "continue_on_error", "auto_increment")
+
+
+def generation_flags(body: dict) -> dict[str, bool]:
+    """The options, read as GET returns them (`"options": {...}`) or as top-level keys; a top-level key wins.
+
+    `size` in `options` is what the server computed: ignored, like any unknown key.
+    """
+    options = body.get("options") or {}
+    if not isinstance(options, dict):
+        raise services.RulesError("options is an object such as {\"validate_only\": true}.", "options")
+    flags = {}
+    for key in GENERATION_FLAGS:
+        value = body.get(key, options.get(key, False))
+        if not isinstance(value, (bool, int, type(None))) and value not in ("true", "false", "1", "0", "", "on", "y"):
+            raise services.RulesError(f"{key} is true or false.", key)
+        flags[key] = value not in (False, None, 0, "", "false", "0")
+    return flags
+
+
 @api_bp.route("/generations/", methods=["GET", "POST"])
 def generations():
     if not wants_json():
@@ -88,11 +108,10 @@ def generations():
                                                 rule_id=request.args.get("rule", "")), generation_json)
     body = _body()
     try:
+        flags = generation_flags(body)
         generation = services.generation_create(
             workspace=workspace, rule_id=body.get("rule"), dimension_values=body.get("dimension_values") or {},
-            field_filter=body.get("field_filter") or [], user=current_user,
-            validate_only=bool(body.get("validate_only")), continue_on_error=bool(body.get("continue_on_error")),
-            auto_increment=bool(body.get("auto_increment")), note=str(body.get("note") or ""))
+            field_filter=body.get("field_filter") or [], user=current_user, note=str(body.get("note") or ""), **flags)
     except services.RulesError as exc:
         db.session.rollback()
         return _error(422, str(exc), field=exc.field, problems=exc.problems)

@@ -90,12 +90,30 @@ class Platform(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     max_length: Mapped[Optional[int]] = mapped_column(nullable=True)
+    min_length: Mapped[Optional[int]] = mapped_column(nullable=True)
     allowed_chars: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     regex: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
     lowercase_only: Mapped[bool] = mapped_column(nullable=False, default=False)
     invalid_first_chars: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
     invalid_last_chars: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
     invalid_consecutive_chars: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
+    # Where a name must be unique (catalogue.UNIQUENESS: global, account, resource_group, parent; "" = not
+    # said): the conflict check's scope follows it.
+    uniqueness_scope: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="", server_default="")
+    # Added from the built-in catalogue: which entry, at which of its versions ("" / None: the workspace's own).
+    catalogue_key: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="", server_default="")
+    catalogue_version: Mapped[Optional[int]] = mapped_column(nullable=True)
+
+    @property
+    def catalogue_entry(self):
+        from app.rules import catalogue
+
+        return catalogue.get(self.catalogue_key) if self.catalogue_key else None
+
+    @property
+    def update_available(self) -> bool:
+        entry = self.catalogue_entry
+        return entry is not None and entry.version != self.catalogue_version
 
 
 class Rule(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
@@ -210,10 +228,15 @@ class GeneratedName(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
                                                          index=True)
     submission_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("rule_submissions.id", ondelete="SET NULL"))
     created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # The sequence number the name was made with: part of its identity, kept when it is regenerated. Recorded
+    # when known (one name now, regeneration) and, for names a generation stored, just before a change would
+    # make it impossible to read off the name again (services.sequences_snapshot).
+    sequence: Mapped[Optional[int]] = mapped_column(nullable=True)
 
     rule: Mapped[Optional[Rule]] = relationship()
     field: Mapped[Optional[RuleField]] = relationship()
     generation: Mapped[Optional[Generation]] = relationship()
+    submission: Mapped[Optional[Submission]] = relationship()
 
 
 class ConflictCheck(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
@@ -300,8 +323,17 @@ class RulePreview(TimestampMixin, WorkspaceMixin, db.Model):
     created_by = relationship("User")
 
 
+PROPAGATION_SCOPES = ("value", "field", "rule", "platform", "workspace")
+
+
 class PropagationRun(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
-    """Regenerating the names built from a renamed dimension value; `changes` records old -> new."""
+    """Regenerating names in place (same id, same sequence number); `changes` records old -> new.
+
+    A renamed dimension value (`old_value` -> `new_value`) rewrites the names
+    built from it; otherwise (`scope`, `target_id`) the stale names of a value
+    (short code changed), field, rule, platform or the whole workspace are
+    rendered again under the current rules.
+    """
 
     __tablename__ = "rule_propagations"
     __table_args__ = (sa.Index("idx_propagation_workspace_created", "workspace_id", "created_at"),)
@@ -314,9 +346,18 @@ class PropagationRun(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     new_value: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     changes: Mapped[list] = json_list_column()
     requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    scope: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="value", server_default="value")
+    target_id: Mapped[Optional[int]] = mapped_column(nullable=True)  # the field, rule or platform (by scope)
+    target_label: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="", server_default="")
 
     requested_by = relationship("User")
 
     @property
+    def is_rename(self) -> bool:
+        return self.scope == "value" and self.old_value != self.new_value
+
+    @property
     def title(self) -> str:
-        return f"Rename {self.dimension_key} {self.old_value} → {self.new_value}"
+        if self.is_rename:
+            return f"Rename {self.dimension_key} {self.old_value} → {self.new_value}"
+        return f"Regenerate the stale names of {self.target_label or self.scope}"

@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.platform.models import SoftDeleteError, utcnow
-from app.rules import renderer
+from app.rules import catalogue, renderer
 from app.rules.models import (
     CASINGS,
     DIMENSION_KINDS,
+    PROPAGATION_SCOPES,
     SCOPES,
     SEVERITIES,
     TRUNCATIONS,
@@ -203,6 +204,8 @@ def value_update(*, value_row: DimensionValue, value: str, label: str = "", shor
     """Change a value; returns the old value when it was renamed (the caller offers propagation)."""
     new = _check_value(value_row.dimension, value, short_code)
     old = value_row.value
+    if new != old or (short_code or "").strip() != value_row.short_code:
+        sequences_snapshot(names_using(value_row.workspace_id, value_row.dimension.key, old))
     value_row.value = new
     value_row.label = (label or "").strip()[:120]
     value_row.short_code = (short_code or "").strip()
@@ -265,22 +268,31 @@ def _platform_fields(data: dict) -> dict:
     allowed = (data.get("allowed_chars") or "").strip()
     if allowed:
         try:
-            re.compile(f"[{allowed}]")
-        except re.error as exc:
-            raise RulesError(f"Not a valid character set: {exc}. Write it like a-z0-9-", "allowed_chars")
+            renderer.charset(allowed)
+        except (renderer.CharSetError, renderer.RegexError) as exc:
+            raise RulesError(f"Not a valid character set: {exc}. Write it like a-z0-9- (or ^/\\: for all but those).",
+                             "allowed_chars")
     regex = (data.get("regex") or "").strip()
     if regex:
         try:
-            re.compile(regex)
-        except re.error as exc:
+            renderer.compile_pattern(regex)
+        except renderer.RegexError as exc:
             raise RulesError(f"Not a valid regular expression: {exc}.", "regex")
+    low, high = _int_or_none(data.get("min_length")), _int_or_none(data.get("max_length"))
+    if low and high and low > high:
+        raise RulesError("The minimum length is larger than the maximum.", "min_length")
+    uniqueness = (data.get("uniqueness_scope") or "").strip()
+    if uniqueness and uniqueness not in catalogue.UNIQUENESS:
+        raise RulesError("Choose where names must be unique.", "uniqueness_scope")
     name = (data.get("name") or "").strip()
     if not name:
         raise RulesError("Enter a name.", "name")
     return {
+        "uniqueness_scope": uniqueness,
         "name": name[:120],
         "description": data.get("description") or "",
-        "max_length": _int_or_none(data.get("max_length")),
+        "max_length": high,
+        "min_length": low,
         "allowed_chars": allowed[:200],
         "regex": regex[:500],
         "lowercase_only": bool(data.get("lowercase_only")),
@@ -297,10 +309,43 @@ def platform_create(*, workspace, **data) -> Platform:
     return platform
 
 
-def platform_update(*, platform: Platform, **data) -> Platform:
-    for key, value in _platform_fields(data).items():
+def platform_update(*, platform: Platform, catalogue_version: Optional[int] = None, **data) -> Platform:
+    fields = _platform_fields(data)
+    sequences_snapshot(names_in_scope(platform.workspace_id, "platform", platform.id))
+    for key, value in fields.items():
         setattr(platform, key, value)
+    if catalogue_version is not None:
+        platform.catalogue_version = catalogue_version
     _commit("A platform with that name already exists in this workspace.", "name")
+    return platform
+
+
+def platform_add_from_catalogue(*, workspace, key: str) -> Platform:
+    """Add a catalogue entry as one of the workspace's platforms, in one step."""
+    entry = catalogue.get(key)
+    if entry is None:
+        raise RulesError("That entry is not in the catalogue.", "key")
+    existing = db.session.scalars(sa.select(Platform).where(Platform.workspace_id == workspace.id,
+                                                            Platform.catalogue_key == entry.key)).first()
+    if existing is not None:
+        state = "" if existing.is_active else " (deleted: restore it from the platforms list)"
+        raise RulesError(f"{entry.name} is already a platform of this workspace as {existing.name}{state}.", "key")
+    platform = Platform(organization_id=workspace.organization_id, workspace_id=workspace.id,
+                        catalogue_key=entry.key, catalogue_version=entry.version,
+                        **_platform_fields(entry.platform_fields()))
+    db.session.add(platform)
+    _commit(f"A platform named {entry.name} already exists in this workspace.", "key")
+    return platform
+
+
+def platform_update_from_catalogue(*, platform: Platform) -> Platform:
+    """Take the catalogue entry's current rules (the platform keeps its name); names it leaves stale are offered
+    for regeneration by the caller, as after any platform change."""
+    entry = platform.catalogue_entry
+    if entry is None:
+        raise RulesError("This platform was not added from the catalogue, or its entry is gone.")
+    platform_update(platform=platform, **{**entry.platform_fields(), "name": platform.name},
+                    catalogue_version=entry.version)
     return platform
 
 
@@ -316,7 +361,7 @@ def constraints_of(platform: Optional[Platform]) -> renderer.Constraints:
     if platform is None:
         return renderer.Constraints()
     return renderer.Constraints(
-        max_length=platform.max_length, allowed_chars=platform.allowed_chars, regex=platform.regex,
+        max_length=platform.max_length, min_length=platform.min_length, allowed_chars=platform.allowed_chars, regex=platform.regex,
         lowercase_only=platform.lowercase_only, invalid_first_chars=platform.invalid_first_chars,
         invalid_last_chars=platform.invalid_last_chars, invalid_consecutive_chars=platform.invalid_consecutive_chars)
 
@@ -352,8 +397,11 @@ def rule_update(*, rule: Rule, name: str, platform_id, description: str = "") ->
     if not name:
         raise RulesError("Enter a name.", "name")
     workspace = _workspace_of(rule)
+    platform = _platform_in(workspace, platform_id)
+    if platform.id != rule.platform_id:
+        sequences_snapshot(names_in_scope(rule.workspace_id, "rule", rule.id))
     rule.name, rule.description = name[:120], description or ""
-    rule.platform = _platform_in(workspace, platform_id)
+    rule.platform = platform
     _commit("A rule with that name already exists in this workspace.", "name")
     return rule
 
@@ -400,7 +448,7 @@ def field_spec_check(*, workspace, data: dict) -> renderer.FieldSpec:
         raise RulesError("At most 20 fallback delimiters.", "fallback_delimiters")
     return renderer.FieldSpec(pattern=pattern[:500], casing=casing, delimiter=delimiter,
                               fallback_delimiters=fallbacks, max_length=_int_or_none(data.get("max_length")),
-                              truncation=truncation)
+                              truncation=truncation, free_text_keys=free_text_keys(workspace.id))
 
 
 def _apply_spec(field: RuleField, spec: renderer.FieldSpec) -> None:
@@ -425,6 +473,7 @@ def field_update(*, field: RuleField, name: str, **data) -> RuleField:
     if not name:
         raise RulesError("Name the field.", "name")
     spec = field_spec_check(workspace=_workspace_of(field.rule), data=data)
+    sequences_snapshot(names_in_scope(field.rule.workspace_id, "field", field.id))
     field.name = name[:120]
     _apply_spec(field, spec)
     _commit()
@@ -436,10 +485,18 @@ def field_delete(*, field: RuleField) -> None:
     _commit()
 
 
-def spec_of(field: RuleField) -> renderer.FieldSpec:
+def free_text_keys(workspace_id: int) -> frozenset:
+    """Keys of the workspace's free-text dimensions: the only values a length repair may shorten."""
+    return frozenset(db.session.scalars(sa.select(Dimension.key).where(
+        Dimension.workspace_id == workspace_id, Dimension.kind == "free_text")))
+
+
+def spec_of(field: RuleField, free_text: frozenset | None = None) -> renderer.FieldSpec:
+    if free_text is None:
+        free_text = free_text_keys(field.rule.workspace_id)
     return renderer.FieldSpec(pattern=field.pattern, casing=field.casing, delimiter=field.delimiter,
                               fallback_delimiters=field.fallback_delimiters, max_length=field.max_length,
-                              truncation=field.truncation)
+                              truncation=field.truncation, free_text_keys=free_text)
 
 
 # ---------------------------------------------------------------------------
@@ -469,7 +526,8 @@ def preview_render(*, rule: Rule, test_data: dict, specs: list[tuple[str, render
     values = {k: str(v) for k, v in (test_data or {}).items() if v not in (None, "")}
     codes = _codes_for(rule.workspace_id, values)
     constraints = constraints_of(rule.platform)
-    specs = specs if specs is not None else [(f.name, spec_of(f)) for f in rule.fields]
+    free_text = free_text_keys(rule.workspace_id)
+    specs = specs if specs is not None else [(f.name, spec_of(f, free_text)) for f in rule.fields]
     examples = []
     for name, spec in specs:
         result = renderer.render(spec, values, codes=codes, seq=seq, constraints=constraints)
@@ -787,6 +845,72 @@ def _generate_chunk(generation, batch, keys, codes_by_key, specs, constraints, o
         pending = retry
 
 
+ONE_NAME_TRIES = 1000  # sequence numbers tried by "one name now" before it gives up
+
+
+def name_now(*, workspace, rule: Rule, field_id=None, values: dict, user) -> dict:
+    """"One name now": render one name from the chosen values, take the first free sequence number, and record
+    it like a generated name (a submission, then the name with its rule, field, values and sequence number).
+
+    Returns {"name", "repairs", "skipped"} (the taken names passed over); a refusal raises RulesError with the
+    renderer's reasons in `problems`.
+    """
+    fields = [f for f in rule.fields if field_id in (None, "") or str(f.id) == str(field_id)]
+    if not fields:
+        raise RulesError("Choose a field of this rule." if rule.fields else "Add a field to this rule first.",
+                         "field")
+    field = fields[0]
+    chosen = _clean_values(workspace, rule, [field], {k: [v] for k, v in (values or {}).items() if v})
+    combo = {key: options[0] for key, options in chosen.items()}
+    cache = _RenderCache(workspace.id)
+    spec, constraints = cache.spec(field)
+    skipped: list[str] = []
+    for seq in range(1, ONE_NAME_TRIES + 1):
+        result = renderer.render(spec, combo, codes=cache.codes_for(combo), seq=seq, constraints=constraints)
+        if not result.ok:
+            raise RulesError("This name can't be made: " + "; ".join(result.refusals), "values", result.refusals)
+        name = _record_one_name(workspace, rule, field, combo, result.value, seq, user)
+        if name is not None:
+            return {"name": name, "repairs": result.repairs, "skipped": skipped}
+        if not renderer.has_seq(spec.pattern):
+            raise RulesError(f"{result.value!r} is already an active name, and the pattern has no sequence number "
+                             "to make another.", "values")
+        skipped.append(result.value)
+    raise RulesError(f"The first {ONE_NAME_TRIES} sequence numbers are all taken.", "values")
+
+
+def name_repairs(name: GeneratedName) -> list[str]:
+    """The repairs rendering `name` takes under the current rules (what "one name now" explains)."""
+    if not _usable(name):
+        return []
+    cache = _RenderCache(name.workspace_id)
+    spec, constraints = cache.spec(name.field)
+    combo = dict(name.dimension_values or {})
+    result = renderer.render(spec, combo, codes=cache.codes_for(combo), seq=name.sequence or 1,
+                             constraints=constraints)
+    return result.repairs if result.value == name.value else []
+
+
+def _record_one_name(workspace, rule, field, combo, value, seq, user) -> Optional[GeneratedName]:
+    """Store the name if nobody has it (the partial unique index decides, races included); None if taken."""
+    if _existing_values(workspace.id, [value]):
+        return None
+    submission = Submission(organization_id=workspace.organization_id, workspace_id=workspace.id,
+                            note="One name now", submitted_by_id=getattr(user, "id", None))
+    name = GeneratedName(organization_id=workspace.organization_id, workspace_id=workspace.id, value=value,
+                         normalized=renderer.normalize(value)[:255], reversed_value=value[::-1],
+                         dimension_values=combo, rule_id=rule.id, field_id=field.id, submission=submission,
+                         sequence=seq, created_by_id=getattr(user, "id", None))
+    try:
+        with db.session.begin_nested():
+            db.session.add_all([submission, name])
+            db.session.flush()
+    except IntegrityError:
+        return None
+    db.session.commit()
+    return name
+
+
 def generations_query(workspace, *, status: str = "", rule_id: str = "", user_id: str = "") -> sa.Select:
     stmt = sa.select(Generation).where(Generation.workspace_id == workspace.id)
     if status in ("pending", "in_progress", "completed", "failed"):
@@ -972,7 +1096,8 @@ def find_conflicts(workspace, values: list[str], *, scope: str = "workspace", pl
     in SQL against the active names in scope (`_match_names`).
     """
     constraints = constraints_of(platform) if platform is not None else None
-    matches = _match_names(workspace, values, scope, platform, rule)
+    uniqueness = platform.uniqueness_scope if platform is not None and scope == "platform" else ""
+    matches = _match_names(workspace, values, scope, platform, rule, uniqueness)
     found: list[tuple[str, str, str, Optional[int]]] = []
     for value in values:
         if constraints is not None:
@@ -982,8 +1107,24 @@ def find_conflicts(workspace, values: list[str], *, scope: str = "workspace", pl
         match = matches.get(value)
         if match is not None:
             severity, string_id, other = match
-            found.append((value, severity, _FINDING_MESSAGES[severity].format(value=value, other=other), string_id))
+            message = _FINDING_MESSAGES[severity].format(value=value, other=other)
+            if severity == "error" and uniqueness:
+                severity, message = _uniqueness_finding(value, platform, uniqueness)
+            found.append((value, severity, message, string_id))
     return found
+
+
+def _uniqueness_finding(value: str, platform: Platform, uniqueness: str) -> tuple[str, str]:
+    """An exact duplicate, judged by where the platform's names must be unique."""
+    entry = platform.catalogue_entry
+    where = (entry.scope_label if entry else "") or catalogue.UNIQUENESS[uniqueness].lower()
+    if uniqueness == "global":
+        return "error", (f"{value!r} is already an active name in this organization: {platform.name} names are "
+                         "unique globally.")
+    if uniqueness == "account":
+        return "error", f"{value!r} is already an active name: {platform.name} names are unique within the {where}."
+    return "warning", (f"{value!r} is already an active name of {platform.name}: a clash only if both are in the "
+                       f"same {where}.")
 
 
 _FINDING_MESSAGES = {
@@ -1064,22 +1205,36 @@ def _stage_probes(values: list[str], dialect: str) -> None:
                        [dict(zip(_PROBE_COLUMNS, row)) for row in rows])
 
 
-def _match_names(workspace, values: list[str], scope: str, platform, rule) -> dict[str, tuple[str, int, str]]:
-    """value -> (severity, conflicting string id, its value) for the worst of exact / normalised / near."""
+def _match_names(workspace, values: list[str], scope: str, platform, rule,
+                 uniqueness: str = "") -> dict[str, tuple[str, int, str]]:
+    """value -> (severity, conflicting string id, its value) for the worst of exact / normalised / near.
+
+    A platform whose names are unique globally is checked against the names
+    of every workspace of the organization made for the same platform (the
+    same catalogue entry, or itself).
+    """
     if not values:
         return {}
     dialect = db.session.get_bind().dialect.name
     _stage_probes(values, dialect)
     params: dict[str, Any] = {"ws": workspace.id}
-    scope_sql = ""
+    scope_sql, tenant = "", ""
     if scope == "rule" and rule is not None:
         scope_sql, params["rule_id"] = " AND s.rule_id = :rule_id", rule.id
+    elif scope == "platform" and platform is not None and uniqueness == "global":
+        tenant, params["org"] = "s.organization_id = :org", workspace.organization_id
+        scope_sql = (" AND s.rule_id IN (SELECT r.id FROM rules r JOIN rule_platforms rp ON rp.id = r.platform_id "
+                     "WHERE rp.organization_id = :org AND (rp.id = :platform_id OR (rp.catalogue_key <> '' "
+                     "AND rp.catalogue_key = :catalogue_key)))")
+        params["platform_id"], params["catalogue_key"] = platform.id, platform.catalogue_key
     elif scope == "platform" and platform is not None:
         scope_sql = " AND s.rule_id IN (SELECT id FROM rules WHERE platform_id = :platform_id)"
         params["platform_id"] = platform.id
     found: dict[str, tuple[str, int, str]] = {}
     # Least severe first: a worse match of the same value replaces it.
     for severity, sql in (("info", _NEAR_SQL), ("warning", _NORMALIZED_SQL), ("error", _EXACT_SQL)):
+        if tenant:
+            sql = sql.replace("s.workspace_id = :ws", tenant)
         statement = sa.text(sql.replace("{scope}", scope_sql).replace("{one_edit}", _ONE_EDIT_SQL[dialect]))
         for value, string_id, other in db.session.execute(statement, params):
             found[value] = (severity, string_id, other)
@@ -1103,9 +1258,10 @@ def workspace_export(workspace) -> dict:
              "values": [{"value": v.value, "label": v.label, "short_code": v.short_code} for v in active_values(d)]}
             for d in dimensions_of(workspace)],
         "platforms": [
-            {k: getattr(p, k) for k in ("name", "description", "max_length", "allowed_chars", "regex",
+            {k: getattr(p, k) for k in ("name", "description", "max_length", "min_length", "allowed_chars", "regex",
                                           "lowercase_only", "invalid_first_chars", "invalid_last_chars",
-                                          "invalid_consecutive_chars")}
+                                          "invalid_consecutive_chars", "uniqueness_scope", "catalogue_key",
+                                          "catalogue_version")}
             for p in db.session.scalars(Platform.select_active().where(Platform.workspace_id == workspace.id)
                                         .order_by(Platform.name))],
         "rules": [
@@ -1143,6 +1299,7 @@ def workspace_import(*, workspace, document: Any) -> dict:
         db.session.rollback()
         raise RulesError("The document has an unexpected shape; nothing was imported.", "file", [str(exc)[:300]])
     db.session.commit()
+    counts["stale"] = names_stale(workspace.id, limit=0)[0]
     return counts
 
 
@@ -1155,6 +1312,7 @@ def _catch(problems: list[str], where: str, fn, *args, **kwargs):
 
 
 def _import_all(workspace, document: dict, problems: list[str], counts: dict) -> None:
+    sequences_snapshot(names_in_scope(workspace.id, "workspace", None))  # before any value, code or field changes
     dims = {d.key: d for d in dimensions_of(workspace, include_deleted=True)}
     for i, item in enumerate(document.get("dimensions") or []):
         key = str(item.get("key", "")).strip().lower()
@@ -1203,6 +1361,9 @@ def _import_all(workspace, document: dict, problems: list[str], counts: dict) ->
             platforms[fields["name"]] = platform
         for k, v in fields.items():
             setattr(platform, k, v)
+        platform.catalogue_key = str(item.get("catalogue_key") or "")[:200]
+        version = item.get("catalogue_version")
+        platform.catalogue_version = version if isinstance(version, int) else None
         platform.is_active = True
         counts["platforms"] += 1
     db.session.flush()
@@ -1230,13 +1391,26 @@ def _import_all(workspace, document: dict, problems: list[str], counts: dict) ->
             db.session.add(rule)
             rules[name] = rule
         rule.description, rule.platform, rule.is_active = str(item.get("description") or ""), platform, True
-        rule.fields.clear()
-        for position, (field_name, spec) in enumerate(specs, start=1):
-            field = RuleField(name=field_name, position=position)
-            _apply_spec(field, spec)
-            rule.fields.append(field)
-            counts["fields"] += 1
+        _import_fields(rule, specs)
+        counts["fields"] += len(specs)
         counts["rules"] += 1
+
+
+def _import_fields(rule: Rule, specs: list[tuple[str, renderer.FieldSpec]]) -> None:
+    """Update the rule's fields in place, matched by name: its names keep their link to their field."""
+    existing: dict[str, list[RuleField]] = {}
+    for field in rule.fields:
+        existing.setdefault(field.name, []).append(field)
+    for position, (field_name, spec) in enumerate(specs, start=1):
+        matches = existing.get(field_name) or []
+        field = matches.pop(0) if matches else None
+        if field is None:
+            field = RuleField(name=field_name)
+            rule.fields.append(field)
+        field.position = position
+        _apply_spec(field, spec)
+    for gone in (f for fields in existing.values() for f in fields):
+        rule.fields.remove(gone)
 
 
 def _import_spec(known_keys: set[str], data: dict) -> renderer.FieldSpec:
@@ -1260,15 +1434,86 @@ def _import_spec(known_keys: set[str], data: dict) -> renderer.FieldSpec:
 
 
 # ---------------------------------------------------------------------------
-# Propagation
+# Propagation: names keep their identity (id, sequence number, rule field) when rules change
 # ---------------------------------------------------------------------------
-def propagation_start(*, value_row: DimensionValue, old_value: str, user) -> PropagationRun:
-    from app.platform.jobs import job_submit
+STALE_SHOWN = 500  # stale names listed on the page; the count covers all of them
 
-    run = PropagationRun(organization_id=value_row.organization_id, workspace_id=value_row.workspace_id,
-                         dimension_value_id=value_row.id, dimension_key=value_row.dimension.key,
-                         old_value=old_value, new_value=value_row.value, requested_by_id=getattr(user, "id", None))
-    return job_submit(run)
+
+class _RenderCache:
+    """What re-rendering a workspace's names needs, loaded once: short codes, specs and constraints per field."""
+
+    def __init__(self, workspace_id: int, code_overrides: dict[tuple[str, str], str] | None = None) -> None:
+        self.codes: dict[str, dict[str, str]] = {}
+        rows = db.session.execute(
+            sa.select(Dimension.key, DimensionValue.value, DimensionValue.short_code)
+            .join(DimensionValue, DimensionValue.dimension_id == Dimension.id)
+            .where(Dimension.workspace_id == workspace_id, DimensionValue.is_active.is_(True)))
+        for key, value, code in rows:
+            if code:
+                self.codes.setdefault(key, {})[value] = code
+        for (key, value), code in (code_overrides or {}).items():
+            self.codes.setdefault(key, {})[value] = code
+        self.free_text = free_text_keys(workspace_id)
+        self._specs: dict[int, tuple[renderer.FieldSpec, renderer.Constraints]] = {}
+
+    def codes_for(self, combo: dict) -> dict[str, str]:
+        return {k: self.codes.get(k, {}).get(str(v), "") for k, v in combo.items()}
+
+    def spec(self, field: RuleField) -> tuple[renderer.FieldSpec, renderer.Constraints]:
+        if field.id not in self._specs:
+            self._specs[field.id] = (spec_of(field, self.free_text), constraints_of(field.rule.platform))
+        return self._specs[field.id]
+
+
+def _locate_sequence(name: GeneratedName, cache: _RenderCache) -> Optional[int]:
+    """Read a name's sequence number off its value: render its values under the current rules and take the
+    digits where the sequence goes, if everything else agrees (None when it doesn't: the name is stale)."""
+    spec, constraints = cache.spec(name.field)
+    if not renderer.has_seq(spec.pattern):
+        return 1
+    combo = dict(name.dimension_values or {})
+    result = renderer.render(spec, combo, codes=cache.codes_for(combo), seq=1, constraints=constraints)
+    if not result.ok or result.seq_span is None or len(result.value) != len(name.value):
+        return None
+    start, end = result.seq_span
+    digits = name.value[start:end]
+    if digits.isdigit() and name.value[:start] == result.value[:start] and name.value[end:] == result.value[end:]:
+        return int(digits)
+    return None
+
+
+def _usable(name: GeneratedName) -> bool:
+    return name.field is not None and name.rule is not None and name.rule.is_active
+
+
+def sequences_snapshot(stmt: sa.Select, cache: _RenderCache | None = None) -> None:
+    """Record the sequence number of every name `stmt` selects that has none yet, under the rules as they are.
+
+    Called just before a change to what those names render from (a value,
+    short code, field, rule or platform): afterwards the number could no longer
+    be read off the name. Flushed in the caller's transaction.
+    """
+    ids = list(db.session.scalars(stmt.with_only_columns(GeneratedName.id).where(GeneratedName.sequence.is_(None))))
+    for start in range(0, len(ids), 1000):
+        names = list(db.session.scalars(sa.select(GeneratedName).where(GeneratedName.id.in_(ids[start:start + 1000]))))
+        if names and cache is None:
+            cache = _RenderCache(names[0].workspace_id)
+        for name in names:
+            if _usable(name):
+                name.sequence = _locate_sequence(name, cache)
+
+
+def _rerender(name: GeneratedName, cache: _RenderCache, combo: dict | None = None) -> tuple[Optional[str], str]:
+    """(the value the name renders to now, or None, and why not)."""
+    if not _usable(name):
+        return None, "its rule or field is gone"
+    spec, constraints = cache.spec(name.field)
+    seq = name.sequence if name.sequence is not None else _locate_sequence(name, cache)
+    if seq is None:
+        return None, "its sequence number is unknown (it was made under rules that have changed since)"
+    combo = dict(name.dimension_values or {}) if combo is None else combo
+    result = renderer.render(spec, combo, codes=cache.codes_for(combo), seq=seq, constraints=constraints)
+    return (result.value, "") if result.ok else (None, "; ".join(result.refusals))
 
 
 def names_using(workspace_id: int, key: str, value: str) -> sa.Select:
@@ -1281,57 +1526,149 @@ def names_using_count(workspace_id: int, key: str, value: str) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(names_using(workspace_id, key, value).subquery())) or 0
 
 
-def propagation_run(run: PropagationRun, progress) -> None:
-    """Re-render every active name built from the old value with the new one; record old -> new."""
-    from app.accounts.models import User
-    from app.platform import mail
+def names_in_scope(workspace_id: int, scope: str, target_id: Optional[int]) -> sa.Select:
+    """The active, rule-made names a change of a value, field, rule, platform (or anything) can make stale."""
+    stmt = sa.select(GeneratedName).where(  # names of deleted rules are kept as they are, never stale
+        GeneratedName.workspace_id == workspace_id, GeneratedName.is_active.is_(True),
+        GeneratedName.field_id.is_not(None),
+        GeneratedName.rule_id.in_(sa.select(Rule.id).where(Rule.workspace_id == workspace_id,
+                                                           Rule.is_active.is_(True))))
+    if scope == "value":
+        row = db.session.get(DimensionValue, target_id or -1)
+        if row is None or row.workspace_id != workspace_id:
+            return stmt.where(sa.false())
+        return stmt.where(GeneratedName.dimension_values[row.dimension.key].as_string() == row.value)
+    if scope == "field":
+        return stmt.where(GeneratedName.field_id == target_id)
+    if scope == "rule":
+        return stmt.where(GeneratedName.rule_id == target_id)
+    if scope == "platform":
+        return stmt.where(GeneratedName.rule_id.in_(sa.select(Rule.id).where(Rule.platform_id == target_id)))
+    return stmt
 
-    names = list(db.session.scalars(names_using(run.workspace_id, run.dimension_key, run.old_value)
-                                    .order_by(GeneratedName.id)))
+
+def names_stale(workspace_id: int, scope: str = "workspace", target_id: Optional[int] = None,
+                limit: Optional[int] = STALE_SHOWN) -> tuple[int, list[dict]]:
+    """(how many names in scope render differently now, the first `limit` of them with what they'd become)."""
+    cache = _RenderCache(workspace_id)
+    stale, count = [], 0
+    base = names_in_scope(workspace_id, scope, target_id).order_by(GeneratedName.id)
+    last_id = 0
+    while True:
+        names = list(db.session.scalars(base.where(GeneratedName.id > last_id).limit(2000)))
+        if not names:
+            break
+        last_id = names[-1].id
+        for name in names:
+            new, note = _rerender(name, cache)
+            if new != name.value:
+                count += 1
+                if limit is None or len(stale) < limit:
+                    stale.append({"name": name, "new": new, "note": note})
+    return count, stale
+
+
+def value_stale_count(value_row: DimensionValue, old_value: str | None) -> int:
+    """Names a value change left stale: all built from a renamed value, else those its short code changed."""
+    if old_value:
+        return names_using_count(value_row.workspace_id, value_row.dimension.key, old_value)
+    return names_stale(value_row.workspace_id, "value", value_row.id, limit=0)[0]
+
+
+def propagation_start(*, workspace, user, value_row: DimensionValue | None = None, old_value: str = "",
+                      scope: str = "value", target_id: Optional[int] = None) -> PropagationRun:
+    """Queue regenerating names in place: those of a renamed value, or the stale ones of a scope."""
+    from app.platform.jobs import job_submit
+
+    if scope not in PROPAGATION_SCOPES:
+        raise RulesError("Choose what to regenerate.")
+    run = PropagationRun(organization_id=workspace.organization_id, workspace_id=workspace.id, scope=scope,
+                         requested_by_id=getattr(user, "id", None), old_value="", new_value="")
+    if value_row is not None:
+        run.dimension_value_id, run.dimension_key = value_row.id, value_row.dimension.key
+        run.old_value, run.new_value = (old_value or value_row.value), value_row.value
+        run.scope, run.target_id = "value", value_row.id
+        run.target_label = f"{value_row.dimension.display} = {value_row.value}"
+    else:
+        run.target_id, run.target_label = target_id, _scope_label(workspace, scope, target_id)
+    return job_submit(run)
+
+
+def _scope_label(workspace, scope: str, target_id: Optional[int]) -> str:
+    model = {"field": RuleField, "rule": Rule, "platform": Platform}.get(scope)
+    row = db.session.get(model, target_id or -1) if model else None
+    if scope == "field" and row is not None and row.rule.workspace_id == workspace.id:
+        return f"field {row.name} of {row.rule.name}"
+    if row is not None and getattr(row, "workspace_id", None) == workspace.id:
+        return f"{scope} {row.name}"
+    if model is not None:
+        raise RulesError(f"Choose a {scope} of this workspace.")
+    return f"workspace {workspace.name}"
+
+
+def propagation_run(run: PropagationRun, progress) -> None:
+    """Regenerate each name in place (same row, same sequence number, same field); record old -> new."""
+    if run.is_rename:
+        stmt = names_using(run.workspace_id, run.dimension_key, run.old_value)
+        value_row = db.session.get(DimensionValue, run.dimension_value_id or -1)
+        code = value_row.short_code if value_row else ""
+        overrides = {(run.dimension_key, run.new_value): code, (run.dimension_key, run.old_value): code}
+    else:
+        stmt, overrides = names_in_scope(run.workspace_id, run.scope, run.target_id), {}
+    cache = _RenderCache(run.workspace_id, overrides)
+    names = list(db.session.scalars(stmt.order_by(GeneratedName.id)))
     changes = []
     for index, name in enumerate(names, start=1):
-        combo = dict(name.dimension_values)
-        combo[run.dimension_key] = run.new_value
-        field = name.field
-        if field is None or name.rule is None:
-            changes.append({"id": name.id, "old": name.value, "new": None, "note": "its rule or field is gone"})
-            continue
-        codes = _codes_for(run.workspace_id, combo)
-        seq = _seq_of(field, name.value)
-        result = renderer.render(spec_of(field), combo, codes=codes, seq=seq, constraints=constraints_of(field.rule.platform))
-        if not result.ok:
-            changes.append({"id": name.id, "old": name.value, "new": None, "note": "; ".join(result.refusals)})
-            continue
-        old = name.value
-        try:
-            with db.session.begin_nested():
-                name.value, name.normalized = result.value, renderer.normalize(result.value)[:255]
-                name.reversed_value, name.dimension_values = result.value[::-1], combo
-                db.session.flush()
-            changes.append({"id": name.id, "old": old, "new": result.value, "note": ""})
-        except IntegrityError:
-            db.session.refresh(name)
-            changes.append({"id": name.id, "old": old, "new": None, "note": f"{result.value!r} is already taken"})
+        combo = dict(name.dimension_values or {})
+        if run.is_rename:
+            combo[run.dimension_key] = run.new_value
+        change = _propagate_one(name, cache, combo)
+        if change is not None:
+            changes.append(change)
         if index % 500 == 0:
             run.changes = list(changes)
             progress(index * 100 / len(names), f"{index:,} of {len(names):,} names")
     run.changes = changes
     db.session.flush()
+    _mail_propagation(run, changes)
+
+
+def _propagate_one(name: GeneratedName, cache: _RenderCache, combo: dict) -> Optional[dict]:
+    if name.sequence is None and _usable(name):
+        name.sequence = _locate_sequence(name, cache)  # under the old values: before the combo changes
+    new, note = _rerender(name, cache, combo)
+    old = name.value
+    if new is None:
+        return {"id": name.id, "old": old, "new": None, "sequence": name.sequence, "note": note}
+    if new == old and combo == name.dimension_values:
+        return None
+    try:
+        with db.session.begin_nested():
+            name.value, name.normalized = new, renderer.normalize(new)[:255]
+            name.reversed_value, name.dimension_values = new[::-1], combo
+            db.session.flush()
+    except IntegrityError:
+        db.session.refresh(name)
+        return {"id": name.id, "old": old, "new": None, "sequence": name.sequence,
+                "note": f"{new!r} is already taken"}
+    return {"id": name.id, "old": old, "new": new, "sequence": name.sequence, "note": ""}
+
+
+def _mail_propagation(run: PropagationRun, changes: list[dict]) -> None:
+    from app.accounts.models import User
+    from app.platform import mail
+
     changed = sum(1 for c in changes if c["new"])
-    body = (f"The value {run.old_value!r} of {run.dimension_key} was renamed to {run.new_value!r}.\n"
-            f"{changed} name(s) were regenerated; {len(changes) - changed} could not be.\n")
+    if run.is_rename:
+        subject = f"Names regenerated after renaming {run.old_value}"
+        body = f"The value {run.old_value!r} of {run.dimension_key} was renamed to {run.new_value!r}.\n"
+    else:
+        subject = f"Stale names regenerated ({run.target_label})"
+        body = f"The rules of {run.target_label} changed.\n"
+    body += f"{changed} name(s) were regenerated (same id and sequence number); {len(changes) - changed} could not be.\n"
     body += "\n".join(f"{c['old']} -> {c['new'] or 'unchanged (' + c['note'] + ')'}" for c in changes[:50])
     for user in db.session.scalars(User.select_active().where(User.organization_id == run.organization_id)):
-        mail.notify(user, f"Names regenerated after renaming {run.old_value}", body, category="propagation")
-
-
-def _seq_of(field: RuleField, value: str) -> int:
-    """The sequence number a stored name was made with (its digits where the pattern has {seq:n})."""
-    width = renderer.seq_width(field.pattern)
-    if not width:
-        return 1
-    digits = re.findall(r"\d{%d}" % width, value)
-    return int(digits[-1]) if digits else 1
+        mail.notify(user, subject, body, category="propagation")
 
 
 # Undo of a delete (the flash's Undo button, platform/undo.py): the same restore as the trash's, with its checks.

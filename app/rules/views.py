@@ -15,7 +15,7 @@ from app.platform.pagination import paginate
 from app.platform.tenancy import current_workspace, get_or_404, scoped, staff_required
 from app.platform.undo import flash_undo
 from app.platform.transactions import plan_each_statement
-from app.rules import bp, renderer, services
+from app.rules import bp, catalogue, renderer, services
 from app.rules.models import (
     CASINGS,
     TRUNCATION_LABELS,
@@ -34,8 +34,9 @@ from app.rules.models import (
 from app.rules.services import RulesError
 
 FIELD_KEYS = ("name", "pattern", "casing", "delimiter", "fallback_delimiters", "max_length", "truncation")
-PLATFORM_KEYS = ("name", "description", "max_length", "allowed_chars", "regex", "lowercase_only",
-                 "invalid_first_chars", "invalid_last_chars", "invalid_consecutive_chars")
+PLATFORM_KEYS = ("name", "description", "min_length", "max_length", "allowed_chars", "regex", "lowercase_only",
+                 "invalid_first_chars", "invalid_last_chars", "invalid_consecutive_chars", "uniqueness_scope")
+CATALOGUE_SHOWN = 100
 
 
 def _ws():
@@ -55,7 +56,8 @@ def _form(*keys: str) -> dict:
 
 @bp.context_processor
 def rules_globals():
-    return {"casings": CASINGS, "truncations": TRUNCATION_LABELS}
+    return {"casings": CASINGS, "truncations": TRUNCATION_LABELS,
+            "uniqueness_choices": list(catalogue.UNIQUENESS.items()), "uniqueness_labels": catalogue.UNIQUENESS}
 
 
 # --------------------------------------------------------------------------- dimensions
@@ -154,6 +156,7 @@ def value_edit(value_id: int):
     row = get_or_404(DimensionValue, value_id)
     errors, status = {}, 200
     if request.method == "POST":
+        old_code = row.short_code
         try:
             old = services.value_update(value_row=row, **_form("value", "label", "short_code"))
         except RulesError as exc:
@@ -161,11 +164,53 @@ def value_edit(value_id: int):
             errors, status = _errors(exc), 422
         else:
             flash("Value saved.", "success")
-            affected = services.names_using_count(row.workspace_id, row.dimension.key, old) if old else 0
+            back = url_for("rules.dimension_detail", dimension_id=row.dimension_id)
+            if old:
+                affected = services.value_stale_count(row, old)
+                what = f"were built from {old!r}, now renamed to {row.value!r}"
+            elif row.short_code != old_code:
+                affected = services.value_stale_count(row, None)
+                what = f"use the short code of {row.value!r}, changed from {old_code!r} to {row.short_code!r}"
+            else:
+                affected = 0
             if affected:
-                return render_template("rules/propagate_offer.html", row=row, old=old, affected=affected)
-            return redirect(url_for("rules.dimension_detail", dimension_id=row.dimension_id))
+                return _propagate_offer(affected, what, back, scope="value", target_id=row.id, old_value=old or "")
+            return redirect(back)
     return render_template("rules/value_edit.html", row=row, errors=errors), status
+
+
+def _propagate_offer(affected: int, what: str, back: str, **hidden):
+    return render_template("rules/propagate_offer.html", affected=affected, what=what, back=back, hidden=hidden)
+
+
+def _saved_or_offer(workspace, scope: str, target_id: int, what: str, back: str):
+    """After a change to what a rule renders: offer to regenerate the names it left stale, else go back."""
+    affected = services.names_stale(workspace.id, scope, target_id, limit=0)[0]
+    if affected:
+        return _propagate_offer(affected, what, back, scope=scope, target_id=target_id)
+    return redirect(back)
+
+
+@bp.route("/propagate", methods=["POST"])
+@staff_required
+def propagate():
+    """Regenerate names in place: those of a renamed value, or the stale names of a value, field, rule,
+    platform or the whole workspace."""
+    workspace = _ws()
+    scope, target_id = request.form.get("scope", "workspace"), request.form.get("target_id", type=int)
+    old = (request.form.get("old_value") or "").strip()
+    try:
+        if scope == "value":
+            row = get_or_404(DimensionValue, target_id)
+            run = services.propagation_start(workspace=workspace, user=current_user, value_row=row, old_value=old)
+        else:
+            run = services.propagation_start(workspace=workspace, user=current_user, scope=scope, target_id=target_id)
+    except RulesError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("rules.names_stale"))
+    flash("Regenerating the names: each keeps its id and sequence number.", "success")
+    return redirect(url_for("rules.propagation_detail", run_id=run.id))
 
 
 @bp.route("/values/<int:value_id>/propagate", methods=["POST"])
@@ -176,7 +221,7 @@ def value_propagate(value_id: int):
     if not old or old == row.value:
         flash("Nothing to propagate.", "info")
         return redirect(url_for("rules.dimension_detail", dimension_id=row.dimension_id))
-    run = services.propagation_start(value_row=row, old_value=old, user=current_user)
+    run = services.propagation_start(workspace=_ws(), value_row=row, old_value=old, user=current_user)
     flash("Regenerating the names built from the old value.", "success")
     return redirect(url_for("rules.propagation_detail", run_id=run.id))
 
@@ -245,8 +290,48 @@ def platform_edit(platform_id: int):
             errors, status = _errors(exc), 422
         else:
             flash("Platform saved.", "success")
-            return redirect(url_for("rules.platforms"))
+            return _saved_or_offer(_ws(), "platform", platform.id, f"were made for {platform.name}, whose rules "
+                                   "changed", url_for("rules.platforms"))
     return render_template("rules/platform_edit.html", platform=platform, errors=errors, data=data), status
+
+
+@bp.route("/platforms/catalogue")
+@staff_required
+def platform_catalogue():
+    q, provider = request.args.get("q", "").strip(), request.args.get("provider", "")
+    found = catalogue.search(q, provider)
+    added = {p.catalogue_key: p for p in db.session.scalars(scoped(Platform).where(Platform.catalogue_key != ""))}
+    return render_template("rules/catalogue.html", results=found[:CATALOGUE_SHOWN], total=len(found), q=q,
+                           provider=provider, providers=catalogue.providers(), added=added)
+
+
+@bp.route("/platforms/catalogue/add", methods=["POST"])
+@staff_required
+def platform_catalogue_add():
+    try:
+        platform = services.platform_add_from_catalogue(workspace=_ws(), key=request.args.get("key", ""))
+    except RulesError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("rules.platform_catalogue", q=request.args.get("q", ""),
+                                provider=request.args.get("provider", "")))
+    flash(f"Platform {platform.name} added from the catalogue. Rules can target it now.", "success")
+    return redirect(url_for("rules.platforms"))
+
+
+@bp.route("/platforms/<int:platform_id>/catalogue-update", methods=["POST"])
+@staff_required
+def platform_catalogue_update(platform_id: int):
+    platform = get_or_404(Platform, platform_id)
+    try:
+        services.platform_update_from_catalogue(platform=platform)
+    except RulesError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("rules.platform_edit", platform_id=platform.id))
+    flash(f"{platform.name} now follows version {platform.catalogue_version} of its catalogue entry.", "success")
+    return _saved_or_offer(_ws(), "platform", platform.id, f"were made for {platform.name}, whose rules the "
+                           "catalogue changed", url_for("rules.platforms"))
 
 
 @bp.route("/platforms/<int:platform_id>/<action>", methods=["POST"])
@@ -297,8 +382,14 @@ def _sample_data(rule: Rule) -> dict:
     return data
 
 
-def _render_rule(rule: Rule, *, errors=None, field_errors=None, field_data=None, editing=None, status=200):
+def _render_rule(rule: Rule, *, errors=None, field_errors=None, field_data=None, editing=None, status=200,
+                 now_errors=None, now_values=None):
     sample = _sample_data(rule)
+    now_outcome = None
+    if request.args.get("now", type=int):
+        name = db.session.scalars(scoped(GeneratedName).where(GeneratedName.id == request.args.get("now", type=int),
+                                                              GeneratedName.rule_id == rule.id)).first()
+        now_outcome = {"name": name, "repairs": services.name_repairs(name), "skipped": []} if name else None
     previews = list(db.session.scalars(sa.select(RulePreview).where(RulePreview.rule_id == rule.id)
                                        .order_by(RulePreview.created_at.desc()).limit(20)))
     field_data = field_data or ({k: getattr(editing, k) or "" for k in FIELD_KEYS} if editing else
@@ -307,7 +398,15 @@ def _render_rule(rule: Rule, *, errors=None, field_errors=None, field_data=None,
     return render_template("rules/rule.html", rule=rule, platforms=_active_platforms(), errors=errors or {},
                            field_errors=field_errors or {}, field_data=field_data, editing=editing,
                            dims=services.dimensions_of(_ws()), sample=sample, previews=previews,
-                           examples=services.preview_render(rule=rule, test_data=sample), live=live), status
+                           examples=services.preview_render(rule=rule, test_data=sample), live=live,
+                           now_dims=_dimensions_used(rule), now_errors=now_errors or {},
+                           now_values=now_values or {}, now_outcome=now_outcome), status
+
+
+def _dimensions_used(rule: Rule) -> list:
+    keys = list(dict.fromkeys(k for f in rule.fields for k in renderer.placeholders(f.pattern)))
+    dims = {d.key: d for d in services.dimensions_of(_ws())}
+    return [dims[k] for k in keys if k in dims]
 
 
 def _live_examples(rule: Rule, field_data: dict, sample: dict) -> dict:
@@ -333,7 +432,8 @@ def rule_detail(rule_id: int):
             db.session.rollback()
             return _render_rule(rule, errors=_errors(exc), status=422)
         flash("Rule saved.", "success")
-        return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+        return _saved_or_offer(_ws(), "rule", rule.id, f"were made by {rule.name}, whose platform changed",
+                               url_for("rules.rule_detail", rule_id=rule.id))
     editing = None
     if request.args.get("field"):
         editing = db.session.scalars(sa.select(RuleField).where(RuleField.rule_id == rule.id,
@@ -376,7 +476,10 @@ def field_save(rule_id: int, field_id: int | None = None):
         db.session.rollback()
         return _render_rule(rule, field_errors=_errors(exc), field_data=data, editing=field, status=422)
     flash("Field saved.", "success")
-    return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+    if field is None:
+        return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+    return _saved_or_offer(_ws(), "field", field.id, f"were made by the field {field.name} of {rule.name}, "
+                           "whose settings changed", url_for("rules.rule_detail", rule_id=rule.id))
 
 
 @bp.route("/<int:rule_id>/fields/<int:field_id>/delete", methods=["POST"])
@@ -386,6 +489,27 @@ def field_delete(rule_id: int, field_id: int):
     services.field_delete(field=_rule_field(rule, field_id))
     flash("Field removed.", "success")
     return redirect(url_for("rules.rule_detail", rule_id=rule.id))
+
+
+@bp.route("/<int:rule_id>/name-now", methods=["POST"])
+@staff_required
+def name_now(rule_id: int):
+    """One name now: the name (with its repairs explained) from the values filled in, recorded at once."""
+    rule = get_or_404(Rule, rule_id)
+    values = {key[len("now_"):]: request.form.get(key, "").strip() for key in request.form if key.startswith("now_")}
+    outcome, errors, status = None, {}, 200
+    try:
+        outcome = services.name_now(workspace=_ws(), rule=rule, field_id=request.form.get("field"), values=values,
+                                    user=current_user)
+    except RulesError as exc:
+        db.session.rollback()
+        errors, status = {"_form": str(exc), "_all": exc.problems}, 422
+    if is_htmx():
+        return render_template("rules/_name_now_result.html", outcome=outcome, errors=errors), status
+    if outcome is not None:
+        flash(f"{outcome['name'].value} is yours: it is recorded with the workspace's names.", "success")
+        return redirect(url_for("rules.rule_detail", rule_id=rule.id, now=outcome["name"].id))
+    return _render_rule(rule, now_errors=errors, now_values=values, status=status)
 
 
 @bp.route("/<int:rule_id>/preview", methods=["POST"])
@@ -501,6 +625,15 @@ def names():
     return render_template(template, page=page, filters=filters,
                            rules=list(db.session.scalars(scoped(Rule).order_by(Rule.name))),
                            dims=services.dimensions_of(workspace))
+
+
+@bp.route("/names/stale")
+@staff_required
+def names_stale():
+    """Names that no longer match what their rule renders (a value, short code, field or platform changed)."""
+    workspace = _ws()
+    count, rows = services.names_stale(workspace.id)
+    return render_template("rules/names_stale.html", count=count, rows=rows, shown=services.STALE_SHOWN)
 
 
 @bp.route("/names/<int:name_id>/<action>", methods=["POST"])
@@ -619,5 +752,9 @@ def import_rules():
             else:
                 flash("Imported {dimensions} dimension(s), {values} value(s), {platforms} platform(s), "
                       "{rules} rule(s) with {fields} field(s).".format(**counts), "success")
+                if counts["stale"]:
+                    flash(f"{counts['stale']:,} name(s) now render differently: review them under Names → Stale.",
+                          "info")
+                    return redirect(url_for("rules.names_stale"))
                 return redirect(url_for("rules.index"))
     return render_template("rules/import.html", problems=problems), status
