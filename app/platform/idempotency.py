@@ -14,7 +14,9 @@ the view creates, or not at all:
 - a first POST that failed (a 4xx: bad input) or committed nothing frees its key,
   so the corrected form can be sent again.
 
-Keys are kept for IDEMPOTENCY_KEY_HOURS (24 by default), then purged.
+API clients send the key as an `Idempotency-Key` header; a repeat is sent (303)
+to the first one's Location. Keys are kept for IDEMPOTENCY_KEY_HOURS (24 by
+default), then purged.
 """
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ def idempotent(fallback: str | Callable[..., str] | None = None):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            key = (request.form.get(FIELD) or "").strip() if request.method == "POST" else ""
+            key = _request_key()
             if not key or not _KEY_PATTERN.fullmatch(key) or not current_user.is_authenticated:
                 return view(*args, **kwargs)
             user_id = current_user.id
@@ -86,6 +88,13 @@ def idempotent(fallback: str | Callable[..., str] | None = None):
         return wrapper
 
     return decorate
+
+
+def _request_key() -> str:
+    """The form's hidden field, or an API client's `Idempotency-Key` header; only on POST."""
+    if request.method != "POST":
+        return ""
+    return (request.form.get(FIELD) or request.headers.get("Idempotency-Key") or "").strip()
 
 
 def _fallback_url(fallback, kwargs: dict) -> str:
@@ -125,8 +134,8 @@ def _settle(user_id: int, key: str, response, fallback_url: str) -> None:
     where = (IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
     if 300 <= response.status_code < 400 and response.location:
         values = {"result_url": response.location[:500]}
-    elif 200 <= response.status_code < 300:
-        values = {"result_url": fallback_url[:500]}
+    elif 200 <= response.status_code < 300:  # a page, or an API's 201 with the new resource's Location
+        values = {"result_url": (response.headers.get("Location") or fallback_url)[:500]}
     else:
         db.session.execute(sa.delete(IdempotencyKey).where(*where))
         db.session.commit()
