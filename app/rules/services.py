@@ -720,7 +720,7 @@ def generation_run(generation: Generation, progress) -> None:
     chunk_size = 5000
     combos = itertools.product(*lists)
     done = 0
-    if _remove_names(generation.id, options):
+    if _remove_names(generation.id, options, commit=False):  # else committed with the first chunk
         progress(0, "Removed the names of an earlier attempt")
     try:
         while True:
@@ -747,8 +747,8 @@ def generation_run(generation: Generation, progress) -> None:
                          "validate_only": bool(options.get("validate_only"))}
 
 
-def _remove_names(generation_id: int, options: dict, *, only_if_failed: bool = False) -> int:
-    """Delete the names stored by generation `generation_id` (committed). Returns how many."""
+def _remove_names(generation_id: int, options: dict, *, only_if_failed: bool = False, commit: bool = True) -> int:
+    """Delete the names stored by generation `generation_id`. Returns how many."""
     if options.get("validate_only"):
         return 0
     stmt = sa.delete(GeneratedName).where(GeneratedName.generation_id == generation_id)
@@ -756,7 +756,8 @@ def _remove_names(generation_id: int, options: dict, *, only_if_failed: bool = F
         stmt = stmt.where(sa.exists().where(Generation.id == generation_id,
                                             Generation.status == Generation.status_value(FAILED)))
     removed = db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return removed
 
 
