@@ -51,7 +51,7 @@ def ensure_directories(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app.extensions import csrf, db, login_manager, migrate
-    from app.platform import hooks, jobs, mail, storage, transactions, trash, usage  # noqa: F401  (mail, storage, trash register periodic tasks)
+    from app.platform import hooks, idempotency, jobs, mail, storage, transactions, trash, usage  # noqa: F401  (mail, storage, trash register periodic tasks)
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
@@ -65,6 +65,7 @@ def register_extensions(app: Flask) -> None:
     jobs.init_app(app)
     usage.init_app(app)
     transactions.init_app(app)
+    idempotency.init_app(app)
     _configure_sqlite(app)
 
 

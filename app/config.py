@@ -98,6 +98,8 @@ class Config:
     MAIL_RETRY_BASE_SECONDS = _env_int("MAIL_RETRY_BASE_SECONDS", 30)
     MAIL_SENDING_STALE_SECONDS = _env_int("MAIL_SENDING_STALE_SECONDS", 300)
 
+    # How long a create form's idempotency key answers a repeat with the first result.
+    IDEMPOTENCY_KEY_HOURS = _env_int("IDEMPOTENCY_KEY_HOURS", 24)
     USAGE_LOG_ENABLED = _env_bool("USAGE_LOG_ENABLED", True)
     USAGE_LOG_RETENTION_DAYS = _env_int("USAGE_LOG_RETENTION_DAYS", 90)
     USAGE_LOG_FLUSH_SECONDS = float(os.environ.get("USAGE_LOG_FLUSH_SECONDS", "1.0"))

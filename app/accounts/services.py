@@ -346,26 +346,23 @@ SIGN_IN_REFUSED = "That email and password don't match an active account."
 
 def sign_in(*, email: str, password: str, ip_address: str) -> User:
     """Check credentials with per-account and per-IP throttling. Same answer for unknown emails."""
+    from app.accounts.throttle import SignInThrottle
     from app.platform.jobs import get_connection
 
     config = current_app.config
     email = (email or "").strip().lower()
     account_key, ip_key = _throttle_keys(email, ip_address or "unknown")
-    redis = get_connection()
-    account_failures = int(redis.get(account_key) or 0)
-    ip_failures = int(redis.get(ip_key) or 0)
-    if account_failures >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] or ip_failures >= config["LOGIN_MAX_FAILURES_PER_IP"]:
-        wait = max(redis.ttl(account_key) or 0, redis.ttl(ip_key) or 0, 60)
+    throttle = SignInThrottle(get_connection())
+    if (throttle.failures(account_key) >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+            or throttle.failures(ip_key) >= config["LOGIN_MAX_FAILURES_PER_IP"]):
+        wait = max(throttle.seconds_left(account_key, ip_key), 60)
         raise AccountError(f"Too many failed sign-in attempts. Try again in {max(1, wait // 60)} minutes.")
     user = db.session.scalars(sa.select(User).where(User.email == email)).first()
     ok = password_matches(user, password)
     if not ok or user is None or not user.is_active or not user.organization.is_active:
-        window = config["LOGIN_FAILURE_WINDOW_SECONDS"]
-        for key in (account_key, ip_key):
-            redis.incr(key)
-            redis.expire(key, window)
+        throttle.record_failure((account_key, ip_key), config["LOGIN_FAILURE_WINDOW_SECONDS"])
         raise AccountError(SIGN_IN_REFUSED)
-    redis.delete(account_key)
+    throttle.clear(account_key)
     _upgrade_hash(user, password)
     return user
 

@@ -26,6 +26,7 @@ from app.accounts.forms import (
 )
 from app.accounts.models import AuditEvent, User, Workspace
 from app.extensions import db, login_manager
+from app.platform.idempotency import idempotent
 from app.platform.jobs import JobError
 from app.platform.models import SoftDeleteError, utcnow
 from app.platform.pagination import paginate
@@ -173,6 +174,7 @@ def members():
 
 @bp.route("/members", methods=["POST"])
 @roles_required("admin")
+@idempotent("accounts.members")
 def member_add():
     form = AddMemberForm()
     if form.validate_on_submit():
@@ -265,6 +267,7 @@ def member_reinvite(member_id: int):
 # --------------------------------------------------------------------------- workspaces
 @bp.route("/workspaces", methods=["GET", "POST"])
 @login_required
+@idempotent("accounts.workspaces")
 def workspaces():
     form = WorkspaceForm()
     can_manage = current_user.has_permission("manage_workspaces") or current_user.role == "manager"

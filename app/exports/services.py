@@ -34,6 +34,7 @@ from app.exports.models import (
 )
 from app.exports.writers import WRITERS
 from app.extensions import db
+from app.platform.idempotency import lock_user_row
 from app.platform import storage
 from app.platform.jobs import QUEUED, RUNNING, SUCCEEDED, JobError, JobSuperseded, job_submit
 from app.platform.models import utcnow
@@ -326,6 +327,8 @@ def export_request_create(*, actor: Actor, title: str, format: str, dataset: str
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
     export_select(user=user, dataset=dataset, fields=fields, filters=filters, date_start=lo, date_end=hi)
     limit = setting("EXPORTS_MAX_CONCURRENT_PER_USER", 3)
+    if schedule is None:
+        lock_user_row(user.id)  # held until job_submit commits: two requests can't both take the last place
     if schedule is None and _active_exports(user) >= limit:
         raise ExportError(f"You already have {limit} exports running. Wait for one to finish, then try again.")
     row = ExportRequest(

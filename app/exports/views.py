@@ -14,6 +14,7 @@ from app.exports.models import AUDIT_ACTIONS, ExportAuditLog, ExportRequest, Exp
 from app.exports.services import Actor, ExportError
 from app.exports.writers import CONTENT_TYPES
 from app.extensions import db
+from app.platform.idempotency import idempotent
 from app.platform import storage
 from app.platform.formatting import format_datetime
 from app.platform.htmx import is_htmx
@@ -199,6 +200,7 @@ def _filters_from_form(dataset) -> dict:
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@idempotent("exports.index")
 def request_new():
     template = _template_or_404(request.values["template"]) if request.values.get("template") else None
     dataset_name = request.values.get("dataset") or (template.dataset if template else "time_entries")
@@ -339,6 +341,7 @@ def _template_values(form: TemplateForm, dataset) -> dict:
 
 @bp.route("/templates/new", methods=["GET", "POST"])
 @login_required
+@idempotent("exports.index")
 def template_new():
     form = TemplateForm(formdata=None) if request.method == "GET" else TemplateForm()
     context = _template_form_context(form, request.values.get("dataset", "time_entries"))
@@ -467,6 +470,7 @@ def _int(value) -> int:
 
 @bp.route("/schedules/new", methods=["GET", "POST"])
 @login_required
+@idempotent("exports.index")
 def schedule_new():
     form = _schedule_form(ScheduleForm(formdata=None) if request.method == "GET" else ScheduleForm())
     if request.method == "GET":

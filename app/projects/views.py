@@ -8,6 +8,7 @@ from flask import Response, abort, flash, redirect, render_template, request, se
 from flask_login import current_user, login_required
 
 from app.extensions import db
+from app.platform.idempotency import idempotent
 from app.platform import storage
 from app.platform.htmx import is_htmx
 from app.platform.jobs import BackgroundTask, job_submit, kind_of
@@ -99,6 +100,7 @@ def index():
 # --------------------------------------------------------------------------- create / edit
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@idempotent("projects.index")
 def create():
     form = ProjectForm()
     if request.method == "GET" and request.args.get("type") in ProjectForm.TYPE_FIELDS:
@@ -363,6 +365,7 @@ def _answers_from(source) -> dict:
 
 @bp.route("/<int:project_id>/generate", methods=["GET", "POST"])
 @login_required
+@idempotent("projects.detail")
 def generate(project_id: int):
     """Choose a template and answer its questions. GET with ?template=&ans_x= is the share link."""
     project = _project_or_404(project_id)
@@ -513,6 +516,7 @@ def generation_archive(project_id: int, generation_id: int):
 
 @bp.route("/<int:project_id>/generations/<int:generation_id>/exports", methods=["POST"])
 @login_required
+@idempotent(lambda project_id, generation_id: url_for("projects.detail", project_id=project_id))
 def export_create(project_id: int, generation_id: int):
     project = _project_or_404(project_id)
     generation = _generation_or_404(project, generation_id)

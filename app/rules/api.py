@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from app.accounts.tokens import is_bearer_request
 from app.extensions import csrf, db
+from app.platform.idempotency import idempotent
 from app.platform.pagination import paginate
 from app.platform.tenancy import current_workspace, get_or_404, scoped
 from app.rules import api_bp, services
@@ -99,6 +100,7 @@ def generation_flags(body: dict) -> dict[str, bool]:
 
 
 @api_bp.route("/generations/", methods=["GET", "POST"])
+@idempotent("rules_api.generations")
 def generations():
     if not wants_json():
         return redirect(url_for("rules.generations" if request.method == "GET" else "rules.generation_new"))
@@ -148,6 +150,7 @@ def check_json(c: ConflictCheck, *, results: bool = False) -> dict:
 
 
 @api_bp.route("/conflict-checks/", methods=["GET", "POST"])
+@idempotent("rules_api.conflict_checks")
 def conflict_checks():
     """POST {"proposed_strings": [...]} (up to MAX_CHECK_SIZE) or {"generation": id} (a validate-only
     generation's whole output): 201 with the pending check; GET its URL until status is completed."""

@@ -12,6 +12,7 @@ register_job_kind(JobKind(
     model=Generation,
     handler=services.generation_run,
     result_template="rules/_generation_result.html",
+    on_reconciled_failure=services.generation_reconciled_failure,
     title=lambda row: row.title,
     detail_url=lambda row: url_for("rules.generation_detail", generation_id=row.id),
 ))

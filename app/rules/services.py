@@ -6,6 +6,7 @@ load it from the row), so the same functions serve pages, JSON and workers.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from typing import Any, Iterable, Optional
 
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
+from app.platform.jobs import FAILED
 from app.platform.models import SoftDeleteError, utcnow
 from app.rules import catalogue, renderer
 from app.rules.models import (
@@ -36,6 +38,7 @@ from app.rules.models import (
     Submission,
 )
 
+log = logging.getLogger("cairn.rules")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 MAX_GENERATION_SIZE = 1_000_000
 MAX_PASTED_NAMES = 5_000  # the conflict-check form: a page's worth of pasted names
@@ -755,8 +758,17 @@ def generation_output(generation: Generation) -> Iterable[str]:
 
 
 def generation_run(generation: Generation, progress) -> None:
-    """The job: render the cartesian product in chunks and store the names (or only check them)."""
-    from app.platform.jobs import JobError
+    """The job: render the cartesian product in chunks and store the names (or only check them).
+
+    Each chunk is committed with its progress report. Whatever stops a run, it
+    never leaves half an output behind for good: a run first removes what an
+    earlier attempt of this generation stored (a retry after a kill, a database
+    restart or a time-out makes each name exactly once, and auto-increment makes
+    no second set); a failure it sees removes its names unless the generation
+    continues on errors; and a run killed outright is cleaned up when the
+    reconciler fails it (`generation_reconciled_failure`).
+    """
+    from app.platform.jobs import JobError, JobSuperseded
 
     options = generation.options or {}
     keys, lists, codes_by_key, specs, constraints = _product_plan(generation)
@@ -766,6 +778,8 @@ def generation_run(generation: Generation, progress) -> None:
     chunk_size = 5000
     combos = itertools.product(*lists)
     done = 0
+    if _remove_names(generation.id, options, commit=False):  # else committed with the first chunk
+        progress(0, "Removed the names of an earlier attempt")
     try:
         while True:
             batch = list(itertools.islice(combos, max(1, chunk_size // max(1, len(fields)))))
@@ -774,8 +788,11 @@ def generation_run(generation: Generation, progress) -> None:
             _generate_chunk(generation, batch, keys, codes_by_key, specs, constraints, options, tally)
             done += len(batch) * len(fields)
             progress(min(99, done * 100 / total), f"{done:,} of {total:,} names")
-    except JobError:
-        _undo(generation, options)
+    except JobSuperseded:
+        raise  # the row has a new owner (a retry): its names are that run's to keep or remove
+    except BaseException as exc:
+        if isinstance(exc, JobError) or not options.get("continue_on_error"):
+            _undo_after_failure(generation.id, options)
         raise
     if tally.error_count and not options.get("continue_on_error"):
         _undo(generation, options)
@@ -788,10 +805,44 @@ def generation_run(generation: Generation, progress) -> None:
                          "validate_only": bool(options.get("validate_only"))}
 
 
-def _undo(generation: Generation, options: dict) -> None:
-    if not options.get("validate_only"):
-        db.session.execute(sa.delete(GeneratedName).where(GeneratedName.generation_id == generation.id))
+def _remove_names(generation_id: int, options: dict, *, only_if_failed: bool = False, commit: bool = True) -> int:
+    """Delete the names stored by generation `generation_id`. Returns how many."""
+    if options.get("validate_only"):
+        return 0
+    stmt = sa.delete(GeneratedName).where(GeneratedName.generation_id == generation_id)
+    if only_if_failed:  # the reconciler's clean-up must not remove what a retry (running again) made meanwhile
+        stmt = stmt.where(sa.exists().where(Generation.id == generation_id,
+                                            Generation.status == Generation.status_value(FAILED)))
+    removed = db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+    if commit:
         db.session.commit()
+    return removed
+
+
+def _undo(generation: Generation, options: dict) -> None:
+    _remove_names(generation.id, options)
+
+
+def _undo_after_failure(generation_id: int, options: dict) -> None:
+    """Remove a failed run's names; if that fails too (the database went away), the reconciler or a retry will."""
+    try:
+        db.session.rollback()
+        _remove_names(generation_id, options)
+    except Exception:
+        db.session.rollback()
+        log.exception("generation #%s: could not remove the names of the failed run; a retry removes them",
+                      generation_id)
+
+
+def generation_reconciled_failure(generation_id: int, reason: str) -> None:
+    """The reconciler failed a generation whose job died unseen (killed): without continue-on-error,
+    nothing it made is kept."""
+    generation = db.session.get(Generation, generation_id)
+    if generation is None or (generation.options or {}).get("continue_on_error"):
+        return
+    removed = _remove_names(generation_id, generation.options or {}, only_if_failed=True)
+    if removed:
+        log.warning("generation #%s failed (%s); removed the %s name(s) it had stored", generation_id, reason, removed)
 
 
 def _generate_chunk(generation, batch, keys, codes_by_key, specs, constraints, options, tally) -> None:

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from app.accounts.models import User
 from app.extensions import db
+from app.platform.idempotency import idempotent
 from app.platform.htmx import is_htmx
 from app.platform.jobs import kind_of
 from app.platform.pagination import paginate
@@ -556,6 +557,7 @@ def preview_compare():
 # --------------------------------------------------------------------------- generations
 @bp.route("/generations/new", methods=["GET", "POST"])
 @staff_required
+@idempotent("rules.index")
 def generation_new():
     workspace = _ws()
     rules = list(db.session.scalars(scoped(Rule, Rule.select_active()).order_by(Rule.name)))
@@ -709,6 +711,7 @@ def conflict_detail(check_id: int):
 
 @bp.route("/generations/<int:generation_id>/conflict-check", methods=["POST"])
 @staff_required
+@idempotent(lambda generation_id: url_for("rules.index"))
 def generation_conflict_check(generation_id: int):
     generation = get_or_404(Generation, generation_id)
     try:

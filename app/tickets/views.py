@@ -6,6 +6,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask_login import current_user, login_required
 
 from app.extensions import db
+from app.platform.idempotency import idempotent
 from app.platform import storage
 from app.platform.htmx import is_htmx
 from app.platform.jobs import kind_of
@@ -78,6 +79,7 @@ def index():
 # --------------------------------------------------------------------------- create
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@idempotent("tickets.index")
 def new():
     form = TicketForm()
     if not current_user.is_staff:
@@ -259,6 +261,7 @@ def set_custom_fields(ticket_id: int):
 
 @bp.route("/<int:ticket_id>/comments", methods=["POST"])
 @login_required
+@idempotent("tickets.detail")
 def comment(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
     form = CommentForm()
@@ -537,6 +540,7 @@ def kb_article(article_id: int):
 @bp.route("/kb/new", methods=["GET", "POST"])
 @bp.route("/kb/<int:article_id>/edit", methods=["GET", "POST"])
 @staff_required
+@idempotent(lambda article_id=None: url_for("tickets.kb"))
 def kb_edit(article_id: int | None = None):
     article = _article_or_404(article_id) if article_id else None
     form = ArticleForm(obj=article)

@@ -105,3 +105,18 @@ def test_someone_elses_token_cannot_be_revoked(app, org, admin, make_org, make_u
         assert auth.post(f"/preferences/api-tokens/{theirs.id}/revoke").status_code == 404
     db.session.expire_all()
     assert db.session.get(ApiToken, theirs.id).revoked_at is None
+
+
+def test_an_api_create_repeated_with_its_idempotency_key_makes_one_generation(app, naming, admin):
+    from app.rules.models import Generation
+
+    client, auth = signed_in(app, admin)
+    script = browser(app)
+    headers = {**JSON, "Authorization": f"Bearer {_token(auth, client)}", "Idempotency-Key": "ci-run-4711-generate"}
+    payload = {"rule": naming.rule.id, "dimension_values": {"environment": "prod", "project": "web", "region": "weu"}}
+    created = script.post("/generations/", json=payload, headers=headers)
+    repeated = script.post("/generations/", json=payload, headers=headers)
+    assert created.status_code == 201 and repeated.status_code == 303
+    assert repeated.headers["Location"] == created.headers["Location"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Generation)) == 1
+    assert script.get(repeated.headers["Location"], headers=headers).get_json()["id"] == created.get_json()["id"]
