@@ -102,4 +102,4 @@ class SettingsForm(FlaskForm):
 class ArticleForm(FlaskForm):
     title = StringField("Title", validators=[FormRules(KnowledgeArticle, "title")])
     content = TextAreaField("Content", validators=[FormRules(KnowledgeArticle, "content")], render_kw={"rows": 12})
-    is_published = BooleanField("Published (customers can read it)", default=True)
+    is_published = BooleanField("Published (customers can read it)", default=False)

@@ -311,7 +311,7 @@ class KnowledgeArticle(TimestampMixin, TenantMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     content: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    is_published: Mapped[bool] = mapped_column(nullable=False, default=True)
+    is_published: Mapped[bool] = mapped_column(nullable=False, default=False)  # a new article starts as a draft
     author_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     author: Mapped[Optional[User]] = relationship()

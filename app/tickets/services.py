@@ -490,7 +490,34 @@ def ticket_set_custom_fields(*, ticket: Ticket, actor: User, text: str) -> Ticke
 
 
 def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
-    """Move the duplicate's comments and files into `target`; close the duplicate with a link to it."""
+    """Move the duplicate's comments and files into `target`; close the duplicate with a link to it.
+
+    The customer's own words stay theirs and public: the duplicate's description becomes a
+    reply by its customer on the surviving ticket. Colleagues get an internal note saying
+    where it came from (the timeline's merge entry).
+    """
+    _merge_problem(source, target)
+    db.session.execute(sa.update(TicketComment).where(TicketComment.ticket_id == source.id)
+                       .values(ticket_id=target.id))
+    db.session.execute(sa.update(TicketAttachment).where(TicketAttachment.ticket_id == source.id)
+                       .values(ticket_id=target.id))
+    db.session.expire(source)
+    note = TicketComment(
+        organization_id=target.organization_id, ticket_id=target.id, author_id=actor.id, comment_type="note",
+        content=f"Ticket #{source.ticket_number} ({source.subject}) was merged into this ticket.")
+    note._history = ("merged_in", f"#{source.ticket_number} {source.subject}")  # the target's timeline entry
+    db.session.add(note)
+    if source.description.strip():
+        db.session.add(TicketComment(
+            organization_id=target.organization_id, ticket_id=target.id, author_id=source.customer_id,
+            comment_type="reply", content=f"{source.subject}\n\n{source.description}"))
+    _set(target, actor, tags=list(dict.fromkeys(list(target.tags) + list(source.tags))))
+    _set(source, actor, merged_into_id=target.id, status="closed")
+    _commit()
+    return target
+
+
+def _merge_problem(source: Ticket, target: Ticket) -> None:
     if source.id == target.id:
         raise TicketError("A ticket can't be merged into itself.", "target")
     if source.organization_id != target.organization_id or not target.is_active:
@@ -503,26 +530,13 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
         # The duplicate's replies would move into a ticket another customer reads.
         raise TicketError(f"Ticket #{target.ticket_number} belongs to another customer; only a duplicate of the "
                           "same customer's ticket can be merged into it.", "target")
-    db.session.execute(sa.update(TicketComment).where(TicketComment.ticket_id == source.id)
-                       .values(ticket_id=target.id))
-    db.session.execute(sa.update(TicketAttachment).where(TicketAttachment.ticket_id == source.id)
-                       .values(ticket_id=target.id))
-    db.session.expire(source)
-    note = TicketComment(
-        organization_id=target.organization_id, ticket_id=target.id, author_id=actor.id, comment_type="note",
-        content=f"Ticket #{source.ticket_number} ({source.subject}) was merged into this ticket.\n\n"
-                f"{source.description}")
-    note._history = ("merged_in", f"#{source.ticket_number} {source.subject}")  # the target's timeline entry
-    db.session.add(note)
-    _set(target, actor, tags=list(dict.fromkeys(list(target.tags) + list(source.tags))))
-    _set(source, actor, merged_into_id=target.id, status="closed")
-    _commit()
-    return target
 
 
 def ticket_rate(*, ticket: Ticket, customer: User, score: int, comment: str = "") -> Ticket:
     if ticket.customer_id != customer.id:
         raise TicketError("Only the customer who opened the ticket can rate it.", "score")
+    if ticket.merged_into_id:
+        raise TicketError("This ticket was merged into another one; rate that ticket instead.", "score")
     if ticket.status not in ("resolved", "closed"):
         raise TicketError("You can rate a ticket once it is resolved.", "score")
     if score is None or not 1 <= int(score) <= 5:
@@ -567,6 +581,33 @@ def tickets_restore(*, organization_id: int, actor: User, ticket_ids: list[int])
         ticket.restore(user=actor)
     _commit()
     return len(rows)
+
+
+TRASH_EMPTY_WORD = "EMPTY"
+
+
+def tickets_trash_empty(*, organization_id: int, actor: User, confirmation: str, batch_size: int = 200) -> int:
+    """Remove every ticket in this organization's trash for good, now (the `purge_trash` permission).
+
+    The user types EMPTY to confirm. Files go with the tickets (the before/after_delete
+    hooks); batches keep each transaction short on a large trash.
+    """
+    if not actor.has_permission("purge_trash"):
+        raise TicketError("You need the 'Purge the trash now' permission to empty the ticket trash.")
+    if (confirmation or "").strip().upper() != TRASH_EMPTY_WORD:
+        raise TicketError(f"Type {TRASH_EMPTY_WORD} to confirm: the tickets and their files are removed for good.",
+                          "confirmation")
+    purged = 0
+    while True:
+        rows = db.session.scalars(sa.select(Ticket).where(
+            Ticket.organization_id == organization_id, Ticket.is_active.is_(False))
+            .order_by(Ticket.id).limit(batch_size)).all()
+        if not rows:
+            return purged
+        for row in rows:
+            db.session.delete(row)
+        _commit()
+        purged += len(rows)
 
 
 def tickets_purge_expired(now: datetime | None = None, batch_size: int = 200) -> int:

@@ -386,7 +386,7 @@ def download(attachment_id: int):
 def trash():
     stmt = scoped(Ticket).where(Ticket.is_active.is_(False)).order_by(Ticket.deleted_at.desc(), Ticket.id.desc())
     page = paginate(stmt)
-    return render_template("tickets/trash.html", page=page,
+    return render_template("tickets/trash.html", page=page, empty_word=services.TRASH_EMPTY_WORD,
                            retention_days=services.settings_for(current_organization())["retention_days"])
 
 
@@ -399,6 +399,21 @@ def trash_restore():
         return redirect(url_for("tickets.trash"))
     count = services.tickets_restore(organization_id=current_user.organization_id, actor=current_user, ticket_ids=ids)
     flash(f"{count} ticket{'s' if count != 1 else ''} restored.", "success")
+    return redirect(url_for("tickets.trash"))
+
+
+@bp.route("/trash/empty", methods=["POST"])
+@staff_required
+def trash_empty():
+    try:
+        count = services.tickets_trash_empty(organization_id=current_user.organization_id, actor=current_user,
+                                             confirmation=request.form.get("confirmation", ""))
+    except TicketError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("tickets.trash"))
+    flash(f"The ticket trash is empty: {count} ticket{'s' if count != 1 else ''} and their files removed for good.",
+          "success")
     return redirect(url_for("tickets.trash"))
 
 
