@@ -4,3 +4,17 @@ from flask import Blueprint
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
 from app.tickets import models, rules, hooks, jobs, views, datasets  # noqa: E402,F401
+
+
+@bp.app_template_filter("markdown")
+def _markdown_filter(text: str):
+    from app.tickets.markdown import render_markdown
+
+    return render_markdown(text)
+
+
+@bp.app_template_filter("markdown_excerpt")
+def _markdown_excerpt_filter(text: str):
+    from app.tickets.markdown import plain_excerpt
+
+    return plain_excerpt(text)

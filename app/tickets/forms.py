@@ -101,5 +101,14 @@ class SettingsForm(FlaskForm):
 
 class ArticleForm(FlaskForm):
     title = StringField("Title", validators=[FormRules(KnowledgeArticle, "title")])
-    content = TextAreaField("Content", validators=[FormRules(KnowledgeArticle, "content")], render_kw={"rows": 12})
+    category = StringField("Category", render_kw={"list": "kb-categories", "autocomplete": "off",
+                                                  "placeholder": "Billing, Getting started, ..."})
+    content = TextAreaField("Content (Markdown)", validators=[FormRules(KnowledgeArticle, "content")],
+                            render_kw={"rows": 12})
     is_published = BooleanField("Published (customers can read it)", default=False)
+
+
+class CannedReplyForm(FlaskForm):
+    title = StringField("Title", render_kw={"maxlength": 120})
+    body = TextAreaField("Text", render_kw={"rows": 6, "placeholder": "Hello {{customer.first_name}}, ..."})
+    shared = BooleanField("Shared with the team (otherwise only you see it)")

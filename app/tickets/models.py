@@ -310,8 +310,33 @@ class KnowledgeArticle(TimestampMixin, TenantMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
-    content: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    content: Mapped[str] = mapped_column(sa.Text, nullable=False)  # Markdown, rendered and sanitised on display
+    category: Mapped[str] = mapped_column(sa.String(80), nullable=False, default="", server_default="")
     is_published: Mapped[bool] = mapped_column(nullable=False, default=False)  # a new article starts as a draft
     author_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     author: Mapped[Optional[User]] = relationship()
+
+
+class CannedReply(TimestampMixin, TenantMixin, db.Model):
+    """A reply text agents insert from the reply box: personal (owner set) or shared with the team (no owner).
+
+    Placeholders such as {{customer.name}} are filled in by `app.tickets.canned.render` from a
+    fixed list, never evaluated as a template.
+    """
+
+    __tablename__ = "canned_replies"
+    __table_args__ = (
+        sa.CheckConstraint("length(title) > 0", name="check_canned_title_not_empty"),
+        sa.Index("idx_canned_org_owner", "organization_id", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    body: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    owner_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def is_shared(self) -> bool:
+        return self.owner_id is None

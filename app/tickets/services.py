@@ -837,10 +837,11 @@ def _iso(value: datetime | None) -> str:
 
 # --------------------------------------------------------------------------- knowledge base
 def article_save(*, organization_id: int, author: User, article: KnowledgeArticle | None = None, title: str,
-                 content: str, is_published: bool) -> KnowledgeArticle:
+                 content: str, is_published: bool, category: str = "") -> KnowledgeArticle:
     article = article or KnowledgeArticle(organization_id=organization_id, author_id=author.id)
     article.title = (title or "").strip()
     article.content = (content or "").strip()
+    article.category = " ".join((category or "").split())[:80]
     article.is_published = is_published
     db.session.add(article)
     _commit()
@@ -850,6 +851,16 @@ def article_save(*, organization_id: int, author: User, article: KnowledgeArticl
 def article_delete(*, article: KnowledgeArticle) -> None:
     db.session.delete(article)
     _commit()
+
+
+def article_categories(*, organization_id: int, include_drafts: bool = False) -> list[tuple[str, int]]:
+    """The categories in use with their article counts (what the reader may see), by name."""
+    stmt = (sa.select(KnowledgeArticle.category, sa.func.count()).where(
+        KnowledgeArticle.organization_id == organization_id, KnowledgeArticle.category != "")
+        .group_by(KnowledgeArticle.category).order_by(KnowledgeArticle.category))
+    if not include_drafts:
+        stmt = stmt.where(KnowledgeArticle.is_published.is_(True))
+    return [(name, count) for name, count in db.session.execute(stmt)]
 
 
 # --------------------------------------------------------------------------- reads
@@ -895,10 +906,13 @@ def can_see_attachment(attachment: TicketAttachment, user: User) -> bool:
             and not attachment.is_internal)
 
 
-def article_query(*, organization_id: int, q: str = "", include_drafts: bool = False) -> sa.Select:
+def article_query(*, organization_id: int, q: str = "", include_drafts: bool = False,
+                  category: str = "") -> sa.Select:
     stmt = sa.select(KnowledgeArticle).where(KnowledgeArticle.organization_id == organization_id)
     if not include_drafts:
         stmt = stmt.where(KnowledgeArticle.is_published.is_(True))
+    if category:
+        stmt = stmt.where(KnowledgeArticle.category == category)
     if q.strip():
         pattern = like_pattern(q)
         stmt = stmt.where(sa.or_(KnowledgeArticle.title.ilike(pattern, escape="\\"),

@@ -1,0 +1,66 @@
+"""Agents' everyday tools: canned replies and the Markdown knowledge base."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.tickets.models import CannedReply
+from tests.tickets.conftest import text
+
+HX = {"HX-Request": "true"}
+
+
+def _canned(client, title, body, shared=False, page="/tickets/canned"):
+    data = {"title": title, "body": body}
+    if shared:
+        data["shared"] = "y"
+    return client.form_post("/tickets/canned", data, page=page)
+
+
+def test_canned_replies_are_personal_or_shared_and_fill_in_placeholders_safely(people, login, make_ticket):
+    ticket = make_ticket(people["customer"], subject="Router blinks")
+    alice, bob = login(people["agent"]), login(people["agent2"])
+    assert _canned(alice, "Greeting", "Hello {{customer.name}}, about {{ticket.number}} ({{ ticket.subject }}). "
+                                      "{{config.SECRET_KEY}} {{7*7}} <b>hi</b>", shared=True).status_code == 302
+    assert _canned(alice, "Mine only", "Regards, {{agent.name}}").status_code == 302
+    assert _canned(alice, "", "x").status_code == 422
+    shared, mine = (db.session.scalars(sa.select(CannedReply).where(CannedReply.title == t)).one()
+                    for t in ("Greeting", "Mine only"))
+    assert "Mine only" not in text(bob.get("/tickets/canned")) and "Greeting" in text(bob.get("/tickets/canned"))
+    assert bob.get(f"/tickets/canned/{mine.id}").status_code == 404
+
+    box = text(alice.get(f"/tickets/{ticket.id}/canned", query_string={"canned": shared.id, "content": "Typed first"},
+                         headers=HX))
+    assert "Typed first\n\nHello Carol Customer, about #1 (Router blinks)." in box
+    # Only known placeholders are filled; nothing is evaluated, and the text is escaped on the page.
+    assert "{{config.SECRET_KEY}} {{7*7}}" in box and "<b>hi</b>" not in alice.get(
+        f"/tickets/{ticket.id}/canned", query_string={"canned": shared.id}, headers=HX).get_data(as_text=True)
+    assert bob.get(f"/tickets/{ticket.id}/canned", query_string={"canned": mine.id}, headers=HX).status_code == 200
+    assert "Regards" not in text(bob.get(f"/tickets/{ticket.id}/canned", query_string={"canned": mine.id}, headers=HX))
+    # Without JavaScript the ticket page opens with the reply box filled in.
+    assert "Regards, Alice Agent" in text(alice.get(f"/tickets/{ticket.id}?canned={mine.id}"))
+    # A shared reply is kept by its author and managers, not by other agents.
+    assert bob.form_post(f"/tickets/canned/{shared.id}/delete", page="/tickets/canned").status_code == 302
+    assert db.session.get(CannedReply, shared.id) is not None
+    assert login(people["customer"]).get("/tickets/canned").status_code == 403
+
+
+def test_the_knowledge_base_renders_markdown_safely_with_categories_and_drafts(people, login):
+    agent = login(people["agent"])
+    body = "# Steps\n\n1. **Open** settings\n\n<script>alert(1)</script> [evil](javascript:alert(1)) [ok](https://ex.com)"
+    agent.form_post("/tickets/kb/new", {"title": "Reset a password", "category": "Accounts", "content": body,
+                                        "is_published": "y"}, page="/tickets/kb/new")
+    agent.form_post("/tickets/kb/new", {"title": "Secret draft", "category": "Internal", "content": "wip"},
+                    page="/tickets/kb/new")
+    customer = login(people["customer"])
+    listing = text(customer.get("/tickets/kb"))
+    assert "Reset a password" in listing and "Secret draft" not in listing and "Internal" not in listing
+    assert "Accounts (1)" in listing
+    found = text(customer.get("/tickets/kb?q=settings", headers={**HX, "HX-Target": "kb-results"}))
+    assert "Reset a password" in found
+    assert "Reset a password" not in text(customer.get("/tickets/kb?category=Billing"))
+    article_id = db.session.scalar(sa.text("SELECT id FROM knowledge_articles WHERE title = 'Reset a password'"))
+    page = customer.get(f"/tickets/kb/{article_id}").get_data(as_text=True)
+    assert "<h1>Steps</h1>" in page and "<strong>Open</strong>" in page
+    assert "<script>alert(1)</script>" not in page and 'href="javascript' not in page
+    assert '<a href="https://ex.com" rel="noopener noreferrer nofollow">ok</a>' in page
