@@ -1,9 +1,10 @@
 """Tickets: a helpdesk with SLA clocks, comments, attachments, trash and a knowledge base."""
 from flask import Blueprint
 
-bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+# cli_group=None: the commands are top-level (`flask tickets-inbound`), not `flask tickets ...`.
+bp = Blueprint("tickets", __name__, url_prefix="/tickets", cli_group=None)
 
-from app.tickets import models, rules, hooks, jobs, views, datasets  # noqa: E402,F401
+from app.tickets import models, rules, hooks, jobs, views, mail_views, datasets, commands  # noqa: E402,F401
 
 
 @bp.app_template_filter("markdown")

@@ -25,6 +25,19 @@ def recompute_due_times(row: BackgroundTask, progress) -> dict:
     return sla_recompute_run(row, progress)
 
 
+def fetch_mailboxes() -> int:
+    from app.tickets.mailboxes import fetch_all_mailboxes
+
+    return fetch_all_mailboxes()
+
+
+def fetch_mailbox(mailbox_id: int) -> dict:
+    from app.tickets.mailboxes import mailbox_fetch
+
+    return mailbox_fetch(mailbox_id)
+
+
+register_periodic("tickets-mailboxes", 60, "app.tickets.jobs.fetch_mailboxes")
 register_periodic("tickets-sla-breaches", 60, "app.tickets.jobs.flag_sla_breaches")
 register_periodic("tickets-purge", 3600, "app.tickets.jobs.purge_deleted_tickets")
 # Not "expensive": a manager's policy change should reach the tickets without waiting behind exports.

@@ -18,6 +18,7 @@ from app.platform.jobs import BackgroundTask, job_submit
 from app.platform.models import SoftDeleteError, utcnow
 from app.platform.tenancy import organization_cached
 from app.tickets.attachments import DEFAULT_KINDS, DEFAULT_MAX_MB, KINDS, extension_mismatch, sniff
+from app.tickets import outbound
 from app.tickets.hooks import policy_for
 from app.tickets.models import (
     ACTIVE_STATUSES,
@@ -235,7 +236,8 @@ def _notify_opened_for(ticket: Ticket, actor: User, uploads: list[Upload]) -> No
     mail.notify(ticket.customer, f"[#{ticket.ticket_number}] {ticket.subject}",
                 f"{actor.display_name} opened ticket #{ticket.ticket_number} for you: {ticket.subject}\n"
                 f"{description}{files}\n"
-                f"Follow it and reply on the ticket page: {ticket_link(ticket)}\n")
+                f"Follow it and reply on the ticket page, or answer this email: {ticket_link(ticket)}\n",
+                **outbound.ticket_mail(ticket, kind="opened", automatic=True))
 
 
 def _lock(ticket: Ticket) -> None:
@@ -364,9 +366,9 @@ def ticket_assign(*, ticket: Ticket, actor: User, agent: User | None) -> Ticket:
     if ticket.status == "new":
         ticket.status = "open"
     if agent.id != actor.id:  # in the same transaction: the mail is sent if and only if the assignment is saved
-        mail.notify(agent, f"Ticket #{ticket.ticket_number} assigned to you",
+        mail.notify(agent, f"[#{ticket.ticket_number}] assigned to you: {ticket.subject}",
                     f"{actor.display_name} assigned you ticket #{ticket.ticket_number}: {ticket.subject}\n\n"
-                    f"{ticket_link(ticket)}\n")
+                    f"{ticket_link(ticket)}\n", **outbound.ticket_mail(ticket, kind="assigned", automatic=True))
     _commit()
     return ticket
 
@@ -421,16 +423,20 @@ def _notify_reply(ticket: Ticket, comment: TicketComment, uploads: list[Upload])
     if comment.is_internal:
         return
     author = comment.author
-    if author.role in STAFF_ROLES:
+    to_customer = author.role in STAFF_ROLES
+    if to_customer:
         recipient, who = ticket.customer, f"{author.display_name} replied"
     else:
         recipient, who = ticket.assigned_agent, f"{author.display_name} (the customer) replied"
     if recipient is None or recipient.id == author.id or not recipient.is_active:
         return
     files = f"\nAttached: {', '.join(u.name for u in uploads)} (download them on the ticket page)\n" if uploads else ""
+    answer = "Answer this email or on the ticket page" if to_customer else "Answer on the ticket page"
+    # An agent's reply is a person's message (the customer answers it); the agent's copy is a notification.
     mail.notify(recipient, f"Re: [#{ticket.ticket_number}] {ticket.subject}",
                 f"{who} on ticket #{ticket.ticket_number}:\n\n{comment.content}\n{files}\n"
-                f"Answer on the ticket page: {ticket_link(ticket)}\n")
+                f"{answer}: {ticket_link(ticket)}\n",
+                **outbound.ticket_mail(ticket, kind=f"c{comment.id}", automatic=not to_customer))
 
 
 def parse_tags(text: str) -> list[str]:
