@@ -407,3 +407,23 @@ class InboundEmail(TimestampMixin, TenantMixin, db.Model):
 
     ticket: Mapped[Optional[Ticket]] = relationship()
     mailbox: Mapped[Optional[Mailbox]] = relationship()
+
+
+class SavedView(TimestampMixin, TenantMixin, db.Model):
+    """The list's filters and sort under a name: personal (owner set) or shared with the team (no owner)."""
+
+    __tablename__ = "ticket_saved_views"
+    __table_args__ = (
+        sa.CheckConstraint("length(name) > 0", name="check_saved_view_name_not_empty"),
+        sa.Index("idx_saved_view_org_owner", "organization_id", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), nullable=False)
+    filters: Mapped[dict] = json_dict_column()
+    owner_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def is_shared(self) -> bool:
+        return self.owner_id is None

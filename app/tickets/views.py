@@ -14,7 +14,7 @@ from app.platform.tenancy import current_organization, get_or_404, roles_require
 from app.platform.undo import flash_undo
 from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError, attach_model_errors
-from app.tickets import bp, canned, listing, services
+from app.tickets import bp, canned, listing, saved_views, services
 from app.tickets.hooks import HISTORY_FIELDS
 from app.tickets.forms import (
     ArticleForm,
@@ -33,6 +33,7 @@ from app.tickets.models import (
     STATUSES,
     CannedReply,
     KnowledgeArticle,
+    SavedView,
     SLAPolicy,
     Ticket,
     TicketAttachment,
@@ -79,6 +80,8 @@ def index():
         return render_template("tickets/_list.html", **context)
     context.update(statuses=STATUSES, priorities=PRIORITIES, sort_labels=SORT_LABELS)
     if current_user.is_staff:
+        context.update(saved_views=saved_views.views_for(current_user),
+                       current_filters=saved_views.clean_filters(request.args))
         context.update(agents=services.assignable_agents(current_user.organization),
                        customer_label=listing.customer_label(filters, current_user.organization_id))
     return render_template("tickets/index.html", **context)
@@ -667,3 +670,44 @@ def canned_delete(canned_id: int):
     else:
         flash(f"Canned reply {reply.title} deleted.", "success")
     return redirect(url_for("tickets.canned_replies"))
+
+
+# --------------------------------------------------------------------------- saved views
+@bp.route("/views/nav")
+@staff_required
+def views_nav():
+    """The Helpdesk menu's views with their counts (fetched when the menu opens: page loads stay cheap)."""
+    links = saved_views.views_for(current_user)
+    counts = {link.key: saved_views.view_count(current_user, link) for link in links}
+    return render_template("tickets/_views_nav.html", links=links, counts=counts)
+
+
+@bp.route("/views", methods=["POST"])
+@staff_required
+def view_save():
+    filters = saved_views.clean_filters(request.form)
+    try:
+        view = saved_views.saved_view_save(actor=current_user, name=request.form.get("name", ""), filters=filters,
+                                           shared=request.form.get("shared") == "y")
+    except saved_views.SavedViewError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("tickets.index", **filters))
+    flash(f"View {view.name} saved{' for the team' if view.is_shared else ''}; it is in the Helpdesk menu.", "success")
+    return redirect(url_for("tickets.index", **filters))
+
+
+@bp.route("/views/<int:view_id>/delete", methods=["POST"])
+@staff_required
+def view_delete(view_id: int):
+    view = get_or_404(SavedView, view_id)
+    if view.owner_id not in (None, current_user.id):
+        abort(404)
+    try:
+        saved_views.saved_view_delete(actor=current_user, view=view)
+    except saved_views.SavedViewError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(f"View {view.name} deleted.", "success")
+    return redirect(url_for("tickets.index"))

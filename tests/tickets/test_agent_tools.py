@@ -1,6 +1,8 @@
 """Agents' everyday tools: canned replies and the Markdown knowledge base."""
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -64,3 +66,36 @@ def test_the_knowledge_base_renders_markdown_safely_with_categories_and_drafts(p
     assert "<h1>Steps</h1>" in page and "<strong>Open</strong>" in page
     assert "<script>alert(1)</script>" not in page and 'href="javascript' not in page
     assert '<a href="https://ex.com" rel="noopener noreferrer nofollow">ok</a>' in page
+
+
+def test_saved_views_personal_and_shared_with_counts_in_the_navigation(people, login, make_ticket):
+    from app.tickets import services
+    from app.tickets.models import SavedView, Ticket
+    from tests.helpers import reload
+
+    mine = make_ticket(people["customer"], subject="Mine", priority="urgent")
+    make_ticket(people["customer"], subject="Nobody's")
+    services.ticket_assign(ticket=reload(Ticket, mine.id), actor=people["agent"], agent=people["agent"])
+    alice, bob = login(people["agent"]), login(people["agent2"])
+    nav = text(alice.get("/tickets/views/nav", headers=HX))
+    assert "My open tickets <span" in nav and ">1</span>" in nav  # built in, counted for the reader
+    counts = dict(re.findall(r'>([^<>]+?) <span class="badge" data-testid="view-count">(\d+)<', nav))
+    assert counts == {"My open tickets": "1", "Unassigned": "1", "SLA breached": "0"}
+    assert dict(re.findall(r'>([^<>]+?) <span class="badge" data-testid="view-count">(\d+)<',
+                           text(bob.get("/tickets/views/nav", headers=HX))))["My open tickets"] == "0"
+
+    saved = alice.form_post("/tickets/views", {"name": "Urgent ones", "priority": "urgent", "shared": "y"})
+    assert saved.status_code == 302 and "priority=urgent" in saved.headers["Location"]
+    alice.form_post("/tickets/views", {"name": "My urgent", "priority": "urgent", "assignee": "me"})
+    assert "Filter the list first" in text(alice.get(alice.form_post("/tickets/views", {"name": "All"})
+                                                     .headers["Location"]))
+    bob_nav = text(bob.get("/tickets/views/nav", headers=HX))
+    assert "Urgent ones" in bob_nav and "My urgent" not in bob_nav  # shared vs personal
+    counts = dict(re.findall(r'>([^<>]+?) <span class="badge" data-testid="view-count">(\d+)<',
+                             text(alice.get("/tickets/views/nav", headers=HX))))
+    assert counts["Urgent ones"] == "1" and counts["My urgent"] == "1"
+    personal = db.session.scalars(sa.select(SavedView).where(SavedView.name == "My urgent")).one()
+    assert bob.form_post(f"/tickets/views/{personal.id}/delete").status_code == 404
+    listing = text(alice.get("/tickets/?priority=urgent"))
+    assert "Save view" in listing and "Mine" in listing and "Nobody's" not in listing
+    assert login(people["customer"]).get("/tickets/views/nav", headers=HX).status_code == 403
