@@ -45,3 +45,15 @@ register_job_kind(JobKind(
     name="tickets-sla-recompute", model=BackgroundTask, handler=recompute_due_times, expensive=False,
     result_template="tickets/_sla_recompute_result.html",
     title=lambda row: row.title or "Recompute SLA due times", detail_url=lambda row: url_for("tickets.sla")))
+
+
+def bulk_change(row: BackgroundTask, progress) -> dict:
+    from app.tickets.bulk import bulk_run
+
+    return bulk_run(row, progress)
+
+
+register_job_kind(JobKind(
+    name="tickets-bulk", model=BackgroundTask, handler=bulk_change, expensive=False,
+    result_template="tickets/_bulk_result.html",
+    title=lambda row: row.title or "Change tickets", detail_url=lambda row: url_for("tickets.index")))

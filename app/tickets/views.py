@@ -14,7 +14,7 @@ from app.platform.tenancy import current_organization, get_or_404, roles_require
 from app.platform.undo import flash_undo
 from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError, attach_model_errors
-from app.tickets import bp, canned, listing, saved_views, services
+from app.tickets import bp, bulk, canned, listing, saved_views, services
 from app.tickets.hooks import HISTORY_FIELDS
 from app.tickets.forms import (
     ArticleForm,
@@ -81,7 +81,8 @@ def index():
     context.update(statuses=STATUSES, priorities=PRIORITIES, sort_labels=SORT_LABELS)
     if current_user.is_staff:
         context.update(saved_views=saved_views.views_for(current_user),
-                       current_filters=saved_views.clean_filters(request.args))
+                       current_filters=saved_views.clean_filters(request.args),
+                       bulk_actions=bulk.ACTIONS, bulk_tasks=bulk.bulk_tasks_for(current_user), kind_of=kind_of)
         context.update(agents=services.assignable_agents(current_user.organization),
                        customer_label=listing.customer_label(filters, current_user.organization_id))
     return render_template("tickets/index.html", **context)
@@ -711,3 +712,32 @@ def view_delete(view_id: int):
     else:
         flash(f"View {view.name} deleted.", "success")
     return redirect(url_for("tickets.index"))
+
+
+# --------------------------------------------------------------------------- bulk actions
+@bp.route("/bulk", methods=["POST"])
+@staff_required
+def bulk_change():
+    """Change the chosen tickets, or all that match the list's filters (sent along as hidden fields)."""
+    form = request.form
+    filters = saved_views.clean_filters(form)
+    every = form.get("select_all") == "1"
+    ids = [int(i) for i in form.getlist("ticket_ids") if i.isdigit()]
+    ticket_ids = bulk.selected_ids(actor=current_user, ticket_ids=ids,
+                                   filters=saved_views.filters_of(filters) if every else None)
+    action = form.get("action", "")
+    value = form.get("value_" + {"add_tags": "tags", "remove_tags": "tags"}.get(action, action), "").strip()
+    try:
+        outcome = bulk.bulk_start(actor=current_user, action=action, value=value, ticket_ids=ticket_ids)
+    except bulk.BulkError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        if isinstance(outcome, dict):
+            message = f"{outcome['action']}: {outcome['changed']} ticket{'s' if outcome['changed'] != 1 else ''} changed"
+            if outcome["skipped"]:
+                message += f", {outcome['skipped']} skipped ({'; '.join(outcome['reasons'][:3])})"
+            flash(message + ".", "success")
+        else:
+            flash(f"{outcome.title}: running in the background; its progress is below.", "success")
+    return redirect(url_for("tickets.index", **filters))

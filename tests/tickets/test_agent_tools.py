@@ -99,3 +99,46 @@ def test_saved_views_personal_and_shared_with_counts_in_the_navigation(people, l
     listing = text(alice.get("/tickets/?priority=urgent"))
     assert "Save view" in listing and "Mine" in listing and "Nobody's" not in listing
     assert login(people["customer"]).get("/tickets/views/nav", headers=HX).status_code == 403
+
+
+def test_bulk_actions_on_chosen_tickets_and_on_every_match_as_one_job(people, login, make_ticket, run_jobs):
+    from app.platform.jobs import BackgroundTask
+    from app.tickets.models import Ticket
+
+    few = [make_ticket(people["customer"], subject=f"Few {n}").id for n in range(3)]
+    many = [make_ticket(people["customer2"], subject=f"Many {n}", priority="low").id for n in range(25)]
+    agent = login(people["agent"])
+    done = agent.form_post("/tickets/bulk", {"ticket_ids": [str(i) for i in few], "action": "priority",
+                                             "value_priority": "high"})
+    assert "Set priority: 3 tickets changed." in text(agent.get(done.headers["Location"]))
+    assert {t.priority for t in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(few)))} == {"high"}
+
+    agent.form_post("/tickets/bulk", {"ticket_ids": [str(few[0])], "action": "status", "value_status": "resolved"})
+    agent.form_post("/tickets/bulk", {"ticket_ids": [str(few[0])], "action": "status", "value_status": "closed"})
+    refused = agent.form_post("/tickets/bulk", {"ticket_ids": [str(i) for i in few], "action": "status",
+                                                "value_status": "new"})
+    # The closed ticket is refused with the rule's reason; the others already are new (nothing to change).
+    assert "2 tickets changed, 1 skipped (#1: A closed ticket is final." in text(agent.get(refused.headers["Location"]))
+
+    # Every low-priority ticket (25, more than run at once): one background job with its panel on the list.
+    queued = agent.form_post("/tickets/bulk", {"select_all": "1", "priority": "low", "action": "add_tags",
+                                               "value_tags": "migration"})
+    assert "running in the background" in text(agent.get(queued.headers["Location"]))
+    assert 'id="bulk-jobs"' in text(agent.get("/tickets/?priority=low"))
+    run_jobs()
+    db.session.expire_all()
+    task = db.session.scalars(sa.select(BackgroundTask).where(BackgroundTask.kind == "tickets-bulk")).one()
+    assert task.status == "succeeded" and task.result["changed"] == 25
+    tagged = db.session.scalars(sa.select(Ticket.tags).where(Ticket.id.in_(many))).all()
+    assert all("migration" in tags for tags in tagged)
+    assert all("migration" not in tags for tags in db.session.scalars(sa.select(Ticket.tags).where(Ticket.id.in_(few))))
+    other = login(people["outsider"]).form_post("/tickets/bulk", {"ticket_ids": [str(few[1])], "action": "trash",
+                                                                  "value_trash": "x"})
+    assert other.status_code == 302 and reload_active(few[1])
+
+
+def reload_active(ticket_id):
+    from app.tickets.models import Ticket
+
+    db.session.expire_all()
+    return db.session.get(Ticket, ticket_id).is_active
