@@ -14,7 +14,7 @@ from app.platform.tenancy import current_organization, get_or_404, roles_require
 from app.platform.undo import flash_undo
 from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError, attach_model_errors
-from app.tickets import bp, bulk, canned, listing, saved_views, services
+from app.tickets import bp, bulk, canned, listing, reports, saved_views, services
 from app.tickets.hooks import HISTORY_FIELDS
 from app.tickets.forms import (
     ArticleForm,
@@ -741,3 +741,22 @@ def bulk_change():
         else:
             flash(f"{outcome.title}: running in the background; its progress is below.", "success")
     return redirect(url_for("tickets.index", **filters))
+
+
+# --------------------------------------------------------------------------- reports
+def _date_arg(name: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.route("/reports")
+@staff_required
+def report():
+    start, end = reports.period(_date_arg("start"), _date_arg("end"))
+    data = reports.report_for(organization_id=current_user.organization_id, start=start, end=end)
+    return render_template("tickets/reports.html", report=data, chart=reports.day_chart(data.per_day),
+                           ratings=reports.rating_chart(data.rating_counts))

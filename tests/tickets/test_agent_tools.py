@@ -142,3 +142,55 @@ def reload_active(ticket_id):
 
     db.session.expire_all()
     return db.session.get(Ticket, ticket_id).is_active
+
+
+def test_reports_measure_sla_compliance_times_and_ratings_by_agent_and_priority(people, login, make_ticket):
+    from datetime import datetime, timedelta, timezone
+
+    import time_machine
+
+    from app.tickets import reports, services
+    from app.tickets.models import Ticket
+    from tests.helpers import reload
+    from tests.tickets.conftest import default_policy
+
+    default_policy(people["org"].id, medium_first_response_minutes=60, medium_resolution_minutes=240,
+                   urgent_first_response_minutes=15, urgent_resolution_minutes=60)
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    with time_machine.travel(start, tick=False):
+        fast = make_ticket(people["customer"], subject="Fast")
+        slow = make_ticket(people["customer"], subject="Slow", priority="urgent")
+    with time_machine.travel(start + timedelta(minutes=30), tick=False):  # on time for medium, late for urgent
+        for ticket_id in (fast.id, slow.id):
+            services.ticket_assign(ticket=reload(Ticket, ticket_id), actor=people["agent"], agent=people["agent"])
+            services.comment_add(ticket=reload(Ticket, ticket_id), author=people["agent"], content="On it")
+    with time_machine.travel(start + timedelta(minutes=120), tick=False):
+        for ticket_id in (fast.id, slow.id):
+            services.ticket_change_status(ticket=reload(Ticket, ticket_id), actor=people["agent"], status="resolved")
+        services.ticket_rate(ticket=reload(Ticket, fast.id), customer=people["customer"], score=5)
+        services.ticket_rate(ticket=reload(Ticket, slow.id), customer=people["customer"], score=2)
+
+    data = reports.report_for(organization_id=people["org"].id, start=start.date(), end=start.date(),
+                              now=start + timedelta(days=1))
+    o = data.overall
+    assert (o.opened, o.resolved, o.first_response_compliance, o.resolution_compliance) == (2, 2, 50.0, 50.0)
+    assert (o.first_response_median, o.resolution_median, o.rating_average) == (30.0, 120.0, 3.5)
+    assert [(g.label, g.opened) for g in data.by_agent] == [("Alice Agent", 2)]
+    assert {g.label: g.first_response_compliance for g in data.by_priority} == {"Urgent": 0.0, "Medium": 100.0}
+    assert data.per_day == [(start.date(), 2, 2)] and data.rating_counts == {5: 1, 4: 0, 3: 0, 2: 1, 1: 0}
+
+    page = login(people["manager"]).get("/tickets/reports?start=2026-11-02&end=2026-11-02")
+    body = text(page)
+    assert page.status_code == 200 and "<svg" in body and "2026-11-02: 2 opened" in body
+    assert 'data-testid="first-compliance">50.0 %' in body and "dataset=ticket_report" in body
+    assert login(people["customer"]).get("/tickets/reports").status_code == 403
+
+    from app.exports.datasets import get_dataset
+    rows = db.session.execute(get_dataset("ticket_report").build(people["agent"]).order_by(sa.text("number"))).all()
+    assert [(r.number, r.first_response_minutes, r.resolution_minutes, r.first_response_on_time, r.rating)
+            for r in rows] == [(1, 30.0, 120.0, "yes", 5), (2, 30.0, 120.0, "no", 2)]
+    from app.exports import services as export_services
+    preview = export_services.export_preview(user=people["agent"], dataset="ticket_report",
+                                             fields=["number", "resolution_on_time", "rating"],
+                                             date_from=start.date(), date_to=start.date())
+    assert preview["count"] == 2 and preview["rows"] == [(1, "yes", 5), (2, "no", 2)]
