@@ -5,16 +5,16 @@ to existing organizations that have no policy at all, so their new tickets have 
 Tags are the team's labels, no longer shown to customers: their past changes in the
 timeline become internal too.
 
-Revision ID: 0014_tickets_helpdesk_fixes
-Revises: 0013_platform_mail_outbox
+Revision ID: 0015_tickets_helpdesk_fixes
+Revises: 0014_projects_subtype_tables
 """
 from datetime import datetime, timezone
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0014_tickets_helpdesk_fixes'
-down_revision = '0013_platform_mail_outbox'
+revision = '0015_tickets_helpdesk_fixes'
+down_revision = '0014_projects_subtype_tables'
 branch_labels = None
 depends_on = None
 
