@@ -276,3 +276,13 @@ def test_flask_tickets_inbound_reads_a_message_from_standard_input(people, login
     assert nobody.returncode == 67
     db.session.expire_all()
     assert [t.subject for t in db.session.scalars(sa.select(Ticket))] == ["Piped in"]
+
+
+def test_the_worker_fetches_every_active_mailbox(people, login, imap, run_jobs):
+    mailbox = _connect(people, login, imap)
+    imap.append(SUPPORT, PASSWORD, _email(message_id="<worker@client.example>", subject="Fetched by the worker"))
+    assert mailboxes.fetch_all_mailboxes() == 1  # the periodic task: one job per active mailbox
+    run_jobs()
+    db.session.expire_all()
+    assert [t.subject for t in db.session.scalars(sa.select(Ticket))] == ["Fetched by the worker"]
+    assert reload(Mailbox, mailbox.id).last_fetch_at is not None and imap.unseen(SUPPORT, PASSWORD) == 0
