@@ -5,16 +5,16 @@ to existing organizations that have no policy at all, so their new tickets have 
 Tags are the team's labels, no longer shown to customers: their past changes in the
 timeline become internal too.
 
-Revision ID: 0015_tickets_helpdesk_fixes
-Revises: 0014_projects_subtype_tables
+Revision ID: 0017_tickets_helpdesk_fixes
+Revises: 0016_rules_identity_catalogue
 """
 from datetime import datetime, timezone
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0015_tickets_helpdesk_fixes'
-down_revision = '0014_projects_subtype_tables'
+revision = '0017_tickets_helpdesk_fixes'
+down_revision = '0016_rules_identity_catalogue'
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """tickets: canned replies (personal or shared) and knowledge base categories
 
-Revision ID: 0016_tickets_canned_kb
-Revises: 0015_tickets_helpdesk_fixes
+Revision ID: 0018_tickets_canned_kb
+Revises: 0017_tickets_helpdesk_fixes
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0016_tickets_canned_kb'
-down_revision = '0015_tickets_helpdesk_fixes'
+revision = '0018_tickets_canned_kb'
+down_revision = '0017_tickets_helpdesk_fixes'
 branch_labels = None
 depends_on = None
 

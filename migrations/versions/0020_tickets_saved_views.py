@@ -1,14 +1,14 @@
 """tickets: saved views of the ticket list (personal or shared)
 
-Revision ID: 0018_tickets_saved_views
-Revises: 0017_tickets_email_channel
+Revision ID: 0020_tickets_saved_views
+Revises: 0019_tickets_email_channel
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0018_tickets_saved_views'
-down_revision = '0017_tickets_email_channel'
+revision = '0020_tickets_saved_views'
+down_revision = '0019_tickets_email_channel'
 branch_labels = None
 depends_on = None
 

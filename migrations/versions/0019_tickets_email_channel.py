@@ -1,13 +1,13 @@
 """tickets: the email channel (support mailboxes fetched over IMAP, and every received message's record)
 
-Revision ID: 0017_tickets_email_channel
-Revises: 0016_tickets_canned_kb
+Revision ID: 0019_tickets_email_channel
+Revises: 0018_tickets_canned_kb
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0017_tickets_email_channel'
-down_revision = '0016_tickets_canned_kb'
+revision = '0019_tickets_email_channel'
+down_revision = '0018_tickets_canned_kb'
 branch_labels = None
 depends_on = None
 
