@@ -11,7 +11,7 @@ WORKERS ?= 2
 # gunicorn processes for `make serve`: (2 x cores) + 1, gunicorn's advice for CPU-bound work (bench/tickets_list.py).
 WEB_WORKERS ?= $(shell echo $$(( 2 * $$(nproc) + 1 )))
 
-.PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool axe-core bench clean
+.PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool axe-core dovecot bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,8 +71,15 @@ $(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "npm not found: apt-get install npm (the axe run will skip outside CI)"; exit 0; }
 	cd tests/browser/axe && npm ci --no-audit --no-fund --silent || echo "could not install axe-core (the axe run will skip outside CI)"
 
+## dovecot: Debian's dovecot-imapd, the throwaway IMAP server of the helpdesk email tests (no service is started)
+dovecot:
+	@command -v dovecot >/dev/null 2>&1 || { \
+		echo "Installing Debian's dovecot-imapd for the email channel tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd) \
+		|| echo "could not install dovecot-imapd (the IMAP tests will skip outside CI)"; }
+
 ## test: the whole suite twice: embedded default (SQLite, in-process queue), then PostgreSQL + Redis
-test: install-dev chromium zip-tool axe-core test-embedded test-services
+test: install-dev chromium zip-tool axe-core dovecot test-embedded test-services
 
 test-embedded: install-dev
 	@echo "== Test pass 1/2: SQLite + embedded queue"

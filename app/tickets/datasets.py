@@ -51,3 +51,59 @@ register_dataset(Dataset(
     allowed=lambda user: user.role in ("admin", "manager", "agent", "customer"),
     order_by=("created_at", "id"),
 ))
+
+
+def _minutes_between(later, earlier):
+    """Minutes from `earlier` to `later` in SQL (NULL when either is NULL), on PostgreSQL and SQLite."""
+    from app.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.round(sa.cast(sa.extract("epoch", later - earlier) / 60, sa.Numeric), 1)
+    return sa.func.round((sa.func.julianday(later) - sa.func.julianday(earlier)) * 1440, 1)
+
+
+def _on_time(done, due):
+    return sa.case((due.is_(None), None), (done.is_(None), None), (done <= due, "yes"), else_="no")
+
+
+def _ticket_report(user) -> sa.Select:
+    """The report's measurements, one row per live ticket: the helpdesk reports page, as data."""
+    from app.accounts.models import User
+    from app.tickets.models import Ticket
+
+    agent = aliased(User)
+    return (
+        sa.select(
+            Ticket.id.label("id"),
+            Ticket.ticket_number.label("number"),
+            Ticket.priority.label("priority"),
+            Ticket.status.label("status"),
+            agent.email.label("agent"),
+            Ticket.created_at.label("created_at"),
+            _minutes_between(Ticket.first_responded_at, Ticket.created_at).label("first_response_minutes"),
+            _minutes_between(Ticket.resolved_at, Ticket.created_at).label("resolution_minutes"),
+            _on_time(Ticket.first_responded_at, Ticket.first_response_due).label("first_response_on_time"),
+            _on_time(Ticket.resolved_at, Ticket.resolution_due).label("resolution_on_time"),
+            Ticket.customer_satisfaction_score.label("rating"),
+        )
+        .outerjoin(agent, agent.id == Ticket.assigned_agent_id)
+        .where(Ticket.organization_id == user.organization_id, Ticket.is_active.is_(True))
+    )
+
+
+register_dataset(Dataset(
+    name="ticket_report",
+    label="Helpdesk report (per ticket)",
+    fields=[Field("number", "Number", "number"), Field("priority", "Priority"), Field("status", "Status"),
+            Field("agent", "Agent email"), Field("created_at", "Opened", "datetime"),
+            Field("first_response_minutes", "First response (min)", "number"),
+            Field("resolution_minutes", "Resolution (min)", "number"),
+            Field("first_response_on_time", "First response on time"),
+            Field("resolution_on_time", "Resolution on time"), Field("rating", "Rating", "number")],
+    build=_ticket_report,
+    date_column="created_at",
+    filters=[Filter("priority", "Priority", lambda rows, v: rows.c.priority == v.strip().lower()),
+             Filter("agent", "Agent email", lambda rows, v: rows.c.agent == v.strip().lower())],
+    allowed=lambda user: user.role in ("admin", "manager", "agent"),
+    order_by=("created_at", "id"),
+))

@@ -163,11 +163,15 @@ def load_demo(*, organization, users: dict) -> None:
 
 
 def _sla_policy(organization, actor) -> None:
-    """The default policy, unless one of that name exists (saving queues a due-time recompute job)."""
+    """The demo's default policy, made from the organization's own default (every organization starts with one),
+    unless a policy of that name exists (saving queues a due-time recompute job)."""
     exists = db.session.scalar(sa.select(SLAPolicy.id).where(SLAPolicy.organization_id == organization.id,
                                                              SLAPolicy.name == SLA_POLICY["name"]))
     if exists is None:
-        services.sla_policy_save(organization_id=organization.id, actor=actor, data=dict(SLA_POLICY))
+        default = db.session.scalars(sa.select(SLAPolicy).where(SLAPolicy.organization_id == organization.id,
+                                                                SLAPolicy.is_default.is_(True))).first()
+        services.sla_policy_save(organization_id=organization.id, actor=actor, policy=default,
+                                 data=dict(SLA_POLICY))
 
 
 def _article(organization, author, title: str, content: str) -> None:

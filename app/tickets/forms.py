@@ -101,5 +101,35 @@ class SettingsForm(FlaskForm):
 
 class ArticleForm(FlaskForm):
     title = StringField("Title", validators=[FormRules(KnowledgeArticle, "title")])
-    content = TextAreaField("Content", validators=[FormRules(KnowledgeArticle, "content")], render_kw={"rows": 12})
-    is_published = BooleanField("Published (customers can read it)", default=True)
+    category = StringField("Category", render_kw={"list": "kb-categories", "autocomplete": "off",
+                                                  "placeholder": "Billing, Getting started, ..."})
+    content = TextAreaField("Content (Markdown)", validators=[FormRules(KnowledgeArticle, "content")],
+                            render_kw={"rows": 12})
+    is_published = BooleanField("Published (customers can read it)", default=False)
+
+
+class CannedReplyForm(FlaskForm):
+    title = StringField("Title", render_kw={"maxlength": 120})
+    body = TextAreaField("Text", render_kw={"rows": 6, "placeholder": "Hello {{customer.first_name}}, ..."})
+    shared = BooleanField("Shared with the team (otherwise only you see it)")
+
+
+class MailboxForm(FlaskForm):
+    name = StringField("Name", render_kw={"placeholder": "Support"})
+    email_address = StringField("Email address (customers write to it; the Reply-To of the helpdesk's mail)")
+    imap_host = StringField("IMAP server", render_kw={"placeholder": "imap.example.com"})
+    imap_port = IntegerField("Port", validators=[Optional(), NumberRange(1, 65535)], default=993)
+    security = SelectField("Connection", choices=[("ssl", "TLS (IMAPS, port 993)"), ("starttls", "STARTTLS (port 143)"),
+                                                  ("none", "Plain (only a server on this machine)")], default="ssl")
+    username = StringField("User name (empty: the address)")
+    password = StringField("Password", render_kw={"type": "password", "autocomplete": "new-password"})
+    folder = StringField("Folder", default="INBOX")
+    allow_new_customers = BooleanField("New senders become customers (otherwise their mail waits for an agent)",
+                                       default=True)
+    is_active = BooleanField("Fetch this mailbox", default=True)
+
+    DATA_FIELDS = ("name", "email_address", "imap_host", "imap_port", "security", "username", "password", "folder",
+                   "allow_new_customers", "is_active")
+
+    def mailbox_data(self) -> dict:
+        return {name: getattr(self, name).data for name in self.DATA_FIELDS}

@@ -1,14 +1,14 @@
 """Helpdesk model hooks: numbering, SLA clocks, the ticket history, and file cleanup on purge."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 import sqlalchemy as sa
 from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.accounts.models import User
+from app.accounts.models import Organization, User
 from app.platform import storage
 from app.platform.hooks import model_hook
 from app.platform.models import utcnow
@@ -22,10 +22,10 @@ HISTORY_FIELDS = {
     "merged_into_id": "merged into", "is_active": "in trash", "sla_breach": "SLA breached",
     "sla_policy_id": "SLA policy", "first_response_due": "first response due", "resolution_due": "resolution due",
 }
-# Changes customers never see in the timeline: staff-only fields (custom fields), the SLA
+# Changes customers never see in the timeline: staff-only fields (tags, custom fields), the SLA
 # bookkeeping, and the trash (its reasons are written for colleagues).
-INTERNAL_FIELDS = frozenset({"custom_fields", "sla_policy_id", "first_response_due", "resolution_due", "sla_breach",
-                             "is_active"})
+INTERNAL_FIELDS = frozenset({"tags", "custom_fields", "sla_policy_id", "first_response_due", "resolution_due",
+                             "sla_breach", "is_active"})
 EXCERPT_CHARS = 200
 
 
@@ -61,6 +61,17 @@ def policy_for(session, organization_id: int) -> SLAPolicy | None:
             sa.select(SLAPolicy).where(SLAPolicy.organization_id == organization_id, SLAPolicy.is_active.is_(True))
             .order_by(SLAPolicy.is_default.desc(), SLAPolicy.name).limit(1)
         ).first()
+
+
+DEFAULT_POLICY_NAME = "Default"
+
+
+@model_hook("after_create", Organization)
+def give_default_sla_policy(organization: Organization, session, **_) -> None:
+    """Every new organization starts with an editable default policy (the column defaults:
+    urgent 30 min / 4 h ... low 1 day / 5 days, around the clock), so tickets have clocks from day one."""
+    session.add(SLAPolicy(organization_id=organization.id, name=DEFAULT_POLICY_NAME, is_default=True,
+                          business_days=[0, 1, 2, 3, 4], business_start=time(9), business_end=time(17)))
 
 
 @model_hook("before_create", Ticket)

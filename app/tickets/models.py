@@ -310,8 +310,120 @@ class KnowledgeArticle(TimestampMixin, TenantMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
-    content: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    is_published: Mapped[bool] = mapped_column(nullable=False, default=True)
+    content: Mapped[str] = mapped_column(sa.Text, nullable=False)  # Markdown, rendered and sanitised on display
+    category: Mapped[str] = mapped_column(sa.String(80), nullable=False, default="", server_default="")
+    is_published: Mapped[bool] = mapped_column(nullable=False, default=False)  # a new article starts as a draft
     author_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     author: Mapped[Optional[User]] = relationship()
+
+
+class CannedReply(TimestampMixin, TenantMixin, db.Model):
+    """A reply text agents insert from the reply box: personal (owner set) or shared with the team (no owner).
+
+    Placeholders such as {{customer.name}} are filled in by `app.tickets.canned.render` from a
+    fixed list, never evaluated as a template.
+    """
+
+    __tablename__ = "canned_replies"
+    __table_args__ = (
+        sa.CheckConstraint("length(title) > 0", name="check_canned_title_not_empty"),
+        sa.Index("idx_canned_org_owner", "organization_id", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    body: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    owner_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def is_shared(self) -> bool:
+        return self.owner_id is None
+
+
+MAILBOX_SECURITY = ("ssl", "starttls", "none")  # IMAPS, STARTTLS, plain (loopback only: a local test server)
+INBOUND_STATUSES = ("imported", "ignored", "held", "rejected", "discarded")
+
+
+class Mailbox(TimestampMixin, TenantMixin, db.Model):
+    """An organization's support mailbox: Cairn fetches it over IMAP on the worker.
+
+    Its address is the Reply-To of the helpdesk's outgoing mail, so customers' answers
+    come back here. The password is Fernet-encrypted (as the projects' push tokens are)
+    and never rendered. The last fetch's outcome is kept on the row for its settings page.
+    """
+
+    __tablename__ = "ticket_mailboxes"
+    __table_args__ = (
+        sa.CheckConstraint("security IN ('ssl', 'starttls', 'none')", name="check_mailbox_security_valid"),
+        sa.CheckConstraint("imap_port > 0 AND imap_port < 65536", name="check_mailbox_port_range"),
+        sa.UniqueConstraint("organization_id", "email_address", name="unique_org_mailbox_address"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    email_address: Mapped[str] = mapped_column(sa.String(320), nullable=False)
+    imap_host: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    imap_port: Mapped[int] = mapped_column(nullable=False, default=993)
+    security: Mapped[str] = mapped_column(sa.String(10), nullable=False, default="ssl")
+    username: Mapped[str] = mapped_column(sa.String(320), nullable=False)
+    password_sealed: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    folder: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="INBOX")
+    is_active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    allow_new_customers: Mapped[bool] = mapped_column(nullable=False, default=True)
+    last_fetch_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    last_error_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    imported_count: Mapped[int] = mapped_column(nullable=False, default=0)
+
+
+class InboundEmail(TimestampMixin, TenantMixin, db.Model):
+    """One received message and what became of it: imported into a ticket, ignored (automatic mail,
+    bounces, our own), held for an agent to accept, or rejected (unreadable). Its Message-ID is
+    unique per organization: a message fetched twice (a retry after a crash) is imported once."""
+
+    __tablename__ = "ticket_inbound_emails"
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "message_id", name="unique_org_inbound_message_id"),
+        sa.CheckConstraint("status IN ('imported', 'ignored', 'held', 'rejected', 'discarded')",
+                           name="check_inbound_status_valid"),
+        sa.Index("idx_inbound_org_status", "organization_id", "status"),
+        sa.Index("idx_inbound_ticket", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("ticket_mailboxes.id", ondelete="SET NULL"))
+    message_id: Mapped[str] = mapped_column(sa.String(512), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(10), nullable=False)
+    reason: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
+    from_address: Mapped[str] = mapped_column(sa.String(320), nullable=False, default="")
+    from_name: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    subject: Mapped[str] = mapped_column(sa.String(998), nullable=False, default="")
+    ticket_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("tickets.id", ondelete="SET NULL"))
+    comment_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("ticket_comments.id", ondelete="SET NULL"))
+    raw_path: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")  # the original, as received
+    size: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+
+    ticket: Mapped[Optional[Ticket]] = relationship()
+    mailbox: Mapped[Optional[Mailbox]] = relationship()
+
+
+class SavedView(TimestampMixin, TenantMixin, db.Model):
+    """The list's filters and sort under a name: personal (owner set) or shared with the team (no owner)."""
+
+    __tablename__ = "ticket_saved_views"
+    __table_args__ = (
+        sa.CheckConstraint("length(name) > 0", name="check_saved_view_name_not_empty"),
+        sa.Index("idx_saved_view_org_owner", "organization_id", "owner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80), nullable=False)
+    filters: Mapped[dict] = json_dict_column()
+    owner_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def is_shared(self) -> bool:
+        return self.owner_id is None

@@ -18,6 +18,7 @@ from app.platform.jobs import BackgroundTask, job_submit
 from app.platform.models import SoftDeleteError, utcnow
 from app.platform.tenancy import organization_cached
 from app.tickets.attachments import DEFAULT_KINDS, DEFAULT_MAX_MB, KINDS, extension_mismatch, sniff
+from app.tickets import outbound
 from app.tickets.hooks import policy_for
 from app.tickets.models import (
     ACTIVE_STATUSES,
@@ -235,7 +236,8 @@ def _notify_opened_for(ticket: Ticket, actor: User, uploads: list[Upload]) -> No
     mail.notify(ticket.customer, f"[#{ticket.ticket_number}] {ticket.subject}",
                 f"{actor.display_name} opened ticket #{ticket.ticket_number} for you: {ticket.subject}\n"
                 f"{description}{files}\n"
-                f"Follow it and reply on the ticket page: {ticket_link(ticket)}\n")
+                f"Follow it and reply on the ticket page, or answer this email: {ticket_link(ticket)}\n",
+                **outbound.ticket_mail(ticket, kind="opened", automatic=True))
 
 
 def _lock(ticket: Ticket) -> None:
@@ -364,9 +366,9 @@ def ticket_assign(*, ticket: Ticket, actor: User, agent: User | None) -> Ticket:
     if ticket.status == "new":
         ticket.status = "open"
     if agent.id != actor.id:  # in the same transaction: the mail is sent if and only if the assignment is saved
-        mail.notify(agent, f"Ticket #{ticket.ticket_number} assigned to you",
+        mail.notify(agent, f"[#{ticket.ticket_number}] assigned to you: {ticket.subject}",
                     f"{actor.display_name} assigned you ticket #{ticket.ticket_number}: {ticket.subject}\n\n"
-                    f"{ticket_link(ticket)}\n")
+                    f"{ticket_link(ticket)}\n", **outbound.ticket_mail(ticket, kind="assigned", automatic=True))
     _commit()
     return ticket
 
@@ -421,16 +423,20 @@ def _notify_reply(ticket: Ticket, comment: TicketComment, uploads: list[Upload])
     if comment.is_internal:
         return
     author = comment.author
-    if author.role in STAFF_ROLES:
+    to_customer = author.role in STAFF_ROLES
+    if to_customer:
         recipient, who = ticket.customer, f"{author.display_name} replied"
     else:
         recipient, who = ticket.assigned_agent, f"{author.display_name} (the customer) replied"
     if recipient is None or recipient.id == author.id or not recipient.is_active:
         return
     files = f"\nAttached: {', '.join(u.name for u in uploads)} (download them on the ticket page)\n" if uploads else ""
+    answer = "Answer this email or on the ticket page" if to_customer else "Answer on the ticket page"
+    # An agent's reply is a person's message (the customer answers it); the agent's copy is a notification.
     mail.notify(recipient, f"Re: [#{ticket.ticket_number}] {ticket.subject}",
                 f"{who} on ticket #{ticket.ticket_number}:\n\n{comment.content}\n{files}\n"
-                f"Answer on the ticket page: {ticket_link(ticket)}\n")
+                f"{answer}: {ticket_link(ticket)}\n",
+                **outbound.ticket_mail(ticket, kind=f"c{comment.id}", automatic=not to_customer))
 
 
 def parse_tags(text: str) -> list[str]:
@@ -490,7 +496,34 @@ def ticket_set_custom_fields(*, ticket: Ticket, actor: User, text: str) -> Ticke
 
 
 def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
-    """Move the duplicate's comments and files into `target`; close the duplicate with a link to it."""
+    """Move the duplicate's comments and files into `target`; close the duplicate with a link to it.
+
+    The customer's own words stay theirs and public: the duplicate's description becomes a
+    reply by its customer on the surviving ticket. Colleagues get an internal note saying
+    where it came from (the timeline's merge entry).
+    """
+    _merge_problem(source, target)
+    db.session.execute(sa.update(TicketComment).where(TicketComment.ticket_id == source.id)
+                       .values(ticket_id=target.id))
+    db.session.execute(sa.update(TicketAttachment).where(TicketAttachment.ticket_id == source.id)
+                       .values(ticket_id=target.id))
+    db.session.expire(source)
+    note = TicketComment(
+        organization_id=target.organization_id, ticket_id=target.id, author_id=actor.id, comment_type="note",
+        content=f"Ticket #{source.ticket_number} ({source.subject}) was merged into this ticket.")
+    note._history = ("merged_in", f"#{source.ticket_number} {source.subject}")  # the target's timeline entry
+    db.session.add(note)
+    if source.description.strip():
+        db.session.add(TicketComment(
+            organization_id=target.organization_id, ticket_id=target.id, author_id=source.customer_id,
+            comment_type="reply", content=f"{source.subject}\n\n{source.description}"))
+    _set(target, actor, tags=list(dict.fromkeys(list(target.tags) + list(source.tags))))
+    _set(source, actor, merged_into_id=target.id, status="closed")
+    _commit()
+    return target
+
+
+def _merge_problem(source: Ticket, target: Ticket) -> None:
     if source.id == target.id:
         raise TicketError("A ticket can't be merged into itself.", "target")
     if source.organization_id != target.organization_id or not target.is_active:
@@ -503,26 +536,13 @@ def ticket_merge(*, source: Ticket, target: Ticket, actor: User) -> Ticket:
         # The duplicate's replies would move into a ticket another customer reads.
         raise TicketError(f"Ticket #{target.ticket_number} belongs to another customer; only a duplicate of the "
                           "same customer's ticket can be merged into it.", "target")
-    db.session.execute(sa.update(TicketComment).where(TicketComment.ticket_id == source.id)
-                       .values(ticket_id=target.id))
-    db.session.execute(sa.update(TicketAttachment).where(TicketAttachment.ticket_id == source.id)
-                       .values(ticket_id=target.id))
-    db.session.expire(source)
-    note = TicketComment(
-        organization_id=target.organization_id, ticket_id=target.id, author_id=actor.id, comment_type="note",
-        content=f"Ticket #{source.ticket_number} ({source.subject}) was merged into this ticket.\n\n"
-                f"{source.description}")
-    note._history = ("merged_in", f"#{source.ticket_number} {source.subject}")  # the target's timeline entry
-    db.session.add(note)
-    _set(target, actor, tags=list(dict.fromkeys(list(target.tags) + list(source.tags))))
-    _set(source, actor, merged_into_id=target.id, status="closed")
-    _commit()
-    return target
 
 
 def ticket_rate(*, ticket: Ticket, customer: User, score: int, comment: str = "") -> Ticket:
     if ticket.customer_id != customer.id:
         raise TicketError("Only the customer who opened the ticket can rate it.", "score")
+    if ticket.merged_into_id:
+        raise TicketError("This ticket was merged into another one; rate that ticket instead.", "score")
     if ticket.status not in ("resolved", "closed"):
         raise TicketError("You can rate a ticket once it is resolved.", "score")
     if score is None or not 1 <= int(score) <= 5:
@@ -567,6 +587,33 @@ def tickets_restore(*, organization_id: int, actor: User, ticket_ids: list[int])
         ticket.restore(user=actor)
     _commit()
     return len(rows)
+
+
+TRASH_EMPTY_WORD = "EMPTY"
+
+
+def tickets_trash_empty(*, organization_id: int, actor: User, confirmation: str, batch_size: int = 200) -> int:
+    """Remove every ticket in this organization's trash for good, now (the `purge_trash` permission).
+
+    The user types EMPTY to confirm. Files go with the tickets (the before/after_delete
+    hooks); batches keep each transaction short on a large trash.
+    """
+    if not actor.has_permission("purge_trash"):
+        raise TicketError("You need the 'Purge the trash now' permission to empty the ticket trash.")
+    if (confirmation or "").strip().upper() != TRASH_EMPTY_WORD:
+        raise TicketError(f"Type {TRASH_EMPTY_WORD} to confirm: the tickets and their files are removed for good.",
+                          "confirmation")
+    purged = 0
+    while True:
+        rows = db.session.scalars(sa.select(Ticket).where(
+            Ticket.organization_id == organization_id, Ticket.is_active.is_(False))
+            .order_by(Ticket.id).limit(batch_size)).all()
+        if not rows:
+            return purged
+        for row in rows:
+            db.session.delete(row)
+        _commit()
+        purged += len(rows)
 
 
 def tickets_purge_expired(now: datetime | None = None, batch_size: int = 200) -> int:
@@ -796,10 +843,11 @@ def _iso(value: datetime | None) -> str:
 
 # --------------------------------------------------------------------------- knowledge base
 def article_save(*, organization_id: int, author: User, article: KnowledgeArticle | None = None, title: str,
-                 content: str, is_published: bool) -> KnowledgeArticle:
+                 content: str, is_published: bool, category: str = "") -> KnowledgeArticle:
     article = article or KnowledgeArticle(organization_id=organization_id, author_id=author.id)
     article.title = (title or "").strip()
     article.content = (content or "").strip()
+    article.category = " ".join((category or "").split())[:80]
     article.is_published = is_published
     db.session.add(article)
     _commit()
@@ -809,6 +857,16 @@ def article_save(*, organization_id: int, author: User, article: KnowledgeArticl
 def article_delete(*, article: KnowledgeArticle) -> None:
     db.session.delete(article)
     _commit()
+
+
+def article_categories(*, organization_id: int, include_drafts: bool = False) -> list[tuple[str, int]]:
+    """The categories in use with their article counts (what the reader may see), by name."""
+    stmt = (sa.select(KnowledgeArticle.category, sa.func.count()).where(
+        KnowledgeArticle.organization_id == organization_id, KnowledgeArticle.category != "")
+        .group_by(KnowledgeArticle.category).order_by(KnowledgeArticle.category))
+    if not include_drafts:
+        stmt = stmt.where(KnowledgeArticle.is_published.is_(True))
+    return [(name, count) for name, count in db.session.execute(stmt)]
 
 
 # --------------------------------------------------------------------------- reads
@@ -854,10 +912,13 @@ def can_see_attachment(attachment: TicketAttachment, user: User) -> bool:
             and not attachment.is_internal)
 
 
-def article_query(*, organization_id: int, q: str = "", include_drafts: bool = False) -> sa.Select:
+def article_query(*, organization_id: int, q: str = "", include_drafts: bool = False,
+                  category: str = "") -> sa.Select:
     stmt = sa.select(KnowledgeArticle).where(KnowledgeArticle.organization_id == organization_id)
     if not include_drafts:
         stmt = stmt.where(KnowledgeArticle.is_published.is_(True))
+    if category:
+        stmt = stmt.where(KnowledgeArticle.category == category)
     if q.strip():
         pattern = like_pattern(q)
         stmt = stmt.where(sa.or_(KnowledgeArticle.title.ilike(pattern, escape="\\"),

@@ -15,11 +15,12 @@ from app.platform.tenancy import current_organization, get_or_404, roles_require
 from app.platform.undo import flash_undo
 from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError, attach_model_errors
-from app.tickets import bp, listing, services
+from app.tickets import bp, bulk, canned, listing, reports, saved_views, services
 from app.tickets.hooks import HISTORY_FIELDS
 from app.tickets.forms import (
     ArticleForm,
     AttachForm,
+    CannedReplyForm,
     CommentForm,
     DeleteForm,
     RateForm,
@@ -28,7 +29,16 @@ from app.tickets.forms import (
     SubjectForm,
     TicketForm,
 )
-from app.tickets.models import PRIORITIES, STATUSES, KnowledgeArticle, SLAPolicy, Ticket, TicketAttachment
+from app.tickets.models import (
+    PRIORITIES,
+    STATUSES,
+    CannedReply,
+    KnowledgeArticle,
+    SavedView,
+    SLAPolicy,
+    Ticket,
+    TicketAttachment,
+)
 from app.tickets.listing import SORT_LABELS, TicketFilters
 from app.tickets.services import TRANSITIONS, TicketError
 
@@ -38,7 +48,7 @@ managers_only = roles_required("admin", "manager")
 def _form_failed(form, exc: Exception) -> None:
     if isinstance(exc, ModelValidationError):
         attach_model_errors(form, exc)
-    elif isinstance(exc, TicketError) and exc.field and hasattr(form, exc.field):
+    elif isinstance(exc, (TicketError, canned.CannedError)) and exc.field and hasattr(form, exc.field):
         getattr(form, exc.field).errors = list(getattr(form, exc.field).errors) + [str(exc)]
     else:
         form.form_errors.append(str(exc))
@@ -71,6 +81,9 @@ def index():
         return render_template("tickets/_list.html", **context)
     context.update(statuses=STATUSES, priorities=PRIORITIES, sort_labels=SORT_LABELS)
     if current_user.is_staff:
+        context.update(saved_views=saved_views.views_for(current_user),
+                       current_filters=saved_views.clean_filters(request.args),
+                       bulk_actions=bulk.ACTIONS, bulk_tasks=bulk.bulk_tasks_for(current_user), kind_of=kind_of)
         context.update(agents=services.assignable_agents(current_user.organization),
                        customer_label=listing.customer_label(filters, current_user.organization_id))
     return render_template("tickets/index.html", **context)
@@ -121,6 +134,7 @@ def _detail_context(ticket: Ticket, **extra) -> dict:
     if current_user.is_staff:
         context.update(
             agents=services.assignable_agents(current_user.organization),
+            canned_replies=list(db.session.scalars(canned.canned_visible(current_user))),
             delete_form=extra.pop("delete_form", None) or DeleteForm(),
             subject_form=extra.pop("subject_form", None) or SubjectForm(formdata=None, subject=ticket.subject),
             fields_locked=services.fields_locked_reason(ticket),
@@ -149,7 +163,28 @@ def files_context(ticket: Ticket, attachments, attach_form=None) -> dict:
 @login_required
 def detail(ticket_id: int):
     ticket = _ticket_or_404(ticket_id)
-    return render_template("tickets/detail.html", **_detail_context(ticket))
+    extra = {}
+    reply = canned.canned_for(current_user, request.args.get("canned")) if current_user.is_staff else None
+    if reply is not None:  # the canned reply chosen without JavaScript: the reply box starts with it
+        extra["comment_form"] = CommentForm(formdata=None, content=canned.render(reply.body, ticket=ticket,
+                                                                                  agent=current_user))
+    return render_template("tickets/detail.html", **_detail_context(ticket, **extra))
+
+
+@bp.route("/<int:ticket_id>/canned")
+@staff_required
+def canned_insert(ticket_id: int):
+    """HTMX: the reply box again, with the chosen canned reply added to what was typed."""
+    ticket = _ticket_or_404(ticket_id)
+    reply = canned.canned_for(current_user, request.args.get("canned"))
+    if not is_htmx():
+        return redirect(url_for("tickets.detail", ticket_id=ticket.id, canned=request.args.get("canned", ""))
+                        + "#conversation")
+    typed = request.args.get("content", "")
+    text = canned.render(reply.body, ticket=ticket, agent=current_user) if reply else ""
+    joined = "\n\n".join(part for part in (typed.rstrip(), text) if part)
+    form = CommentForm(formdata=None, content=joined)
+    return render_template("tickets/_reply_content.html", comment_form=form)
 
 
 @bp.route("/<int:ticket_id>/history")
@@ -389,7 +424,7 @@ def download(attachment_id: int):
 def trash():
     stmt = scoped(Ticket).where(Ticket.is_active.is_(False)).order_by(Ticket.deleted_at.desc(), Ticket.id.desc())
     page = paginate(stmt)
-    return render_template("tickets/trash.html", page=page,
+    return render_template("tickets/trash.html", page=page, empty_word=services.TRASH_EMPTY_WORD,
                            retention_days=services.settings_for(current_organization())["retention_days"])
 
 
@@ -402,6 +437,21 @@ def trash_restore():
         return redirect(url_for("tickets.trash"))
     count = services.tickets_restore(organization_id=current_user.organization_id, actor=current_user, ticket_ids=ids)
     flash(f"{count} ticket{'s' if count != 1 else ''} restored.", "success")
+    return redirect(url_for("tickets.trash"))
+
+
+@bp.route("/trash/empty", methods=["POST"])
+@staff_required
+def trash_empty():
+    try:
+        count = services.tickets_trash_empty(organization_id=current_user.organization_id, actor=current_user,
+                                             confirmation=request.form.get("confirmation", ""))
+    except TicketError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("tickets.trash"))
+    flash(f"The ticket trash is empty: {count} ticket{'s' if count != 1 else ''} and their files removed for good.",
+          "success")
     return redirect(url_for("tickets.trash"))
 
 
@@ -515,13 +565,17 @@ def settings():
 @login_required
 def kb():
     q = request.args.get("q", "")[:200]
+    category = request.args.get("category", "")[:80]
     if q.strip():
         plan_each_statement()
-    page = paginate(services.article_query(organization_id=current_user.organization_id, q=q,
+    page = paginate(services.article_query(organization_id=current_user.organization_id, q=q, category=category,
                                            include_drafts=current_user.is_staff))
+    context = dict(page=page, q=q, category=category)
     if is_htmx() and request.headers.get("HX-Target") == "kb-results":
-        return render_template("tickets/_kb_list.html", page=page, q=q)
-    return render_template("tickets/kb.html", page=page, q=q)
+        return render_template("tickets/_kb_list.html", **context)
+    categories = services.article_categories(organization_id=current_user.organization_id,
+                                             include_drafts=current_user.is_staff)
+    return render_template("tickets/kb.html", categories=categories, **context)
 
 
 def _article_or_404(article_id: int) -> KnowledgeArticle:
@@ -548,7 +602,7 @@ def kb_edit(article_id: int | None = None):
         try:
             article = services.article_save(organization_id=current_user.organization_id, author=current_user,
                                             article=article, title=form.title.data, content=form.content.data,
-                                            is_published=form.is_published.data)
+                                            is_published=form.is_published.data, category=form.category.data)
         except ModelValidationError as exc:
             db.session.rollback()
             _form_failed(form, exc)
@@ -556,7 +610,8 @@ def kb_edit(article_id: int | None = None):
             flash("Article saved.", "success")
             return redirect(url_for("tickets.kb_article", article_id=article.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("tickets/kb_edit.html", form=form, article=article), status
+    categories = services.article_categories(organization_id=current_user.organization_id, include_drafts=True)
+    return render_template("tickets/kb_edit.html", form=form, article=article, categories=categories), status
 
 
 @bp.route("/kb/<int:article_id>/delete", methods=["POST"])
@@ -568,3 +623,144 @@ def kb_delete(article_id: int):
     return redirect(url_for("tickets.kb"))
 
 
+
+
+# --------------------------------------------------------------------------- canned replies
+def _canned_or_404(canned_id: int) -> CannedReply:
+    reply = canned.canned_for(current_user, canned_id)
+    if reply is None:
+        abort(404)
+    return reply
+
+
+def _canned_page(form, reply=None, status=200):
+    replies = list(db.session.scalars(canned.canned_visible(current_user)))
+    return render_template("tickets/canned.html", replies=replies, form=form, editing=reply,
+                           placeholders=canned.PLACEHOLDERS, can_edit=canned.can_edit), status
+
+
+@bp.route("/canned", methods=["GET", "POST"])
+@bp.route("/canned/<int:canned_id>", methods=["GET", "POST"])
+@staff_required
+def canned_replies(canned_id: int | None = None):
+    reply = _canned_or_404(canned_id) if canned_id else None
+    if reply is not None and request.method == "GET":
+        form = CannedReplyForm(formdata=None, title=reply.title, body=reply.body, shared=reply.is_shared)
+    else:
+        form = CannedReplyForm()
+    if request.method == "GET":
+        return _canned_page(form, reply)
+    if form.validate_on_submit():
+        try:
+            saved = canned.canned_save(actor=current_user, reply=reply, title=form.title.data, body=form.body.data,
+                                       shared=form.shared.data)
+        except canned.CannedError as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash(f"Canned reply {saved.title} saved.", "success")
+            return redirect(url_for("tickets.canned_replies"))
+    return _canned_page(form, reply, 422)
+
+
+@bp.route("/canned/<int:canned_id>/delete", methods=["POST"])
+@staff_required
+def canned_delete(canned_id: int):
+    reply = _canned_or_404(canned_id)
+    try:
+        canned.canned_delete(actor=current_user, reply=reply)
+    except canned.CannedError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(f"Canned reply {reply.title} deleted.", "success")
+    return redirect(url_for("tickets.canned_replies"))
+
+
+# --------------------------------------------------------------------------- saved views
+@bp.route("/views/nav")
+@staff_required
+def views_nav():
+    """The Helpdesk menu's views with their counts (fetched when the menu opens: page loads stay cheap)."""
+    links = saved_views.views_for(current_user)
+    counts = {link.key: saved_views.view_count(current_user, link) for link in links}
+    return render_template("tickets/_views_nav.html", links=links, counts=counts)
+
+
+@bp.route("/views", methods=["POST"])
+@staff_required
+def view_save():
+    filters = saved_views.clean_filters(request.form)
+    try:
+        view = saved_views.saved_view_save(actor=current_user, name=request.form.get("name", ""), filters=filters,
+                                           shared=request.form.get("shared") == "y")
+    except saved_views.SavedViewError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("tickets.index", **filters))
+    flash(f"View {view.name} saved{' for the team' if view.is_shared else ''}; it is in the Helpdesk menu.", "success")
+    return redirect(url_for("tickets.index", **filters))
+
+
+@bp.route("/views/<int:view_id>/delete", methods=["POST"])
+@staff_required
+def view_delete(view_id: int):
+    view = get_or_404(SavedView, view_id)
+    if view.owner_id not in (None, current_user.id):
+        abort(404)
+    try:
+        saved_views.saved_view_delete(actor=current_user, view=view)
+    except saved_views.SavedViewError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(f"View {view.name} deleted.", "success")
+    return redirect(url_for("tickets.index"))
+
+
+# --------------------------------------------------------------------------- bulk actions
+@bp.route("/bulk", methods=["POST"])
+@staff_required
+def bulk_change():
+    """Change the chosen tickets, or all that match the list's filters (sent along as hidden fields)."""
+    form = request.form
+    filters = saved_views.clean_filters(form)
+    every = form.get("select_all") == "1"
+    ids = [int(i) for i in form.getlist("ticket_ids") if i.isdigit()]
+    ticket_ids = bulk.selected_ids(actor=current_user, ticket_ids=ids,
+                                   filters=saved_views.filters_of(filters) if every else None)
+    action = form.get("action", "")
+    value = form.get("value_" + {"add_tags": "tags", "remove_tags": "tags"}.get(action, action), "").strip()
+    try:
+        outcome = bulk.bulk_start(actor=current_user, action=action, value=value, ticket_ids=ticket_ids)
+    except bulk.BulkError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        if isinstance(outcome, dict):
+            message = f"{outcome['action']}: {outcome['changed']} ticket{'s' if outcome['changed'] != 1 else ''} changed"
+            if outcome["skipped"]:
+                message += f", {outcome['skipped']} skipped ({'; '.join(outcome['reasons'][:3])})"
+            flash(message + ".", "success")
+        else:
+            flash(f"{outcome.title}: running in the background; its progress is below.", "success")
+    return redirect(url_for("tickets.index", **filters))
+
+
+# --------------------------------------------------------------------------- reports
+def _date_arg(name: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+@bp.route("/reports")
+@staff_required
+def report():
+    start, end = reports.period(_date_arg("start"), _date_arg("end"))
+    data = reports.report_for(organization_id=current_user.organization_id, start=start, end=end)
+    return render_template("tickets/reports.html", report=data, chart=reports.day_chart(data.per_day),
+                           ratings=reports.rating_chart(data.rating_counts))

@@ -54,7 +54,8 @@ def test_customer_opens_agent_replies_and_resolves(page, browser_context, consol
     agent = browser_context().new_page()
     console.watch(agent)
     _sign_in(agent, helpdesk["agent"])
-    agent.get_by_role("link", name="Tickets").click()
+    agent.locator("#mainnav summary", has_text="Helpdesk").click()  # the helpdesk's pages share a menu
+    agent.locator("#mainnav").get_by_role("link", name="Tickets", exact=True).click()
     agent.fill("input[name=q]", "fire")  # search as you type
     expect(agent).to_have_url(re.compile(r"q=fire"))
     agent.locator("#ticket-results").get_by_role("link", name="Printer is on fire").click()
@@ -137,10 +138,10 @@ def test_manager_edits_an_sla_policy_and_watches_the_due_times_update(page, help
 
     _sign_in(page, helpdesk["manager"])
     page.goto("/tickets/sla")
+    page.get_by_role("link", name="Edit").click()  # the organization's own default policy
     page.fill("input[name=name]", "Standard")
-    page.check("input[name=is_default]")
     page.fill("input[name=medium_first_response_minutes]", "60")
-    page.get_by_role("button", name="Add policy").click()
+    page.get_by_role("button", name="Save policy").click()
     expect(page.get_by_text("The due times of open tickets it concerns are being recomputed")).to_be_visible()
     panel = page.locator("#sla-recomputes .job-panel").first
     expect(panel).to_have_attribute("data-status", "queued")
@@ -154,3 +155,61 @@ def test_manager_edits_an_sla_policy_and_watches_the_due_times_update(page, help
     latest = page.locator("#sla-recomputes .job-panel").first
     expect(latest).to_contain_text("Updated the due times of 1 open ticket (checked 1).", timeout=20_000)
     expect(page.locator("#sla-recomputes .job-panel")).to_have_count(2)
+
+
+def test_an_email_born_ticket_is_followed_to_its_resolution(page, helpdesk, app):
+    """A stranger's email opens a ticket; the agent answers with a canned reply; the emailed answer lands on it."""
+    import sqlalchemy as sa
+
+    from app.accounts.models import Organization
+    from app.extensions import db
+    from app.platform.mail import OutboxMessage
+    from app.tickets import inbound
+    from app.tickets.models import Ticket
+
+    def receive(raw: bytes) -> str:
+        with app.app_context():
+            org = db.session.scalars(sa.select(Organization).where(Organization.name == "Helpco")).one()
+            return str(inbound.inbound_import(organization=org, raw=raw))
+
+    first = receive(b"From: Zoe Client <zoe@client.example>\r\nSubject: VPN drops every hour\r\n"
+                    b"Message-ID: <vpn1@client.example>\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+                    b"<p>The VPN <b>drops</b> every hour.</p><script>alert('x')</script>\r\n")
+    assert first.startswith("imported"), first
+
+    _sign_in(page, helpdesk["agent"])
+    page.goto("/tickets/canned")
+    page.fill("input[name=title]", "Restart")
+    page.fill("textarea[name=body]", "Hello {{customer.first_name}}, please restart the client ({{ticket.number}}).")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Canned reply Restart saved.")).to_be_visible()
+    page.locator("#mainnav summary", has_text="Helpdesk").click()
+    # Opening the menu fetches the views' counts (HTMX): the new ticket is unassigned.
+    expect(page.locator("#mainnav").get_by_role("link", name="Unassigned 1")).to_be_visible()
+    expect(page.locator("#mainnav [data-testid=view-count]")).to_have_count(3)
+    page.locator("#mainnav").get_by_role("link", name="Incoming email").click()
+    expect(page.get_by_text("Opened ticket #1.")).to_be_visible()
+    page.get_by_role("link", name="Open ticket").click()
+    expect(page.locator(".ticket-text").first).to_contain_text("The VPN drops every hour.")
+    assert page.locator("script", has_text="alert").count() == 0
+    with page.expect_response("**/tickets/*/canned*"):
+        page.get_by_role("button", name="Insert").click()  # HTMX swaps the reply box, filled in
+    expect(page.locator("textarea[name=content]")).to_have_value("Hello Zoe, please restart the client (#1).")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_text("Reply sent.")).to_be_visible()
+
+    with app.app_context():
+        sent_id = db.session.scalars(sa.select(OutboxMessage.message_id)
+                                     .where(OutboxMessage.recipient == "zoe@client.example")).one()
+    answer = receive(f"From: zoe@client.example\r\nSubject: Re: [#1] VPN drops every hour\r\n"
+                     f"Message-ID: <vpn2@client.example>\r\nIn-Reply-To: {sent_id}\r\n\r\n"
+                     f"Restarted, it holds now.\r\n\r\nOn Monday, Alice wrote:\r\n> Hello Zoe\r\n".encode())
+    assert answer.startswith("imported: Added a reply to ticket #1"), answer
+    page.reload()
+    expect(page.locator("#conversation")).to_contain_text("Restarted, it holds now.")
+    expect(page.locator("#conversation")).not_to_contain_text("> Hello Zoe")
+    with page.expect_response("**/tickets/*/status"):
+        page.select_option("#ticket-properties select[name=status]", "resolved")
+    expect(page.locator("#ticket-properties select[name=status] option[selected]")).to_have_value("resolved")
+    with app.app_context():
+        assert db.session.scalars(sa.select(Ticket.status)).one() == "resolved"

@@ -52,6 +52,8 @@ MEMBER_PAGES = [
     ("organization", "/organization"), ("error-404", "/jobs/purge_trash/999999/status"),
     ("tickets", "/tickets/"), ("knowledge-base", "/tickets/kb"), ("rules", "/rules/"), ("projects", "/projects/"),
     ("timesheet", "/exports/time"), ("exports", "/exports/"),
+    ("ticket-reports", "/tickets/reports"), ("mailboxes", "/tickets/mailboxes"), ("incoming-email", "/tickets/inbound"),
+    ("canned-replies", "/tickets/canned"),
 ]
 
 

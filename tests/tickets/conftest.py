@@ -84,15 +84,34 @@ def text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
-@pytest.fixture()
-def standard_sla_policy(people):
-    """The organization's default SLA policy: medium 60/240 minutes, urgent 15/60, around the clock."""
+def default_policy(organization_id: int, **targets):
+    """The default policy every new organization gets ("Default"), set to `targets` and committed."""
+    import sqlalchemy as sa
+
     from app.extensions import db
     from app.tickets.models import SLAPolicy
 
-    row = SLAPolicy(organization_id=people["org"].id, name="Standard", is_default=True,
-                    medium_first_response_minutes=60, medium_resolution_minutes=240,
-                    urgent_first_response_minutes=15, urgent_resolution_minutes=60)
-    db.session.add(row)
+    row = db.session.scalars(sa.select(SLAPolicy).where(SLAPolicy.organization_id == organization_id,
+                                                        SLAPolicy.is_default.is_(True))).one()
+    for key, value in targets.items():
+        setattr(row, key, value)
     db.session.commit()
     return row
+
+
+def no_sla_policy(organization_id: int) -> None:
+    """Remove the organization's policies: tickets without clocks."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.tickets.models import SLAPolicy
+
+    db.session.execute(sa.delete(SLAPolicy).where(SLAPolicy.organization_id == organization_id))
+    db.session.commit()
+
+
+@pytest.fixture()
+def standard_sla_policy(people):
+    """The organization's default SLA policy: medium 60/240 minutes, urgent 15/60, around the clock."""
+    return default_policy(people["org"].id, name="Standard", medium_first_response_minutes=60, medium_resolution_minutes=240,
+                          urgent_first_response_minutes=15, urgent_resolution_minutes=60)

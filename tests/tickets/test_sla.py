@@ -11,7 +11,7 @@ from app.tickets import services
 from app.tickets.models import SLAPolicy, Ticket, TicketHistory
 from app.tickets.sla import add_business_seconds, business_seconds_between
 from tests.helpers import reload
-from tests.tickets.conftest import text
+from tests.tickets.conftest import no_sla_policy, text
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -119,6 +119,7 @@ def test_business_hours_skip_nights_and_weekends():
 
 
 def test_ticket_due_in_business_hours(people, make_ticket):
+    no_sla_policy(people["org"].id)
     db.session.add(_office_hours(people["org"].id))
     db.session.commit()
     friday_evening = datetime(2026, 3, 6, 16, 30, tzinfo=BERLIN)
@@ -144,7 +145,7 @@ def test_sla_policy_page_creates_and_refuses_duplicates(people, login):
     hours = manager.form_post("/tickets/sla", {**data, "name": "Odd", "business_hours_only": "y",
                                                "business_start": "18:00", "business_end": "08:00"}, page="/tickets/sla")
     assert hours.status_code == 422 and "start time before the end time" in text(hours)
-    policy = db.session.scalars(db.select(SLAPolicy)).one()
+    policy = db.session.scalars(db.select(SLAPolicy).where(SLAPolicy.name == "Gold")).one()
     assert policy.name == "Gold" and policy.is_default and policy.medium_first_response_minutes == 50
     assert manager.form_post(f"/tickets/sla/{policy.id}/active", {"active": "0"}, page="/tickets/sla").status_code == 302
     assert manager.form_post("/tickets/sla", data, page="/tickets/sla").status_code == 302  # the name is free again

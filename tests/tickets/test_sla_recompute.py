@@ -11,7 +11,7 @@ from app.platform.jobs import BackgroundTask
 from app.tickets import services
 from app.tickets.models import SLAPolicy, Ticket, TicketHistory
 from tests.helpers import reload
-from tests.tickets.conftest import text
+from tests.tickets.conftest import no_sla_policy, text
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -158,6 +158,7 @@ def test_switching_to_business_hours_recomputes_in_the_calendar(people, standard
 
 
 def test_a_new_policy_gives_tickets_without_one_their_due_times(people, make_ticket, login, run_jobs):
+    no_sla_policy(people["org"].id)
     with _at(0):
         ticket = make_ticket(people["customer"])
     assert _due(ticket.id) == (None, None)

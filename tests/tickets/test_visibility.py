@@ -97,11 +97,9 @@ def test_customers_cannot_reach_staff_pages(people, login):
 
 
 def test_sla_clocks_are_for_staff_only(people, login, make_ticket):
-    from app.tickets.models import SLAPolicy
+    from tests.tickets.conftest import default_policy
 
-    db.session.add(SLAPolicy(organization_id=people["org"].id, name="Standard", is_default=True,
-                             medium_first_response_minutes=60, medium_resolution_minutes=240))
-    db.session.commit()
+    default_policy(people["org"].id, medium_first_response_minutes=60, medium_resolution_minutes=240)
     ticket = make_ticket(people["customer"], subject="Clock check")
     staff_list, staff_page = (text(login(people["agent"]).get(url)) for url in ("/tickets/", f"/tickets/{ticket.id}"))
     assert "left</span>" in staff_list and "Resolution due" in staff_page
