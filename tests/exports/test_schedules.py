@@ -86,6 +86,7 @@ def test_create_schedule_shows_words_and_next_run(people, login):
 
 @pytest.mark.parametrize("field,value,message", [
     ("cron_pattern", "every monday", "five fields"),
+    ("cron_pattern", "0 12 31 4 *", "never runs"),
     ("timezone", "Paris", "Unknown time zone"),
     ("email_recipients", "not-an-email", "is not an email address"),
 ])
