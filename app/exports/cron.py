@@ -132,13 +132,14 @@ def _next_run_near_change(pattern: str, zone: ZoneInfo, wildcard: bool, after: d
     walls = _wall_times(pattern, wall_after - _DST_MARGIN)
     best: datetime | None = None
     stop: datetime | None = None
-    while stop is None or wall <= stop:
-        wall = walls.get_next(datetime)
+    while True:
+        wall: datetime = walls.get_next(datetime)
+        if stop is not None and wall > stop:
+            return best
         for instant in _instants(wall, zone, wildcard):
             moment = instant.astimezone(timezone.utc)
             if moment > after and (best is None or moment < best):
                 best, stop = moment, stop or wall + _DST_MARGIN
-    return best
 
 
 def describe(pattern: str, tz: str) -> str:

@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from app.platform import textsearch
+
 FIELD_TYPES = ("text", "number", "date", "datetime")
 
 
@@ -154,7 +156,7 @@ register_dataset(Dataset(
             Field("hours", "Hours", "number"), Field("description", "Description")],
     build=_time_entries,
     date_column="date",
-    filters=[Filter("project", "Project contains", lambda rows, v: rows.c.project.ilike(f"%{v}%")),
+    filters=[Filter("project", "Project contains", lambda rows, v: textsearch.contains(rows.c.project, v)),
              Filter("member", "Member email", lambda rows, v: rows.c.email == v.strip().lower())],
     order_by=("date", "id"),
 ))
@@ -201,7 +203,7 @@ register_dataset(Dataset(
             Field("response_ms", "Response (ms)", "number")],
     build=_api_usage,
     date_column="timestamp",
-    filters=[Filter("endpoint", "Endpoint contains", lambda rows, v: rows.c.endpoint.ilike(f"%{v}%"))],
+    filters=[Filter("endpoint", "Endpoint contains", lambda rows, v: textsearch.contains(rows.c.endpoint, v))],
     allowed=lambda user: user.has_permission("view_usage"),  # the Usage page's rule
     order_by=("timestamp", "id"),
 ))
