@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -89,21 +91,26 @@ def _audit(actor: Actor, action: str, request: ExportRequest | None, **data: Any
 MAX_MINUTES = 24 * 60
 
 
+DURATION_FORMS = (
+    (re.compile(r"(\d{1,2}):([0-5]\d)", re.ASCII), lambda m: int(m[1]) * 60 + int(m[2])),  # 1:30
+    (re.compile(r"(\d{1,2}(?:\.\d{1,4})?)h", re.ASCII), lambda m: round(Decimal(m[1]) * 60)),  # 1.5h
+    (re.compile(r"(\d{1,2})h(\d{1,2})m?", re.ASCII), lambda m: int(m[1]) * 60 + int(m[2])),  # 1h30m
+    (re.compile(r"(\d{1,4})m?", re.ASCII), lambda m: int(m[1])),  # 90, 45m
+)
+DURATION_HELP = "Enter a duration like 1:30, 90 (minutes), 45m, 1.5h or 1h30m."
+
+
 def parse_duration(text: str) -> int:
-    """'1:30', '90', '1.5h', '45m' -> minutes."""
+    """'1:30', '90', '45m', '1.5h', '1h30m' -> minutes. Anything else (signs, 'inf', 'nan', '1:-30',
+    exponents, minutes past 59 after a colon) is refused with a message for the field, never guessed."""
     value = (text or "").strip().lower().replace(" ", "")
-    try:
-        if ":" in value:
-            hours, minutes = value.split(":", 1)
-            total = int(hours or 0) * 60 + int(minutes or 0)
-        elif value.endswith("h"):
-            total = round(float(value[:-1]) * 60)
-        elif value.endswith("m"):
-            total = int(value[:-1])
-        else:
-            total = int(value)
-    except ValueError:
-        raise ExportError("Enter a duration like 1:30, 90 (minutes) or 1.5h.", "duration") from None
+    for pattern, minutes in DURATION_FORMS:
+        match = pattern.fullmatch(value)
+        if match:
+            total = minutes(match)
+            break
+    else:
+        raise ExportError(DURATION_HELP, "duration")
     if total <= 0 or total > MAX_MINUTES:
         raise ExportError("A duration must be more than 0 minutes and at most 24 hours.", "duration")
     return total
