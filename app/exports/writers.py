@@ -179,7 +179,7 @@ class PdfWriter:
 
 WRITERS = {"csv": CsvWriter, "json": JsonWriter, "excel": ExcelWriter, "pdf": PdfWriter}
 CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text/* types: once, not twice
     "json": "application/json",
     "excel": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",

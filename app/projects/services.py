@@ -213,8 +213,15 @@ def date_delete(*, project: Project, date_id: int) -> None:
     _commit()
 
 
+_ICS_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _ics_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", r"\;").replace(",", r"\,").replace("\n", r"\n")
+    """An RFC 5545 TEXT value: CRLF, CR and LF become the escaped newline \\n (a raw CR makes strict parsers
+    reject the whole calendar); other control characters, which TEXT cannot hold, are dropped (tab stays)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _ICS_CONTROL.sub("", text.replace("\\", "\\\\").replace(";", r"\;").replace(",", r"\,"))
+    return text.replace("\n", r"\n")
 
 
 def _ics_fold(line: str) -> str:

@@ -73,6 +73,10 @@ def test_each_format_reads_back(people, login, run_jobs, fmt):
     assert file.headers["Content-Disposition"].startswith("attachment; filename=november-")
     assert file.headers["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in file.headers["Cache-Control"]
+    content_type = file.headers["Content-Type"]
+    assert content_type.count("charset") <= 1
+    if fmt == "csv":
+        assert content_type == "text/csv; charset=utf-8"
     body = file.get_data()
     if fmt == "csv":
         rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
