@@ -58,6 +58,11 @@ class Dataset:
     stored_filters: Callable[[Any], dict] | None = None
     # build(user, filters) instead of build(user): for datasets that read stored_filters (no request in the worker)
     build_takes_filters: bool = False
+    # The fields a new export starts with (the first five when not set)
+    default_fields: tuple[str, ...] = ()
+
+    def initial_fields(self) -> list[str]:
+        return list(self.default_fields) or [f.name for f in self.fields[:5]]
 
     def field_map(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
@@ -155,6 +160,7 @@ register_dataset(Dataset(
             Field("project", "Project"), Field("task", "Task"), Field("duration", "Duration (min)", "number"),
             Field("hours", "Hours", "number"), Field("description", "Description")],
     build=_time_entries,
+    default_fields=("date", "member", "project", "task", "duration", "hours", "description"),
     date_column="date",
     filters=[Filter("project", "Project contains", lambda rows, v: textsearch.contains(rows.c.project, v)),
              Filter("member", "Member email", lambda rows, v: rows.c.email == v.strip().lower())],

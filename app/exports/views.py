@@ -182,8 +182,11 @@ def _export_form_context(form: ExportForm, dataset_name: str, template: ExportTe
                               for f in dataset.filters}}
 
 
-def _filters_from_form(dataset) -> dict:
+def _filters_from_form(dataset, defaults: dict | None = None) -> dict:
     values = {f.name: request.form.get(f"filter_{f.name}", "").strip() for f in dataset.filters}
+    for name, value in (defaults or {}).items():
+        if name in values and not values[name]:
+            values[name] = value
     if dataset.stored_filters is not None:  # taken from the session (never the form), kept with the request
         values.update(dataset.stored_filters(current_user))
     return values
@@ -211,15 +214,22 @@ def request_new():
         return render_template("exports/new.html", **context), 422
     if request.method == "GET":
         if not form.selected_fields.data:
-            form.selected_fields.data = [f.name for f in dataset.fields[:5]]
+            form.selected_fields.data = dataset.initial_fields()
         return render_template("exports/new.html", **context)
     if form.validate():
         chosen = _template_or_404(form.template_id.data) if form.template_id.data else None
+        if chosen is not None and chosen.dataset != dataset.name:
+            form.template_id.errors = ["This template exports other data; open it from the Templates page."]
+            return render_template("exports/new.html", **context), 422
+        defaults = None
+        if chosen is not None and template != chosen:
+            defaults = _apply_template(form, chosen)  # picked in the menu: its format and fields, not the defaults
         try:
             row = services.export_request_create(
                 actor=_actor(), title=form.title.data, description=form.description.data, format=form.format.data,
                 dataset=dataset.name, fields=form.selected_fields.data or [], template=chosen,
-                filters=_filters_from_form(dataset), date_from=form.date_from.data, date_to=form.date_to.data)
+                filters=_filters_from_form(dataset, defaults), date_from=form.date_from.data,
+                date_to=form.date_to.data)
         except ExportError as exc:
             db.session.rollback()
             _form_failed(form, exc)
@@ -227,6 +237,14 @@ def request_new():
             flash("Export started. It appears below when it is ready.", "success")
             return redirect(url_for("exports.request_detail", request_id=row.id))
     return render_template("exports/new.html", **context), 422
+
+
+def _apply_template(form: ExportForm, template: ExportTemplate) -> dict:
+    """A template chosen in the form's menu (not the one the page was opened with, whose values the user saw
+    and may have changed) decides the format and fields; its default filters fill the empty ones."""
+    form.format.data = template.format
+    form.selected_fields.data = list(template.fields)
+    return dict(template.default_filters or {})
 
 
 @bp.route("/preview", methods=["POST"])
