@@ -32,6 +32,7 @@ class Field:
     name: str
     label: str
     type: str = "text"
+    decimals: int | None = None  # numbers written with this many decimals in every format (hours: 2)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ register_dataset(Dataset(
     label="Time entries",
     fields=[Field("date", "Date", "date"), Field("member", "Member"), Field("email", "Email"),
             Field("project", "Project"), Field("task", "Task"), Field("duration", "Duration (min)", "number"),
-            Field("hours", "Hours", "number"), Field("description", "Description")],
+            Field("hours", "Hours", "number", decimals=2), Field("description", "Description")],
     build=_time_entries,
     default_fields=("date", "member", "project", "task", "duration", "hours", "description"),
     date_column="date",

@@ -418,8 +418,17 @@ def download_filename(request: ExportRequest) -> str:
 
 
 # --------------------------------------------------------------------------- running an export
-def _describe_filters(request: ExportRequest) -> str:
-    parts = [f"{k}: {v}" for k, v in (request.filters or {}).items()]
+def _date_format(user) -> str:
+    prefs = getattr(user, "preferences", None)
+    return (getattr(prefs, "preferred_date_format", None) or "iso") if prefs is not None else "iso"
+
+
+def _describe_filters(request: ExportRequest, dataset=None) -> str:
+    """The filters a reader of the report chose, by their labels; internal ones (the workspace id a dataset
+    stores for the worker) are not the reader's business and stay out."""
+    labels = {f.name: f.label for f in (dataset.filters if dataset is not None else [])}
+    parts = [f"{labels.get(k, k)}: {v}" for k, v in (request.filters or {}).items()
+             if dataset is None or k in labels]
     if request.date_range_start or request.date_range_end:
         lo = request.date_range_start.date().isoformat() if request.date_range_start else "…"
         hi = request.date_range_end.date().isoformat() if request.date_range_end else "…"
@@ -471,15 +480,18 @@ def _export_write(request: ExportRequest, progress) -> None:
     batch = setting("EXPORTS_BATCH_SIZE", 5000)
     # Optional pacing between batches, so a huge export doesn't monopolise a busy database.
     pause = setting("EXPORTS_BATCH_PAUSE_SECONDS", 0.0)
-    options = {"title": request.title, "subtitle": _describe_filters(request),
-               "landscape": bool(template and template.landscape),
-               "generated_at": utcnow().strftime("%Y-%m-%d %H:%M UTC")}
+    specs = [dataset.field_map()[f] for f in fields]
+    options = {"title": request.title, "subtitle": _describe_filters(request, dataset),
+               "landscape": bool(template and template.landscape), "specs": specs,
+               "date_format": _date_format(user), "generated_at": utcnow().strftime("%Y-%m-%d %H:%M UTC")}
     if request.format == "pdf":
         options["landscape"] = options["landscape"] or len(fields) > 6
     written = 0
     with db.engine.connect() as connection:  # its own connection: progress commits must not end the cursor
-        use_copy = (request.format == "csv" and connection.dialect.name == "postgresql"
-                    and setting("EXPORTS_CSV_COPY", True))
+        copy_columns = None
+        if request.format == "csv" and connection.dialect.name == "postgresql" and setting("EXPORTS_CSV_COPY", True):
+            copy_columns = _copy_columns(stmt, specs)
+        use_copy = copy_columns is not None
         if use_copy:  # the count and the COPY see one snapshot, so row_count is exact
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
         total = count_rows(connection, stmt)
@@ -487,7 +499,7 @@ def _export_write(request: ExportRequest, progress) -> None:
         last = time.monotonic()
         with storage.atomic_write(relative) as handle:
             if use_copy:
-                written = _copy_csv(connection, stmt, headers, handle, progress, total)
+                written = _copy_csv(connection, stmt, copy_columns, headers, specs, handle, progress, total)
                 writer = None
             else:
                 writer = WRITERS[request.format](handle, headers, fields, **options)
@@ -521,28 +533,48 @@ def _export_write(request: ExportRequest, progress) -> None:
         _enqueue_delivery(request.id)
 
 
-def _copy_csv(connection, stmt: sa.Select, headers: list[str], handle, progress, total: int) -> int:
-    """CSV on PostgreSQL: the same select (tenant and role limits included) through COPY TO STDOUT.
+def _copy_columns(stmt: sa.Select, specs: list) -> list | None:
+    """The select's columns formatted in SQL exactly as the Python CSV writer formats values (writers.text_value),
+    so COPY gives the same bytes as the SQLite path; None when a column has a type COPY cannot match (JSON)."""
+    from sqlalchemy.types import TypeDecorator
 
-    Formula neutralisation moves into SQL (a CASE per text column), so the
-    file matches the Python writer's; COPY streams in chunks, memory stays flat.
-    """
-    import csv
-    import io
+    from app.exports.writers import FORMULA_PREFIXES
 
-    from app.exports.writers import FORMULA_PREFIXES, neutralise
+    single = len(specs) == 1
+    columns = []
+    for column, spec in zip(stmt.selected_columns, specs):
+        kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+        decimals = getattr(spec, "decimals", None)
+        if isinstance(kind, sa.Boolean):
+            text = sa.case((column.is_(True), "true"), (column.is_(False), "false"))
+        elif isinstance(kind, sa.DateTime):
+            text = sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        elif isinstance(kind, sa.Date):
+            text = sa.func.to_char(column, "YYYY-MM-DD")
+        elif isinstance(kind, (sa.Numeric, sa.Float)) and decimals is not None:
+            text = sa.cast(sa.func.round(sa.cast(column, sa.Numeric), decimals), sa.Text)
+        elif isinstance(kind, (sa.Integer, sa.Numeric)):
+            text = sa.cast(column, sa.Text)
+        elif isinstance(kind, sa.String):
+            text = sa.case((sa.func.substr(column, 1, 1).in_(list(FORMULA_PREFIXES)), sa.literal("'") + column),
+                           else_=column)
+        else:
+            return None
+        # COPY writes NULL as nothing and '' as "": one empty form, as the Python writer has
+        text = sa.func.coalesce(text, "") if single else sa.func.nullif(text, "")
+        columns.append(text.label(column.name))
+    return columns
 
-    def safe(column):
-        if isinstance(column.type, sa.String):
-            return sa.case((sa.func.substr(column, 1, 1).in_(list(FORMULA_PREFIXES)), sa.literal("'") + column),
-                           else_=column).label(column.name)
-        return column
 
-    safe_stmt = stmt.with_only_columns(*[safe(c) for c in stmt.selected_columns], maintain_column_froms=True)
+def _copy_csv(connection, stmt: sa.Select, columns: list, headers: list[str], specs: list, handle, progress,
+              total: int) -> int:
+    """CSV on PostgreSQL: the same select (tenant and role limits included) through COPY TO STDOUT, every
+    column formatted in SQL (`_copy_columns`); COPY streams in chunks, memory stays flat."""
+    from app.exports.writers import csv_line, header_labels, neutralise
+
+    safe_stmt = stmt.with_only_columns(*columns, maintain_column_froms=True)
     compiled = safe_stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow([neutralise(h) for h in headers])
-    handle.write(("\ufeff" + header.getvalue()).encode("utf-8"))
+    handle.write(("\ufeff" + csv_line([neutralise(h) for h in header_labels(headers, specs)])).encode("utf-8"))
     lines, last = 0, time.monotonic()
     with connection.connection.driver_connection.cursor() as cursor:
         with cursor.copy(f"COPY ({compiled.string}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:

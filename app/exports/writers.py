@@ -5,10 +5,9 @@ headers, and then `write_rows(batch)` repeatedly; `close()` finishes the file.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
-from datetime import date, datetime, timedelta
+import re
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import IO, Any, Iterable
 
@@ -26,47 +25,126 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
+# --------------------------------------------------------------------------- values in files
+# One rendering for CSV and JSON, whichever database the rows came from (the README's "File formats"):
+# timestamps in UTC as 2026-12-05T18:50:33Z, dates 2026-12-05, booleans true/false, numbers as the database
+# holds them with a field's fixed decimals (hours: 4.00), empty for NULL.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def utc_timestamp(value: datetime) -> str:
+    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.strftime(TIMESTAMP_FORMAT)
+
+
+def _decimals(spec) -> int | None:
+    return getattr(spec, "decimals", None)
+
+
+def number_text(value: Any, decimals: int | None) -> str:
+    if decimals is not None:
+        return f"{Decimal(str(value)):.{decimals}f}" if isinstance(value, float) else f"{value:.{decimals}f}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def text_value(value: Any, decimals: int | None = None) -> str:
+    """A value as CSV text (before neutralisation)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        return number_text(value, decimals)
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+        return utc_timestamp(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, timedelta):
+        return number_text(value.total_seconds(), None)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def json_value(value: Any, decimals: int | None = None) -> Any:
+    """A value for JSON: numbers stay numbers (with a field's decimals rounded the same way), the rest as in CSV."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, (float, Decimal)):
+        return float(number_text(value, decimals)) if decimals is not None else float(value)
+    if isinstance(value, timedelta):
         return value.total_seconds()
-    return value
+    return text_value(value, decimals)
+
+
+def plain(value: Any) -> Any:
+    """Kept for other callers: JSON-ready values."""
+    return json_value(value)
+
+
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def csv_field(text: str) -> str:
+    """PostgreSQL COPY's CSV rules, so both paths give the same bytes: quoted (inner quotes doubled) when it
+    holds a comma, a quote, CR or LF, or is exactly the end-of-data marker \\."""
+    if _NEEDS_QUOTES.search(text) or text == "\\.":
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_line(texts: list[str]) -> str:
+    if len(texts) == 1 and not texts[0]:
+        return '""\n'  # a lone empty field is written quoted, or the line would read as no row at all
+    return ",".join(map(csv_field, texts)) + "\n"
+
+
+def header_labels(headers: list[str], specs: list | None) -> list[str]:
+    """Headers, a timestamp column saying its zone: "Joined (UTC)"."""
+    specs = specs or [None] * len(headers)
+    return [f"{h} (UTC)" if getattr(spec, "type", "") == "datetime" and "UTC" not in h else h
+            for h, spec in zip(headers, specs)]
 
 
 class CsvWriter:
-    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], **_: Any) -> None:
-        self.text = io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=False)
-        self.text.write("\ufeff")  # so Excel opens UTF-8 correctly
-        self.writer = csv.writer(self.text)
-        self.writer.writerow([neutralise(h) for h in headers])
+    """UTF-8 with a BOM (so Excel opens it as UTF-8), LF line endings, COPY's quoting rules."""
+
+    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, specs: list | None = None,
+                 **_: Any) -> None:
+        self.handle = handle
+        self.decimals = [_decimals(spec) for spec in (specs or [None] * len(fields))]
+        handle.write(("\ufeff" + csv_line([neutralise(h) for h in header_labels(headers, specs)])).encode("utf-8"))
 
     def write_rows(self, rows: Iterable[tuple]) -> None:
-        self.writer.writerows([neutralise(plain(v)) for v in row] for row in rows)
+        decimals = self.decimals
+        self.handle.write("".join(
+            csv_line([neutralise(v) if isinstance(v, str) else text_value(v, d) for v, d in zip(row, decimals)])
+            for row in rows
+        ).encode("utf-8"))
 
     def close(self) -> None:
-        self.text.flush()
-        self.text.detach()  # the handle belongs to atomic_write
+        pass  # the handle belongs to atomic_write
 
 
 class JsonWriter:
     """A JSON array of objects keyed by field name, written incrementally."""
 
-    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], **_: Any) -> None:
+    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, specs: list | None = None,
+                 **_: Any) -> None:
         self.handle = handle
         self.fields = fields
+        self.decimals = [_decimals(spec) for spec in (specs or [None] * len(fields))]
         self.first = True
         handle.write(b"[")
 
     def write_rows(self, rows: Iterable[tuple]) -> None:
         chunks = []
+        fields, decimals, dumps = self.fields, self.decimals, json.dumps
         for row in rows:
-            chunks.append(("\n" if self.first else ",\n")
-                          + json.dumps(dict(zip(self.fields, (plain(v) for v in row))), ensure_ascii=False))
+            chunks.append(("\n" if self.first else ",\n") + dumps(
+                {f: json_value(v, d) for f, v, d in zip(fields, row, decimals)}, ensure_ascii=False))
             self.first = False
         self.handle.write("".join(chunks).encode("utf-8"))
 
@@ -74,17 +152,31 @@ class JsonWriter:
         self.handle.write(b"\n]\n")
 
 
+EXCEL_DATE_FORMATS = {"iso": "yyyy-mm-dd", "us": "mm/dd/yyyy", "eu": "dd.mm.yyyy"}
+
+
 class ExcelWriter:
-    """xlsxwriter in constant_memory mode; a new sheet past 1,048,575 data rows."""
+    """xlsxwriter in constant_memory mode; a new sheet past 1,048,575 data rows.
+
+    Dates, timestamps (UTC, said in the header), durations and numbers are native Excel values with number
+    formats, so a spreadsheet sorts, filters and sums them; text stays text (formula-neutralised).
+    """
 
     def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, title: str = "Export",
-                 max_rows: int = EXCEL_MAX_ROWS, **_: Any) -> None:
+                 max_rows: int = EXCEL_MAX_ROWS, specs: list | None = None, date_format: str = "iso",
+                 **_: Any) -> None:
         import xlsxwriter
 
         self.workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "strings_to_formulas": False,
                                                      "strings_to_urls": False, "strings_to_numbers": False})
-        self.headers = [neutralise(h) for h in headers]
+        self.headers = [neutralise(h) for h in header_labels(headers, specs)]
         self.bold = self.workbook.add_format({"bold": True})
+        day = EXCEL_DATE_FORMATS.get(date_format, EXCEL_DATE_FORMATS["iso"])
+        self.date_format = self.workbook.add_format({"num_format": day})
+        self.datetime_format = self.workbook.add_format({"num_format": day + " hh:mm:ss"})
+        self.duration_format = self.workbook.add_format({"num_format": "[h]:mm:ss"})
+        self.number_formats = [self.workbook.add_format({"num_format": "0." + "0" * d}) if d else None
+                               for d in (_decimals(spec) for spec in (specs or [None] * len(headers)))]
         self.max_rows = max_rows
         self.sheets = 0
         self._new_sheet()
@@ -100,16 +192,26 @@ class ExcelWriter:
             if self.row >= self.max_rows:
                 self._new_sheet()
             for col, value in enumerate(row):
-                value = plain(value)
-                if value is None:
-                    continue
-                if isinstance(value, bool):
-                    self.sheet.write_boolean(self.row, col, value)
-                elif isinstance(value, (int, float)):
-                    self.sheet.write_number(self.row, col, value)
-                else:
-                    self.sheet.write_string(self.row, col, neutralise(str(value)))
+                if value is not None:
+                    self._write(col, value)
             self.row += 1
+
+    def _write(self, col: int, value: Any) -> None:
+        sheet, row = self.sheet, self.row
+        if isinstance(value, bool):
+            sheet.write_boolean(row, col, value)
+        elif isinstance(value, (int, float, Decimal)):
+            sheet.write_number(row, col, float(value), self.number_formats[col] if col < len(self.number_formats)
+                               else None)
+        elif isinstance(value, datetime):
+            moment = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+            sheet.write_datetime(row, col, moment, self.datetime_format)
+        elif isinstance(value, date):
+            sheet.write_datetime(row, col, value, self.date_format)
+        elif isinstance(value, timedelta):
+            sheet.write_number(row, col, value.total_seconds() / 86400, self.duration_format)
+        else:
+            sheet.write_string(row, col, neutralise(text_value(value)))
 
     def close(self) -> None:
         self.workbook.close()
