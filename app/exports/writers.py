@@ -205,6 +205,7 @@ class ExcelWriter:
                                else None)
         elif isinstance(value, datetime):
             moment = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+            moment = moment.replace(microsecond=0)  # whole seconds, as CSV and JSON write them
             sheet.write_datetime(row, col, moment, self.datetime_format)
         elif isinstance(value, date):
             sheet.write_datetime(row, col, value, self.date_format)
