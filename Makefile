@@ -11,7 +11,7 @@ WORKERS ?= 2
 # gunicorn processes for `make serve`: (2 x cores) + 1, gunicorn's advice for CPU-bound work (bench/tickets_list.py).
 WEB_WORKERS ?= $(shell echo $$(( 2 * $$(nproc) + 1 )))
 
-.PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool bench clean
+.PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool fonts bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## run: install, migrate, load demo data once, serve on http://127.0.0.1:5000 with a worker
-run: install
+run: install fonts
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
 	@if [ -n "$$REDIS_URL" ]; then \
@@ -43,11 +43,11 @@ run: install
 	fi
 
 ## serve: production mode with gunicorn (set DATABASE_URL, REDIS_URL, SECRET_KEY; run `make worker` beside it)
-serve: install
+serve: install fonts
 	$(BIN)/flask db upgrade
 	$(BIN)/gunicorn --workers $(WEB_WORKERS) --bind 127.0.0.1:8000 --access-logfile - wsgi:app
 
-worker: install
+worker: install fonts
 	$(BIN)/flask worker
 
 ## chromium: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium)
@@ -64,8 +64,20 @@ zip-tool:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip) \
 		|| echo "could not install zip (the benchmark skips its zip baseline)"; }
 
+## fonts: the PDF reports' Unicode fonts (Debian packages; installed only if missing). reportlab embeds TrueType
+## outlines only: DejaVu Sans (Latin, Greek, Cyrillic, symbols), Droid Sans Fallback (CJK), Symbola (the rest, emoji)
+PDF_FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts-droid-fallback/truetype/DroidSansFallback.ttf /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf
+fonts:
+	@missing=0; for f in $(PDF_FONTS); do [ -f "$$f" ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+		echo "Installing the PDF fonts (fonts-dejavu-core fonts-droid-fallback fonts-symbola)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			fonts-dejavu-core fonts-droid-fallback fonts-symbola) \
+		|| echo "could not install the PDF fonts (PDF exports fail; their tests fail in CI)"; \
+	fi
+
 ## test: the whole suite twice: embedded default (SQLite, in-process queue), then PostgreSQL + Redis
-test: install-dev chromium zip-tool test-embedded test-services
+test: install-dev chromium zip-tool fonts test-embedded test-services
 
 test-embedded: install-dev
 	@echo "== Test pass 1/2: SQLite + embedded queue"

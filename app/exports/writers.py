@@ -218,69 +218,13 @@ class ExcelWriter:
         self.workbook.close()
 
 
-class PdfWriter:
-    """A paginated table report drawn on a reportlab canvas: title, filters, generated-at, page numbers."""
+def _pdf_writer(*args: Any, **kwargs: Any):
+    from app.exports.pdf import PdfWriter
 
-    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, title: str = "Export",
-                 subtitle: str = "", landscape: bool = False, generated_at: str = "", **_: Any) -> None:
-        from reportlab.lib.pagesizes import A4, landscape as to_landscape
-        from reportlab.pdfgen import canvas
-
-        self.size = to_landscape(A4) if landscape else A4
-        self.canvas = canvas.Canvas(handle, pagesize=self.size, pageCompression=1)
-        self.canvas.setTitle(title)
-        self.headers = headers
-        self.title = title
-        self.subtitle = subtitle
-        self.generated_at = generated_at
-        self.page = 0
-        width = self.size[0] - 72
-        self.col_width = width / max(1, len(headers))
-        self.chars = max(4, int(self.col_width / 4.6))
-        self._start_page()
-
-    def _start_page(self) -> None:
-        self.page += 1
-        c = self.canvas
-        top = self.size[1] - 36
-        if self.page == 1:
-            c.setFont("Helvetica-Bold", 14)
-            c.drawString(36, top - 6, self.title[:120])
-            c.setFont("Helvetica", 8)
-            c.drawString(36, top - 20, f"Generated {self.generated_at}")
-            if self.subtitle:
-                c.drawString(36, top - 31, self.subtitle[:180])
-            top -= 44
-        c.setFont("Helvetica-Bold", 8)
-        for i, header in enumerate(self.headers):
-            c.drawString(36 + i * self.col_width, top, str(header)[: self.chars])
-        c.line(36, top - 3, self.size[0] - 36, top - 3)
-        c.setFont("Helvetica", 8)
-        self.y = top - 14
-
-    def _end_page(self) -> None:
-        c = self.canvas
-        c.setFont("Helvetica", 7)
-        c.drawRightString(self.size[0] - 36, 20, f"Page {self.page}")
-        c.showPage()
-
-    def write_rows(self, rows: Iterable[tuple]) -> None:
-        c = self.canvas
-        for row in rows:
-            if self.y < 40:
-                self._end_page()
-                self._start_page()
-            for i, value in enumerate(row):
-                value = plain(value)
-                c.drawString(36 + i * self.col_width, self.y, "" if value is None else str(value)[: self.chars])
-            self.y -= 11
-
-    def close(self) -> None:
-        self._end_page()
-        self.canvas.save()
+    return PdfWriter(*args, **kwargs)
 
 
-WRITERS = {"csv": CsvWriter, "json": JsonWriter, "excel": ExcelWriter, "pdf": PdfWriter}
+WRITERS = {"csv": CsvWriter, "json": JsonWriter, "excel": ExcelWriter, "pdf": _pdf_writer}
 CONTENT_TYPES = {
     "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text/* types: once, not twice
     "json": "application/json",
