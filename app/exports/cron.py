@@ -142,6 +142,17 @@ def _next_run_near_change(pattern: str, zone: ZoneInfo, wildcard: bool, after: d
                 best, stop = moment, stop or wall + _DST_MARGIN
 
 
+def shortest_gap(pattern: str, tz: str, start: datetime, runs: int = 120) -> timedelta:
+    """The shortest time between two consecutive runs among the next `runs` (enough to see every minute and
+    hour combination of a pattern that repeats daily or more often; a sparser pattern has no short gaps)."""
+    gaps, previous = [], next_run(pattern, tz, start)
+    for _ in range(runs):
+        current = next_run(pattern, tz, previous)
+        gaps.append(current - previous)
+        previous = current
+    return min(gaps)
+
+
 def describe(pattern: str, tz: str) -> str:
     try:
         from cron_descriptor import get_description

@@ -626,27 +626,82 @@ def schedules_visible(user) -> sa.Select:
     return stmt
 
 
-def _parse_recipients(text: str) -> list[str]:
+# Scheduled mail is not a relay: members of the organization (or addresses an admin verified) only, no user
+# text in the subject, a minimum interval, quotas per organization, customers only if an admin allows it.
+CUSTOMERS_MAY_SCHEDULE = "exports_customers_may_schedule"
+VERIFIED_RECIPIENTS = "exports_verified_recipients"
+MAX_RECIPIENTS = 20
+
+
+def _emails(text: str, field: str) -> list[str]:
     from email_validator import EmailNotValidError, validate_email
 
-    recipients = []
+    found = []
     for item in (text or "").replace(";", ",").replace("\n", ",").split(","):
         item = item.strip()
         if not item:
             continue
         try:
-            recipients.append(validate_email(item, check_deliverability=False).normalized)
+            found.append(validate_email(item, check_deliverability=False).normalized.lower())
         except EmailNotValidError:
-            raise ExportError(f"{item!r} is not an email address.", "email_recipients") from None
+            raise ExportError(f"{item!r} is not an email address.", field) from None
+    return list(dict.fromkeys(found))
+
+
+def schedule_allowed(user) -> bool:
+    """Customers schedule exports only where an admin allowed it (Exports settings)."""
+    return user.role != "customer" or bool(user.organization.setting(CUSTOMERS_MAY_SCHEDULE, False))
+
+
+def allowed_recipients(user) -> set[str]:
+    """Who this user's scheduled exports may be mailed to: the organization's active members (a customer: only
+    themselves) and the addresses an admin verified."""
+    from app.accounts.models import User
+
+    verified = set(user.organization.setting(VERIFIED_RECIPIENTS, []) or [])
+    if user.role == "customer":
+        return {user.email.lower()} | verified
+    members = db.session.scalars(sa.select(sa.func.lower(User.email)).where(
+        User.organization_id == user.organization_id, User.is_active.is_(True)))
+    return set(members) | verified
+
+
+def _parse_recipients(text: str, user) -> list[str]:
+    recipients = _emails(text, "email_recipients")
     if not recipients:
         raise ExportError("Add at least one recipient.", "email_recipients")
-    if len(recipients) > 20:
-        raise ExportError("At most 20 recipients.", "email_recipients")
-    return list(dict.fromkeys(recipients))
+    if len(recipients) > MAX_RECIPIENTS:
+        raise ExportError(f"At most {MAX_RECIPIENTS} recipients.", "email_recipients")
+    allowed = allowed_recipients(user)
+    strangers = [r for r in recipients if r not in allowed]
+    if strangers:
+        who = "yourself" if user.role == "customer" else "members of your organization"
+        raise ExportError(f"{', '.join(strangers[:3])}: scheduled exports go to {who} only, or to addresses an "
+                          "admin has verified in Exports settings.", "email_recipients")
+    return recipients
+
+
+def _check_interval(pattern: str, timezone_name: str) -> None:
+    minimum = setting("EXPORTS_SCHEDULE_MIN_MINUTES", 15)
+    gap = cron.shortest_gap(pattern, timezone_name, utcnow())
+    if gap < timedelta(minutes=minimum):
+        raise ExportError(f"Runs would be {int(gap.total_seconds() // 60)} minutes apart; schedules run at most "
+                          f"every {minimum} minutes.", "cron_pattern")
+
+
+def _check_schedule_quota(user, schedule: ExportSchedule | None) -> None:
+    limit = setting("EXPORTS_SCHEDULES_PER_ORGANIZATION", 25)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(ExportSchedule).where(
+        ExportSchedule.organization_id == user.organization_id,
+        ExportSchedule.id != (schedule.id if schedule is not None else -1))) or 0
+    if count >= limit:
+        raise ExportError(f"Your organization has {count} schedules, its limit; delete one first.")
 
 
 def _schedule_values(*, user, name: str, template: ExportTemplate | None, cron_pattern: str, timezone_name: str,
                      recipients: str, include_download_link: bool, attach_file: bool) -> dict:
+    if not schedule_allowed(user):
+        raise ExportError("Customers can't schedule exports in this organization; ask an admin to allow it.")
     name = (name or "").strip()
     if not name:
         raise ExportError("Give the schedule a name.", "name")
@@ -657,18 +712,34 @@ def _schedule_values(*, user, name: str, template: ExportTemplate | None, cron_p
         cron.check_timezone(timezone_name)
     except cron.CronError as exc:
         raise ExportError(str(exc), exc.field) from None
+    _check_interval(pattern, timezone_name)
     ds = get_dataset(template.dataset)
     if ds is None or not ds.allowed(user):
         raise ExportError("Your role can't export this template's data.", "template_id")
     if not include_download_link and not attach_file:
         raise ExportError("Send a link, the file, or both.", "include_download_link")
     return {"name": name[:255], "template_id": template.id, "cron_pattern": pattern, "timezone": timezone_name,
-            "email_recipients": _parse_recipients(recipients), "include_download_link": bool(include_download_link),
-            "attach_file": bool(attach_file)}
+            "email_recipients": _parse_recipients(recipients, user),
+            "include_download_link": bool(include_download_link), "attach_file": bool(attach_file)}
+
+
+def exports_settings_update(*, actor: Actor, customers_may_schedule: bool, verified_recipients: str):
+    """An admin's Exports settings: may customers schedule, and which outside addresses the admin vouches for."""
+    if actor.user.role != "admin":
+        raise ExportError("Only an admin can change the exports settings.")
+    organization = actor.user.organization
+    addresses = _emails(verified_recipients, "verified_recipients")
+    if len(addresses) > 100:
+        raise ExportError("At most 100 verified addresses.", "verified_recipients")
+    organization.settings = {**(organization.settings or {}), CUSTOMERS_MAY_SCHEDULE: bool(customers_may_schedule),
+                             VERIFIED_RECIPIENTS: addresses}
+    db.session.commit()
+    return organization
 
 
 def schedule_create(*, actor: Actor, **values: Any) -> ExportSchedule:
     data = _schedule_values(user=actor.user, **values)
+    _check_schedule_quota(actor.user, None)
     schedule = ExportSchedule(organization_id=actor.user.organization_id, user_id=actor.user.id,
                               next_run=cron.next_run(data["cron_pattern"], data["timezone"], utcnow()), **data)
     db.session.add(schedule)
@@ -741,6 +812,13 @@ def _schedule_fire(schedule_id: int, now: datetime) -> ExportRequest | None:
         user = db.session.get(User, schedule.user_id)
         schedule.last_run = now
         schedule.next_run = cron.next_run(schedule.cron_pattern, schedule.timezone, max(now, slot))
+        if not schedule_allowed(user):
+            raise ExportError("Customers may no longer schedule exports in this organization.")
+        if _over_daily_quota(schedule.organization_id, now):
+            db.session.commit()  # the slot is skipped: next_run moved on, nothing created
+            log.warning("schedule #%s skipped: the organization's daily quota of scheduled exports is used",
+                        schedule_id)
+            return None
         request = export_request_create(
             actor=Actor(user), title=f"{schedule.name} ({slot.strftime('%Y-%m-%d %H:%M')} UTC)",
             format=template.format, dataset=template.dataset, fields=template.fields, template=template,
@@ -756,6 +834,16 @@ def _schedule_fire(schedule_id: int, now: datetime) -> ExportRequest | None:
         return None
     job_submit(request)
     return request
+
+
+def _over_daily_quota(organization_id: int, now: datetime) -> bool:
+    """At most EXPORTS_SCHEDULED_RUNS_PER_DAY scheduled exports (each one mail per recipient) per organization
+    in any 24 hours."""
+    limit = setting("EXPORTS_SCHEDULED_RUNS_PER_DAY", 100)
+    runs = db.session.scalar(sa.select(sa.func.count()).select_from(ExportRequest).where(
+        ExportRequest.organization_id == organization_id, ExportRequest.is_scheduled.is_(True),
+        ExportRequest.created_at >= now - timedelta(days=1))) or 0
+    return runs >= limit
 
 
 def export_reconciled_failure(request_id: int, reason: str) -> None:

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from app.exports import bp, cron, services
 from app.exports.datasets import datasets_for, get_dataset
-from app.exports.forms import ExportForm, ScheduleForm, ShareForm, TemplateForm, TimeEntryForm
+from app.exports.forms import ExportForm, ExportsSettingsForm, ScheduleForm, ShareForm, TemplateForm, TimeEntryForm
 from app.exports.models import AUDIT_ACTIONS, ExportAuditLog, ExportRequest, ExportSchedule, ExportTemplate, TimeEntry
 from app.exports.services import Actor, ExportError
 from app.exports.writers import CONTENT_TYPES
@@ -447,7 +447,8 @@ def _schedule_or_404(schedule_id: int) -> ExportSchedule:
 @login_required
 def schedules():
     stmt = services.schedules_visible(current_user).order_by(ExportSchedule.name, ExportSchedule.id)
-    return render_template("exports/schedules.html", page=paginate(stmt), describe=cron.describe)
+    return render_template("exports/schedules.html", page=paginate(stmt), describe=cron.describe,
+                           may_schedule=services.schedule_allowed(current_user))
 
 
 def _schedule_form(form: ScheduleForm) -> ScheduleForm:
@@ -474,9 +475,17 @@ def _int(value) -> int:
         return -1
 
 
+def _schedules_refused():
+    return render_template("errors/error.html", status=403, title="Schedules are off for customers",
+                           message="Customers can't schedule exports in this organization; ask an admin to allow "
+                                   "it in Exports settings."), 403
+
+
 @bp.route("/schedules/new", methods=["GET", "POST"])
 @login_required
 def schedule_new():
+    if not services.schedule_allowed(current_user):
+        return _schedules_refused()
     form = _schedule_form(ScheduleForm(formdata=None) if request.method == "GET" else ScheduleForm())
     if request.method == "GET":
         form.email_recipients.data = current_user.email
@@ -533,6 +542,27 @@ def schedule_delete(schedule_id: int):
     services.schedule_delete(schedule=_schedule_or_404(schedule_id))
     flash("Schedule deleted.", "success")
     return redirect(url_for("exports.schedules"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required("admin")
+def settings():
+    organization = current_user.organization
+    form = ExportsSettingsForm()
+    if request.method == "GET":
+        form.customers_may_schedule.data = bool(organization.setting(services.CUSTOMERS_MAY_SCHEDULE, False))
+        form.verified_recipients.data = "\n".join(organization.setting(services.VERIFIED_RECIPIENTS, []) or [])
+    elif form.validate_on_submit():
+        try:
+            services.exports_settings_update(actor=_actor(), customers_may_schedule=form.customers_may_schedule.data,
+                                             verified_recipients=form.verified_recipients.data)
+        except ExportError as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash("Exports settings saved.", "success")
+            return redirect(url_for("exports.settings"))
+    return render_template("exports/settings.html", form=form), _status(form)
 
 
 # --------------------------------------------------------------------------- audit and usage
