@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FULL = os.environ.get("PROJECTS_BENCH_FULL", "") not in ("", "0")
-FILES, TOTAL_BYTES = (2000, 50 * 1024 * 1024) if FULL else (400, 10 * 1024 * 1024)
+QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
+FILES, TOTAL_BYTES = (2000, 50 * 1024 * 1024) if FULL else (20, 200 * 1024) if QUICK else (400, 10 * 1024 * 1024)
 WORDS = ("def class return import self value project course module test data render archive file "
          "tree commit branch token deadline milestone exam teacher goal study").split()
 
@@ -262,14 +263,14 @@ def main() -> int:
     bench_archives()
     tmp = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
     try:
-        bench_cleanup(f"sqlite:///{tmp / 'bench.sqlite3'}", "SQLite", 200_000 if FULL else 20_000)
+        bench_cleanup(f"sqlite:///{tmp / 'bench.sqlite3'}", "SQLite", 200_000 if FULL else 400 if QUICK else 20_000)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     pg_base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if pg_base:
         url, drop = postgres_database(pg_base)
         try:
-            bench_cleanup(url, "PostgreSQL", 1_000_000 if FULL else 100_000)
+            bench_cleanup(url, "PostgreSQL", 1_000_000 if FULL else 400 if QUICK else 100_000)
         finally:
             drop()
     else:

@@ -59,26 +59,30 @@ def _to_unicode_cmap(fontname: str, subset) -> str:
                       *pairs, "endbfchar", "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"])
 
 
-@lru_cache(maxsize=1)
-def register_fonts() -> dict[str, set[int]]:
-    """Register the fonts with reportlab once per process; name -> the code points it covers."""
+@lru_cache(maxsize=None)
+def font_coverage(name: str) -> frozenset[int]:
+    """Register one font with reportlab (once per process) and return the code points it covers; empty when
+    a fallback font is not installed. The CJK and symbol fonts are loaded only when a report needs them: their
+    tables cost tens of MB."""
     from reportlab.pdfbase import pdfmetrics, ttfonts
     from reportlab.pdfbase.ttfonts import TTFont
 
     ttfonts.makeToUnicodeCMap = _to_unicode_cmap
+    file_name = FONT_FILES[name]
+    path = _find(file_name)
+    if path is None:
+        if name.startswith("CairnSans"):
+            raise FontsMissing(f"{file_name} is not installed: run `make fonts` (Debian fonts-dejavu-core).")
+        log.warning("PDF fallback font %s not found (make fonts); its characters print as boxes", file_name)
+        return frozenset()
+    font = TTFont(name, path)
+    pdfmetrics.registerFont(font)
+    return frozenset(font.face.charToGlyph)
 
-    covered = {}
-    for name, file_name in FONT_FILES.items():
-        path = _find(file_name)
-        if path is None:
-            if name.startswith("CairnSans"):
-                raise FontsMissing(f"{file_name} is not installed: run `make fonts` (Debian fonts-dejavu-core).")
-            log.warning("PDF fallback font %s not found (make fonts); its characters print as boxes", file_name)
-            continue
-        font = TTFont(name, path)
-        pdfmetrics.registerFont(font)
-        covered[name] = set(font.face.charToGlyph)
-    return covered
+
+def register_fonts() -> dict[str, frozenset[int]]:
+    """Every font registered: name -> coverage."""
+    return {name: font_coverage(name) for name in FONT_FILES}
 
 
 @dataclass
@@ -101,9 +105,9 @@ class Typesetter:
     def __init__(self, chain: tuple[str, ...], size: float) -> None:
         from reportlab.pdfbase.pdfmetrics import stringWidth
 
-        coverage = register_fonts()
-        self.chain = [name for name in chain if name in coverage]
-        self.coverage = [coverage[name] for name in self.chain]
+        self.chain = list(chain)
+        self.primary = chain[0]
+        self.primary_coverage = font_coverage(self.primary)
         self.size = size
         self._width = stringWidth
         self._fonts: dict[str, str] = {}
@@ -113,9 +117,13 @@ class Typesetter:
         font = self._fonts.get(char)
         if font is None:
             code = ord(char)
-            font = next((name for name, cover in zip(self.chain, self.coverage) if code in cover), self.chain[0])
+            font = next((name for name in self.chain if code in font_coverage(name)), self.primary)
             self._fonts[char] = font
         return font
+
+    def simple(self, text: str) -> bool:
+        """All in the primary font (most cells): one run, measured in one call."""
+        return text.isascii() or all(ord(c) in self.primary_coverage for c in text)
 
     def width_of(self, char: str) -> float:
         width = self._widths.get(char)
@@ -124,6 +132,8 @@ class Typesetter:
         return width
 
     def runs(self, line: str) -> list[tuple[str, str]]:
+        if self.simple(line):
+            return [(self.primary, line)]
         runs: list[tuple[str, str]] = []
         for char in line:
             font = self.font_of(char)
@@ -136,6 +146,8 @@ class Typesetter:
     def wrap(self, text: str, width: float, max_lines: int = MAX_LINES) -> list[str]:
         """Lines no wider than `width` (at spaces where possible, anywhere in words wider than the column and in
         scripts without spaces); past max_lines the last line ends with a marker of what was left out."""
+        if "\n" not in text and self.simple(text) and self._width(text, self.primary, self.size) <= width:
+            return [text]  # fits: no wrapping to do
         lines: list[str] = []
         for paragraph in text.split("\n"):
             lines.extend(self._wrap_paragraph(paragraph, width))
@@ -208,17 +220,22 @@ class PdfWriter:
 
     # ------------------------------------------------------------------ drawing
     def _draw_line(self, typesetter: Typesetter, text: str, x: float, y: float, right: float | None = None) -> None:
+        """Into the page's one text object (a text object per string cost most of the report's time)."""
         runs = typesetter.runs(text)
         if right is not None:
             x = right - sum(self.canvas.stringWidth(t, f, typesetter.size) for f, t in runs)
-        obj = self.canvas.beginText(x, y)
+        text_object = self.text
+        text_object.setTextOrigin(x, y)
         for font, chunk in runs:
-            obj.setFont(font, typesetter.size)
-            obj.textOut(chunk)
-        self.canvas.drawText(obj)
+            if self.font != (font, typesetter.size):
+                text_object.setFont(font, typesetter.size)
+                self.font = (font, typesetter.size)
+            text_object.textOut(chunk)
 
     def _start_page(self) -> None:
         self.page += 1
+        self.text = self.canvas.beginText()
+        self.font = None
         top = self.size[1] - 36
         if self.page == 1:
             width = self.size[0] - 72
@@ -234,7 +251,8 @@ class PdfWriter:
         self._draw_row([c.label for c in self.columns], self.bold, header=True)
 
     def _end_page(self) -> None:
-        self.canvas.setFont(self.regular.chain[0], 7)
+        self.canvas.drawText(self.text)
+        self.canvas.setFont(self.regular.primary, 7)
         self.canvas.drawRightString(self.size[0] - 36, 20, f"Page {self.page}")
         self.canvas.showPage()
 

@@ -6,6 +6,7 @@ limited to that user's organization (views use platform tenancy on top).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -502,8 +503,13 @@ def _export_write(request: ExportRequest, progress) -> None:
                 written = _copy_csv(connection, stmt, copy_columns, headers, specs, handle, progress, total)
                 writer = None
             else:
-                writer = WRITERS[request.format](handle, headers, fields, **options)
-                result = connection.execution_options(yield_per=batch).execute(stmt)
+                rendered = _json_rows(stmt, fields, specs) if (
+                    request.format == "json" and connection.dialect.name == "postgresql"
+                    and setting("EXPORTS_JSON_IN_SQL", True)) else None
+                writer = WRITERS[request.format](handle, headers, fields, prerendered=rendered is not None,
+                                                 **options)
+                result = connection.execution_options(yield_per=batch).execute(
+                    stmt if rendered is None else rendered)
             for part in ([] if writer is None else result.partitions()):
                 writer.write_rows(part)
                 written += len(part)
@@ -564,6 +570,36 @@ def _copy_columns(stmt: sa.Select, specs: list) -> list | None:
         text = sa.func.coalesce(text, "") if single else sa.func.nullif(text, "")
         columns.append(text.label(column.name))
     return columns
+
+
+def _json_rows(stmt: sa.Select, fields: list[str], specs: list) -> sa.Select | None:
+    """JSON on PostgreSQL: each row's object rendered by the database, character for character what the Python
+    writer makes (writers.json_text: to_json escapes strings as Python's encoder does, numbers and booleans as
+    their text); None when a column has a type the database cannot render the same way (JSON columns)."""
+    from sqlalchemy.types import TypeDecorator
+
+    parts: list = []
+    for index, (column, spec) in enumerate(zip(stmt.selected_columns, specs)):
+        kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+        decimals = getattr(spec, "decimals", None)
+        if isinstance(kind, sa.Boolean):
+            text = sa.case((column.is_(True), "true"), (column.is_(False), "false"))
+        elif isinstance(kind, sa.DateTime):
+            text = sa.func.to_json(sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+        elif isinstance(kind, sa.Date):
+            text = sa.func.to_json(sa.func.to_char(column, "YYYY-MM-DD"))
+        elif isinstance(kind, (sa.Numeric, sa.Float)) and decimals is not None:
+            text = sa.func.round(sa.cast(column, sa.Numeric), decimals)
+        elif isinstance(kind, (sa.Integer, sa.Numeric)) and not isinstance(kind, sa.Float):
+            text = column
+        elif isinstance(kind, sa.String):
+            text = sa.func.to_json(column)
+        else:
+            return None
+        key = ("{" if index == 0 else ", ") + json.dumps(fields[index]) + ": "
+        parts += [sa.literal(key), sa.func.coalesce(sa.cast(text, sa.Text), "null")]
+    return stmt.with_only_columns(sa.func.concat(*parts, sa.literal("}")).label("json"),
+                                  maintain_column_froms=True)
 
 
 def _copy_csv(connection, stmt: sa.Select, columns: list, headers: list[str], specs: list, handle, progress,

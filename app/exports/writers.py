@@ -6,10 +6,17 @@ headers, and then `write_rows(batch)` repeatedly; `close()` finishes the file.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from json.encoder import py_encode_basestring
 from typing import IO, Any, Iterable
+
+try:  # the C encoder when present: the same escapes, faster
+    from _json import encode_basestring
+except ImportError:  # pragma: no cover
+    encode_basestring = py_encode_basestring
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 EXCEL_MAX_ROWS = 1_048_576  # including the header row: 1,048,575 data rows per sheet
@@ -128,25 +135,51 @@ class CsvWriter:
         pass  # the handle belongs to atomic_write
 
 
+def json_text(value: Any, decimals: int | None = None) -> str:
+    """A value as JSON text: what PostgreSQL's to_json and numeric text give for the same value (services.
+    _json_rows renders rows there): strings escaped as Python's encoder does, numbers as the database holds
+    them (a field's fixed decimals: 1.00), timestamps and dates as strings, as in CSV."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (float, Decimal)):
+        return number_text(value, decimals) if math.isfinite(value) else "null"
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if isinstance(value, timedelta):
+        return number_text(value.total_seconds(), None)
+    return encode_basestring(text_value(value, decimals))
+
+
 class JsonWriter:
-    """A JSON array of objects keyed by field name, written incrementally."""
+    """A JSON array of objects keyed by field name, one object a line, written incrementally.
+
+    Rows are tuples of values, or (prerendered) one-column rows holding each object's text, rendered by
+    PostgreSQL the same way."""
 
     def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, specs: list | None = None,
-                 **_: Any) -> None:
+                 prerendered: bool = False, **_: Any) -> None:
         self.handle = handle
-        self.fields = fields
+        self.keys = [("{" if i == 0 else ", ") + json.dumps(f) + ": " for i, f in enumerate(fields)]
         self.decimals = [_decimals(spec) for spec in (specs or [None] * len(fields))]
+        self.prerendered = prerendered
         self.first = True
         handle.write(b"[")
 
+    def _object(self, row: tuple) -> str:
+        return "".join(key + json_text(value, d) for key, value, d in zip(self.keys, row, self.decimals)) + "}"
+
     def write_rows(self, rows: Iterable[tuple]) -> None:
-        chunks = []
-        fields, decimals, dumps = self.fields, self.decimals, json.dumps
-        for row in rows:
-            chunks.append(("\n" if self.first else ",\n") + dumps(
-                {f: json_value(v, d) for f, v, d in zip(fields, row, decimals)}, ensure_ascii=False))
-            self.first = False
-        self.handle.write("".join(chunks).encode("utf-8"))
+        objects = [row[0] for row in rows] if self.prerendered else [self._object(row) for row in rows]
+        if not objects:
+            return
+        self.handle.write((("\n" if self.first else ",\n") + ",\n".join(objects)).encode("utf-8"))
+        self.first = False
 
     def close(self) -> None:
         self.handle.write(b"\n]\n")
