@@ -87,8 +87,12 @@ test-services: install-dev
 	@echo "== Test pass 2/2: PostgreSQL + Redis + real worker processes"
 	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS) $(BIN)/python -m pytest -n $(WORKERS) -q $(PYTEST_ARGS)
 
-bench: install-dev zip-tool
+bench: install-dev zip-tool fonts
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## bench-quick: every benchmark at its smallest size (the convention in bench/README.md; CI runs it as a test)
+bench-quick: install-dev zip-tool fonts
+	@for b in bench/*.py; do echo "== $$b"; BENCH_QUICK=1 $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
