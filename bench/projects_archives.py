@@ -142,12 +142,13 @@ def seed_drafts(count: int, owner_id: int, organization_id: int) -> None:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text(
             "INSERT INTO projects (name, project_type, owner_id, organization_id, description, is_draft, "
-            "goal_description, study_frequency, created_at, updated_at) "
-            "SELECT 'draft ' || g, 'self_study', :owner, :org, '', true, 'goal', 'weekly', "
+            "created_at, updated_at) "
+            "SELECT 'draft ' || g, 'self_study', :owner, :org, '', true, "
             "now() - CASE WHEN g % 2 = 0 THEN interval '30 days' ELSE interval '1 hour' END - g * interval '1 ms', "
             "now() - CASE WHEN g % 2 = 0 THEN interval '30 days' ELSE interval '1 hour' END - g * interval '1 ms' "
             "FROM generate_series(1, :n) AS g ORDER BY random()"), {"owner": owner_id, "org": organization_id,
                                                                     "n": count})
+        _self_study_rows()
         db.session.commit()
         db.session.execute(sa.text("ANALYZE projects"))
         db.session.commit()
@@ -157,17 +158,29 @@ def seed_drafts(count: int, owner_id: int, organization_id: int) -> None:
 
     now = utcnow()
     rows = [{"name": f"draft {i}", "project_type": "self_study", "owner_id": owner_id,
-             "organization_id": organization_id, "description": "", "is_draft": True, "goal_description": "goal",
-             "study_frequency": "weekly",
+             "organization_id": organization_id, "description": "", "is_draft": True,
              "created_at": now - timedelta(days=30 if i % 2 == 0 else 0, hours=1, milliseconds=i),
              "updated_at": now - timedelta(days=30 if i % 2 == 0 else 0, hours=1, milliseconds=i)}
             for i in range(count)]
     random.Random(3).shuffle(rows)
     for start in range(0, len(rows), 50_000):
         db.session.execute(sa.insert(Project.__table__), rows[start:start + 50_000])
+    _self_study_rows()
     db.session.commit()
     db.session.execute(sa.text("ANALYZE"))
     db.session.commit()
+
+
+def _self_study_rows() -> None:
+    """Each self-study project's own row (its type's fields live in self_study_projects since migration 0014)."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    db.session.execute(sa.text(
+        "INSERT INTO self_study_projects (id, goal_description, study_frequency) SELECT p.id, 'goal', 'weekly' "
+        "FROM projects p WHERE p.project_type = 'self_study' "
+        "AND NOT EXISTS (SELECT 1 FROM self_study_projects s WHERE s.id = p.id)"))
 
 
 def bench_cleanup(database_url: str, label: str, count: int) -> None:
