@@ -11,7 +11,7 @@ WORKERS ?= 2
 # gunicorn processes for `make serve`: (2 x cores) + 1, gunicorn's advice for CPU-bound work (bench/tickets_list.py).
 WEB_WORKERS ?= $(shell echo $$(( 2 * $$(nproc) + 1 )))
 
-.PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool axe-core dovecot bench clean
+.PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool axe-core dovecot fonts bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## run: install, migrate, load demo data once, serve on http://127.0.0.1:5000 with a worker
-run: install
+run: install fonts
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
 	@if [ -n "$$REDIS_URL" ]; then \
@@ -43,11 +43,11 @@ run: install
 	fi
 
 ## serve: production mode with gunicorn (set DATABASE_URL, REDIS_URL, SECRET_KEY; run `make worker` beside it)
-serve: install
+serve: install fonts
 	$(BIN)/flask db upgrade
 	$(BIN)/gunicorn --workers $(WEB_WORKERS) --bind 127.0.0.1:8000 --access-logfile - wsgi:app
 
-worker: install
+worker: install fonts
 	$(BIN)/flask worker
 
 ## chromium: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium)
@@ -64,6 +64,18 @@ zip-tool:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zip) \
 		|| echo "could not install zip (the benchmark skips its zip baseline)"; }
 
+## fonts: the PDF reports' Unicode fonts (Debian packages; installed only if missing). reportlab embeds TrueType
+## outlines only: DejaVu Sans (Latin, Greek, Cyrillic, symbols), Droid Sans Fallback (CJK), Symbola (the rest, emoji)
+PDF_FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts-droid-fallback/truetype/DroidSansFallback.ttf /usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf
+fonts:
+	@missing=0; for f in $(PDF_FONTS); do [ -f "$$f" ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+		echo "Installing the PDF fonts (fonts-dejavu-core fonts-droid-fallback fonts-symbola)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			fonts-dejavu-core fonts-droid-fallback fonts-symbola) \
+		|| echo "could not install the PDF fonts (PDF exports fail; their tests fail in CI)"; \
+	fi
+
 ## axe-core: the accessibility engine the tour test injects into every page (npm, pinned in tests/browser/axe)
 AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
 axe-core: $(AXE)
@@ -79,7 +91,7 @@ dovecot:
 		|| echo "could not install dovecot-imapd (the IMAP tests will skip outside CI)"; }
 
 ## test: the whole suite twice: embedded default (SQLite, in-process queue), then PostgreSQL + Redis
-test: install-dev chromium zip-tool axe-core dovecot test-embedded test-services
+test: install-dev chromium zip-tool axe-core dovecot fonts test-embedded test-services
 
 test-embedded: install-dev
 	@echo "== Test pass 1/2: SQLite + embedded queue"
@@ -89,8 +101,12 @@ test-services: install-dev
 	@echo "== Test pass 2/2: PostgreSQL + Redis + real worker processes"
 	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS) $(BIN)/python -m pytest -n $(WORKERS) -q $(PYTEST_ARGS)
 
-bench: install-dev zip-tool
+bench: install-dev zip-tool fonts
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## bench-quick: every benchmark at its smallest size (the convention in bench/README.md; CI runs it as a test)
+bench-quick: install-dev zip-tool fonts
+	@for b in bench/*.py; do echo "== $$b"; BENCH_QUICK=1 $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -67,6 +67,24 @@ def register_extensions(app: Flask) -> None:
     transactions.init_app(app)
     idempotency.init_app(app)
     _configure_sqlite(app)
+    _configure_postgresql(app)
+
+
+def _configure_postgresql(app: Flask) -> None:
+    """Every PostgreSQL connection runs in UTC, whatever the server's or database's `timezone` setting: text
+    made in SQL (CSV through COPY, to_char, date_trunc) then means the same instant on every server."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    with app.app_context():
+        @sa.event.listens_for(db.engine, "connect")
+        def _utc(dbapi_connection, _record):
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET TIME ZONE 'UTC'")
+            dbapi_connection.commit()  # a session setting made in a rolled-back transaction would be undone
 
 
 def _configure_sqlite(app: Flask) -> None:

@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", "50000"))
+QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
+ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", "300" if QUICK else "50000"))
 PDF_ROWS = min(ROWS, 10_000)
 FIELDS = ["date", "member", "project", "task", "duration", "description"]
 COPY_SQL = ("SELECT te.date, u.full_name, te.project, te.task, te.duration_minutes, te.description "
@@ -74,7 +75,36 @@ def child_export(database_url: str, storage: str, request_id: int) -> None:
         elapsed = time.perf_counter() - started
         row = db.session.get(ExportRequest, request_id)
         print(json.dumps({"rows": row.row_count, "seconds": elapsed, "rss_mb": rss_mb(), "rss_before_mb": before,
-                          "bytes": row.file_size}))
+                          "bytes": row.file_size, "path": str(Path(storage) / row.file_path)}))
+
+
+def child_json_sql(database_url: str, storage: str, request_id: int, path: str) -> None:
+    """The baseline for JSON: PostgreSQL producing the same JSON document itself, in one statement (the export's
+    select, each row rendered by `services._json_rows`, aggregated with string_agg), written to a file."""
+    import sqlalchemy as sa
+
+    from app.accounts.models import User
+    from app.exports import services
+    from app.exports.datasets import get_dataset
+    from app.exports.models import ExportRequest
+    from app.extensions import db
+
+    app = build_app(database_url, storage)
+    with app.app_context():
+        row = db.session.get(ExportRequest, request_id)
+        user = db.session.get(User, row.requested_by_id)
+        fields = list(row.selected_fields)
+        stmt = services.export_select(user=user, dataset=row.dataset, fields=fields, filters=row.filters,
+                                      date_start=row.date_range_start, date_end=row.date_range_end)
+        specs = [get_dataset(row.dataset).field_map()[f] for f in fields]
+        numbered = services._json_rows(stmt, fields, specs).add_columns(
+            sa.func.row_number().over(order_by=list(stmt._order_by_clauses)).label("n")).order_by(None).subquery()
+        document = sa.select(sa.literal("[\n") + sa.func.coalesce(sa.func.string_agg(
+            sa.text("json, E',\\n' ORDER BY n"), None), "") + sa.literal("\n]\n")).select_from(numbered)
+        started = time.perf_counter()
+        with db.engine.connect() as connection, open(path, "wb") as out:
+            out.write(connection.execute(document).scalar().encode("utf-8"))
+        print(json.dumps({"seconds": time.perf_counter() - started, "rss_mb": rss_mb(), "bytes": Path(path).stat().st_size}))
 
 
 def child_copy(database_url: str, org_id: int, path: str) -> None:
@@ -133,9 +163,11 @@ def prepare(database_url: str, storage: str) -> tuple[int, dict[str, int]]:
 
     app = build_app(database_url, storage)
     with app.app_context():
-        db.session.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))  # other areas' search indexes
-        db.session.commit()
-        db.create_all()
+        # The schema as production has it: the migrations (extensions pg_trgm and btree_gin included). create_all
+        # alone failed on a fresh database: the ticket search index needs btree_gin.
+        from flask_migrate import upgrade
+
+        upgrade(directory=str(ROOT / "migrations"))
         seed_default_templates(db.session.connection())
         admin = accounts.organization_signup(organization_name="Bench", full_name="Bench Admin",
                                              email="bench@exports.example.com", password="Tall-granite-lighthouse-47")
@@ -171,7 +203,8 @@ def prepare(database_url: str, storage: str) -> tuple[int, dict[str, int]]:
 def main() -> None:
     base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if not base:
-        raise SystemExit("exports_formats: set BENCH_DATABASE_URL (or TEST_DATABASE_URL) to a PostgreSQL server")
+        print("exports_formats: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL to a PostgreSQL server)")
+        return
     database_url, name = throwaway_database(base)
     storage = tempfile.mkdtemp(prefix="cairn-bench-exports-")
     try:
@@ -181,9 +214,17 @@ def main() -> None:
         copy = run_child("copy", database_url, str(org_id), str(Path(storage) / "copy.csv"))
         print(f"  {'COPY TO STDOUT (baseline)':28} {copy['rows']:>9,} rows {copy['seconds']:7.2f} s "
               f"{copy['rows'] / copy['seconds']:>10,.0f} rows/s  peak RSS {copy['rss_mb']:6.1f} MB")
+        baseline_json = Path(storage) / "baseline.json"
+        json_sql = run_child("json-sql", database_url, storage, str(ids["json"]), str(baseline_json))
+        print(f"  {'PostgreSQL makes the JSON':28} {ROWS:>9,} rows {json_sql['seconds']:7.2f} s "
+              f"{ROWS / json_sql['seconds']:>10,.0f} rows/s  peak RSS {json_sql['rss_mb']:6.1f} MB")
         for fmt in ("csv", "json", "excel", "pdf"):
             result = run_child("export", database_url, storage, str(ids[fmt]))
             ratio = f"  {result['seconds'] / copy['seconds']:.2f}x COPY" if fmt == "csv" else ""
+            if fmt == "json":
+                same = Path(result["path"]).read_bytes() == baseline_json.read_bytes()
+                ratio = (f"  {result['seconds'] / json_sql['seconds']:.2f}x PostgreSQL's JSON (aim <= 1.5x; "
+                         f"{'identical bytes' if same else 'BYTES DIFFER'})")
             print(f"  {fmt:28} {result['rows']:>9,} rows {result['seconds']:7.2f} s "
                   f"{result['rows'] / result['seconds']:>10,.0f} rows/s  peak RSS {result['rss_mb']:6.1f} MB "
                   f"(app loaded: {result['rss_before_mb']:.1f} MB){ratio}")
@@ -197,6 +238,8 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "export":
         child_export(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "json-sql":
+        child_json_sql(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     elif len(sys.argv) > 1 and sys.argv[1] == "copy":
         child_copy(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:

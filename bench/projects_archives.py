@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FULL = os.environ.get("PROJECTS_BENCH_FULL", "") not in ("", "0")
-FILES, TOTAL_BYTES = (2000, 50 * 1024 * 1024) if FULL else (400, 10 * 1024 * 1024)
+QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
+FILES, TOTAL_BYTES = (2000, 50 * 1024 * 1024) if FULL else (20, 200 * 1024) if QUICK else (400, 10 * 1024 * 1024)
 WORDS = ("def class return import self value project course module test data render archive file "
          "tree commit branch token deadline milestone exam teacher goal study").split()
 
@@ -141,12 +142,13 @@ def seed_drafts(count: int, owner_id: int, organization_id: int) -> None:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text(
             "INSERT INTO projects (name, project_type, owner_id, organization_id, description, is_draft, "
-            "goal_description, study_frequency, created_at, updated_at) "
-            "SELECT 'draft ' || g, 'self_study', :owner, :org, '', true, 'goal', 'weekly', "
+            "created_at, updated_at) "
+            "SELECT 'draft ' || g, 'self_study', :owner, :org, '', true, "
             "now() - CASE WHEN g % 2 = 0 THEN interval '30 days' ELSE interval '1 hour' END - g * interval '1 ms', "
             "now() - CASE WHEN g % 2 = 0 THEN interval '30 days' ELSE interval '1 hour' END - g * interval '1 ms' "
             "FROM generate_series(1, :n) AS g ORDER BY random()"), {"owner": owner_id, "org": organization_id,
                                                                     "n": count})
+        _self_study_rows()
         db.session.commit()
         db.session.execute(sa.text("ANALYZE projects"))
         db.session.commit()
@@ -156,17 +158,29 @@ def seed_drafts(count: int, owner_id: int, organization_id: int) -> None:
 
     now = utcnow()
     rows = [{"name": f"draft {i}", "project_type": "self_study", "owner_id": owner_id,
-             "organization_id": organization_id, "description": "", "is_draft": True, "goal_description": "goal",
-             "study_frequency": "weekly",
+             "organization_id": organization_id, "description": "", "is_draft": True,
              "created_at": now - timedelta(days=30 if i % 2 == 0 else 0, hours=1, milliseconds=i),
              "updated_at": now - timedelta(days=30 if i % 2 == 0 else 0, hours=1, milliseconds=i)}
             for i in range(count)]
     random.Random(3).shuffle(rows)
     for start in range(0, len(rows), 50_000):
         db.session.execute(sa.insert(Project.__table__), rows[start:start + 50_000])
+    _self_study_rows()
     db.session.commit()
     db.session.execute(sa.text("ANALYZE"))
     db.session.commit()
+
+
+def _self_study_rows() -> None:
+    """Each self-study project's own row (its type's fields live in self_study_projects since migration 0014)."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    db.session.execute(sa.text(
+        "INSERT INTO self_study_projects (id, goal_description, study_frequency) SELECT p.id, 'goal', 'weekly' "
+        "FROM projects p WHERE p.project_type = 'self_study' "
+        "AND NOT EXISTS (SELECT 1 FROM self_study_projects s WHERE s.id = p.id)"))
 
 
 def bench_cleanup(database_url: str, label: str, count: int) -> None:
@@ -262,14 +276,14 @@ def main() -> int:
     bench_archives()
     tmp = Path(tempfile.mkdtemp(prefix="cairn-bench-"))
     try:
-        bench_cleanup(f"sqlite:///{tmp / 'bench.sqlite3'}", "SQLite", 200_000 if FULL else 20_000)
+        bench_cleanup(f"sqlite:///{tmp / 'bench.sqlite3'}", "SQLite", 200_000 if FULL else 400 if QUICK else 20_000)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     pg_base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if pg_base:
         url, drop = postgres_database(pg_base)
         try:
-            bench_cleanup(url, "PostgreSQL", 1_000_000 if FULL else 100_000)
+            bench_cleanup(url, "PostgreSQL", 1_000_000 if FULL else 400 if QUICK else 100_000)
         finally:
             drop()
     else:

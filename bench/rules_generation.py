@@ -36,11 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FULL = os.environ.get("BENCH_RULES_FULL") == "1"
-PER_DIM = 10 if FULL else [10, 10, 10, 10, 1]
-EXISTING = 1_000_000 if FULL else 100_000
+QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
+PER_DIM = 10 if FULL else [3, 3, 3, 2, 1] if QUICK else [10, 10, 10, 10, 1]
+EXISTING = 1_000_000 if FULL else 2_000 if QUICK else 100_000
 # The race: RACE_REQUESTS generations of the same values (the 500), run RACE_POOL at a time.
-RACE_REQUESTS = int(os.environ.get("BENCH_RULES_THREADS", "500"))  # the old name of this setting, kept
-RACE_POOL = int(os.environ.get("BENCH_RULES_RACE_POOL", "32"))  # each holds a connection: under max_connections
+RACE_REQUESTS = int(os.environ.get("BENCH_RULES_THREADS", "20" if QUICK else "500"))  # the old name, kept
+RACE_POOL = int(os.environ.get("BENCH_RULES_RACE_POOL", "4" if QUICK else "32"))  # each holds a connection
 DIMENSIONS = ["env", "app", "region", "tier", "team"]
 PATTERN = "{env}-{app}-{region}-{tier}-{team}-{seq:3}"
 

@@ -279,11 +279,13 @@ def explain(app, label: str, args: dict, page: int = 1) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=float(os.environ.get("TICKETS_BENCH_SECONDS", 6)))
+    quick = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
+    parser.add_argument("--seconds", type=float,
+                        default=float(os.environ.get("TICKETS_BENCH_SECONDS", 0.5 if quick else 6)))
     parser.add_argument("--concurrency", type=int, default=8)
     # As `make serve` deploys it: gunicorn's advice for CPU-bound workers, (2 x cores) + 1 processes of one
     # thread. Threads in one process queue on its interpreter lock: 2 x 4 gave p95s a third higher.
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--workers", type=int, default=2 if quick else 2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seeded-database", default="",
                         help="a database this script seeded before (kept): skip seeding, keep it afterwards")
@@ -293,7 +295,7 @@ def main() -> int:
         print("tickets_list: skipped (set BENCH_DATABASE_URL to a PostgreSQL server; the trigram search is PostgreSQL's)")
         return 0
     full = os.environ.get("TICKETS_BENCH_FULL") == "1"
-    organizations, tickets = (100, 1_000_000) if full else (10, 20_000)
+    organizations, tickets = (100, 1_000_000) if full else (2, 400) if quick else (10, 20_000)
     per_org = tickets // organizations
     deep_page = min(500, max(1, (per_org * 49 // 50) // PAGE_SIZE))  # 1 ticket in 50 is in the trash
 

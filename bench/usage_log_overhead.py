@@ -192,7 +192,9 @@ def postgres_database(base_url: str):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=200, help="requests per variant and page (default 200)")
+    quick = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
+    parser.add_argument("--requests", type=int, default=10 if quick else 200,
+                        help="requests per variant and page (default 200)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)

@@ -27,6 +27,7 @@ from app.accounts.forms import (
 from app.accounts.models import AuditEvent, User, Workspace
 from app.extensions import db, login_manager
 from app.platform.idempotency import idempotent
+from app.platform import textsearch
 from app.platform.jobs import JobError
 from app.platform.models import SoftDeleteError, utcnow
 from app.platform.pagination import paginate
@@ -166,8 +167,7 @@ def members():
     if role:
         stmt = stmt.where(User.role == role)
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(User.email).like(like), sa.func.lower(User.full_name).like(like)))
+        stmt = stmt.where(textsearch.contains_any([User.email, User.full_name], q))
     page = paginate(stmt)
     return render_template("accounts/members.html", page=page, add_form=AddMemberForm(), role=role, q=q)
 

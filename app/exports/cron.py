@@ -1,16 +1,27 @@
 """Cron patterns in a time zone: validation, next run (stored UTC) and words.
 
-croniter computes in the schedule's zone (ZoneInfo), so "9:00 on weekdays" stays
-9:00 local across DST. When clocks go back a wall time happens twice: the
-second one is skipped (a daily 01:30 export runs once that night). When clocks
-go forward a missing wall time runs at the first valid minute after it.
+Runs follow Debian cron's rules for daylight-saving changes (cronsim, a test
+dependency, checks them independently):
+
+- A pattern whose minute or hour field starts with `*` (every hour, every 15
+  minutes, `0 */2 * * *`) runs on the clock as it is: when clocks go back the
+  repeated hour runs again, when clocks go forward the skipped wall times don't
+  run at all (no catching up, no double run just after the change).
+- A fixed wall time (daily 02:30) runs once: the first of two repeated times
+  when clocks go back, and right after the change when clocks go forward past it.
+
+croniter finds the matching wall-clock times (on naive datetimes); this module
+decides which real instants they are.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
+
+# Wall-clock candidates are scanned this far around the start and past the first hit: longer than any DST shift.
+_DST_MARGIN = timedelta(hours=3)
 
 
 class CronError(ValueError):
@@ -42,24 +53,104 @@ def timezone_choices() -> list[str]:
     return sorted(_zones())
 
 
+NEVER_RUNS = "This pattern never runs (no month has that day): check the day-of-month and month fields."
+
+
 def check_pattern(pattern: str) -> str:
+    """The pattern, whitespace normalised; CronError for a malformed one or one that never fires."""
     pattern = " ".join((pattern or "").split())
     if len(pattern.split(" ")) != 5 or not croniter.is_valid(pattern):
         raise CronError("Enter a cron pattern of five fields: minute hour day-of-month month day-of-week, "
                         "for example 0 9 * * 1-5.", "cron_pattern")
+    try:
+        _wall_times(pattern, datetime(2000, 1, 1)).get_next(datetime)
+    except (CroniterBadDateError, ValueError, OverflowError):
+        raise CronError(NEVER_RUNS, "cron_pattern") from None
     return pattern
+
+
+def _wall_times(pattern: str, start: datetime) -> croniter:
+    """Matching naive wall-clock times after `start`. Day of month and day of week combine as Debian cron
+    does: AND when either field starts with `*`, OR otherwise."""
+    fields = pattern.split(" ")
+    day_or = not (fields[2].startswith("*") or fields[4].startswith("*"))
+    return croniter(pattern, start, day_or=day_or, max_years_between_matches=30)
+
+
+def _is_wildcard(pattern: str) -> bool:
+    minute, hour = pattern.split(" ")[:2]
+    return minute.startswith("*") or hour.startswith("*")
+
+
+def _real(wall: datetime, zone: ZoneInfo, fold: int) -> datetime | None:
+    """The instant `wall` names in `zone` with this fold, or None if that wall time does not exist."""
+    local = wall.replace(tzinfo=zone, fold=fold)
+    back = local.astimezone(timezone.utc).astimezone(zone)
+    return local if back.replace(tzinfo=None) == wall else None
+
+
+def _instants(wall: datetime, zone: ZoneInfo, wildcard: bool) -> list[datetime]:
+    """The real instants a matching wall time runs at."""
+    first, second = _real(wall, zone, 0), _real(wall, zone, 1)
+    if first is not None and second is not None and second.utcoffset() != first.utcoffset():
+        return [first, second] if wildcard else [first]  # repeated: both on the clock; a fixed time once
+    if first is not None:
+        return [first]
+    if wildcard:
+        return []  # in the gap: the clock never shows it
+    shifted = wall  # a fixed time in the gap runs at the first wall minute that exists, just after the change
+    while (first := _real(shifted, zone, 0)) is None:
+        shifted += timedelta(minutes=1)
+    return [first]
 
 
 def next_run(pattern: str, tz: str, after: datetime) -> datetime:
     """The first run strictly after `after` (UTC in, UTC out), computed in `tz`."""
     zone = check_timezone(tz)
-    iterator = croniter(check_pattern(pattern), after.astimezone(zone))
-    for _ in range(4):
-        candidate: datetime = iterator.get_next(datetime)
-        if candidate.fold == 1 and candidate.replace(fold=0).utcoffset() != candidate.utcoffset():
-            continue  # the repeated hour after clocks went back: already ran at this wall time
-        return candidate.astimezone(timezone.utc)
-    raise CronError("This pattern never runs.", "cron_pattern")  # pragma: no cover
+    pattern = check_pattern(pattern)
+    after = after.astimezone(timezone.utc)
+    wildcard = _is_wildcard(pattern)
+    wall_after = after.astimezone(zone).replace(tzinfo=None)
+    try:
+        wall = _wall_times(pattern, wall_after).get_next(datetime)
+        found = _instants(wall, zone, wildcard)
+        if found and _steady(zone, after - _DST_MARGIN, found[0] + _DST_MARGIN):
+            return found[0].astimezone(timezone.utc)  # no clock change nearby: the next wall time is the run
+        return _next_run_near_change(pattern, zone, wildcard, after, wall_after)
+    except CroniterBadDateError:
+        raise CronError(NEVER_RUNS, "cron_pattern") from None
+
+
+def _steady(zone: ZoneInfo, start: datetime, end: datetime) -> bool:
+    return start.astimezone(zone).utcoffset() == end.astimezone(zone).utcoffset()
+
+
+def _next_run_near_change(pattern: str, zone: ZoneInfo, wildcard: bool, after: datetime,
+                          wall_after: datetime) -> datetime:
+    """Around a clock change a later wall time can be an earlier instant: scan wall times from before `after`
+    to past the first run found, and keep the earliest instant after `after`."""
+    walls = _wall_times(pattern, wall_after - _DST_MARGIN)
+    best: datetime | None = None
+    stop: datetime | None = None
+    while True:
+        wall: datetime = walls.get_next(datetime)
+        if stop is not None and wall > stop:
+            return best
+        for instant in _instants(wall, zone, wildcard):
+            moment = instant.astimezone(timezone.utc)
+            if moment > after and (best is None or moment < best):
+                best, stop = moment, stop or wall + _DST_MARGIN
+
+
+def shortest_gap(pattern: str, tz: str, start: datetime, runs: int = 120) -> timedelta:
+    """The shortest time between two consecutive runs among the next `runs` (enough to see every minute and
+    hour combination of a pattern that repeats daily or more often; a sparser pattern has no short gaps)."""
+    gaps, previous = [], next_run(pattern, tz, start)
+    for _ in range(runs):
+        current = next_run(pattern, tz, previous)
+        gaps.append(current - previous)
+        previous = current
+    return min(gaps)
 
 
 def describe(pattern: str, tz: str) -> str:

@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from app.platform import textsearch
+
 FIELD_TYPES = ("text", "number", "date", "datetime")
 
 
@@ -30,6 +32,7 @@ class Field:
     name: str
     label: str
     type: str = "text"
+    decimals: int | None = None  # numbers written with this many decimals in every format (hours: 2)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,11 @@ class Dataset:
     stored_filters: Callable[[Any], dict] | None = None
     # build(user, filters) instead of build(user): for datasets that read stored_filters (no request in the worker)
     build_takes_filters: bool = False
+    # The fields a new export starts with (the first five when not set)
+    default_fields: tuple[str, ...] = ()
+
+    def initial_fields(self) -> list[str]:
+        return list(self.default_fields) or [f.name for f in self.fields[:5]]
 
     def field_map(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
@@ -153,10 +161,11 @@ register_dataset(Dataset(
     label="Time entries",
     fields=[Field("date", "Date", "date"), Field("member", "Member"), Field("email", "Email"),
             Field("project", "Project"), Field("task", "Task"), Field("duration", "Duration (min)", "number"),
-            Field("hours", "Hours", "number"), Field("description", "Description")],
+            Field("hours", "Hours", "number", decimals=2), Field("description", "Description")],
     build=_time_entries,
+    default_fields=("date", "member", "project", "task", "duration", "hours", "description"),
     date_column="date",
-    filters=[Filter("project", "Project contains", lambda rows, v: rows.c.project.ilike(f"%{v}%")),
+    filters=[Filter("project", "Project contains", lambda rows, v: textsearch.contains(rows.c.project, v)),
              Filter("member", "Member email", lambda rows, v: rows.c.email == v.strip().lower())],
     order_by=("date", "id"),
 ))
@@ -203,7 +212,7 @@ register_dataset(Dataset(
             Field("response_ms", "Response (ms)", "number")],
     build=_api_usage,
     date_column="timestamp",
-    filters=[Filter("endpoint", "Endpoint contains", lambda rows, v: rows.c.endpoint.ilike(f"%{v}%"))],
+    filters=[Filter("endpoint", "Endpoint contains", lambda rows, v: textsearch.contains(rows.c.endpoint, v))],
     allowed=lambda user: user.has_permission("view_usage"),  # the Usage page's rule
     order_by=("timestamp", "id"),
 ))

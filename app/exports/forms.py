@@ -54,3 +54,9 @@ class ScheduleForm(FlaskForm):
     email_recipients = TextAreaField("Recipients", validators=[DataRequired(message="Add at least one recipient.")])
     include_download_link = BooleanField("Include a download link", default=True)
     attach_file = BooleanField("Attach the file (small files only)")
+
+
+class ExportsSettingsForm(FlaskForm):
+    customers_may_schedule = BooleanField("Customers may schedule exports (mailed to themselves only)")
+    verified_recipients = TextAreaField("Verified addresses outside the organization",
+                                        validators=[Optional(), Length(max=10000)])

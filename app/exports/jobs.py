@@ -63,18 +63,22 @@ def deliver_scheduled_export(request_id: int, wait_seconds: float = 60.0) -> str
     if schedule is None:
         return "no schedule"
     message = _message(request, schedule)
-    for recipient in schedule.email_recipients:
+    allowed = services.allowed_recipients(schedule.user)  # as of now: a member who left gets nothing more
+    recipients = [r for r in schedule.email_recipients if r.lower() in allowed]
+    for recipient in recipients:
         del message["To"]
         message["To"] = recipient
         _send(message)
-    return f"sent to {len(schedule.email_recipients)}"
+    return f"sent to {len(recipients)}"
 
 
 def _message(request: ExportRequest, schedule) -> EmailMessage:
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["MAIL_DEFAULT_SENDER"]
-    message["Subject"] = f"Scheduled export: {request.title}"
+    # No user text in the subject: the name and title are the owner's words, and a subject is what a spammer
+    # would want to choose. The body names the schedule for the members it goes to.
+    message["Subject"] = f"Cairn: scheduled export #{request.id} is ready"
     lines = [f"Your scheduled export \"{schedule.name}\" is ready: {request.row_count:,} rows, "
              f"{request.format_label}, {request.file_size:,} bytes.", ""]
     attach = schedule.attach_file and request.file_size <= config.get("EXPORTS_ATTACHMENT_MAX_BYTES", 5 << 20)

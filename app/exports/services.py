@@ -6,12 +6,15 @@ limited to that user's organization (views use platform tenancy on top).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 from typing import Any
 
@@ -92,21 +95,26 @@ def _audit(actor: Actor, action: str, request: ExportRequest | None, **data: Any
 MAX_MINUTES = 24 * 60
 
 
+DURATION_FORMS = (
+    (re.compile(r"(\d{1,2}):([0-5]\d)", re.ASCII), lambda m: int(m[1]) * 60 + int(m[2])),  # 1:30
+    (re.compile(r"(\d{1,2}(?:\.\d{1,4})?)h", re.ASCII), lambda m: round(Decimal(m[1]) * 60)),  # 1.5h
+    (re.compile(r"(\d{1,2})h(\d{1,2})m?", re.ASCII), lambda m: int(m[1]) * 60 + int(m[2])),  # 1h30m
+    (re.compile(r"(\d{1,4})m?", re.ASCII), lambda m: int(m[1])),  # 90, 45m
+)
+DURATION_HELP = "Enter a duration like 1:30, 90 (minutes), 45m, 1.5h or 1h30m."
+
+
 def parse_duration(text: str) -> int:
-    """'1:30', '90', '1.5h', '45m' -> minutes."""
+    """'1:30', '90', '45m', '1.5h', '1h30m' -> minutes. Anything else (signs, 'inf', 'nan', '1:-30',
+    exponents, minutes past 59 after a colon) is refused with a message for the field, never guessed."""
     value = (text or "").strip().lower().replace(" ", "")
-    try:
-        if ":" in value:
-            hours, minutes = value.split(":", 1)
-            total = int(hours or 0) * 60 + int(minutes or 0)
-        elif value.endswith("h"):
-            total = round(float(value[:-1]) * 60)
-        elif value.endswith("m"):
-            total = int(value[:-1])
-        else:
-            total = int(value)
-    except ValueError:
-        raise ExportError("Enter a duration like 1:30, 90 (minutes) or 1.5h.", "duration") from None
+    for pattern, minutes in DURATION_FORMS:
+        match = pattern.fullmatch(value)
+        if match:
+            total = minutes(match)
+            break
+    else:
+        raise ExportError(DURATION_HELP, "duration")
     if total <= 0 or total > MAX_MINUTES:
         raise ExportError("A duration must be more than 0 minutes and at most 24 hours.", "duration")
     return total
@@ -420,8 +428,17 @@ def download_filename(request: ExportRequest) -> str:
 
 
 # --------------------------------------------------------------------------- running an export
-def _describe_filters(request: ExportRequest) -> str:
-    parts = [f"{k}: {v}" for k, v in (request.filters or {}).items()]
+def _date_format(user) -> str:
+    prefs = getattr(user, "preferences", None)
+    return (getattr(prefs, "preferred_date_format", None) or "iso") if prefs is not None else "iso"
+
+
+def _describe_filters(request: ExportRequest, dataset=None) -> str:
+    """The filters a reader of the report chose, by their labels; internal ones (the workspace id a dataset
+    stores for the worker) are not the reader's business and stay out."""
+    labels = {f.name: f.label for f in (dataset.filters if dataset is not None else [])}
+    parts = [f"{labels.get(k, k)}: {v}" for k, v in (request.filters or {}).items()
+             if dataset is None or k in labels]
     if request.date_range_start or request.date_range_end:
         lo = request.date_range_start.date().isoformat() if request.date_range_start else "…"
         hi = request.date_range_end.date().isoformat() if request.date_range_end else "…"
@@ -473,15 +490,18 @@ def _export_write(request: ExportRequest, progress) -> None:
     batch = setting("EXPORTS_BATCH_SIZE", 5000)
     # Optional pacing between batches, so a huge export doesn't monopolise a busy database.
     pause = setting("EXPORTS_BATCH_PAUSE_SECONDS", 0.0)
-    options = {"title": request.title, "subtitle": _describe_filters(request),
-               "landscape": bool(template and template.landscape),
-               "generated_at": utcnow().strftime("%Y-%m-%d %H:%M UTC")}
+    specs = [dataset.field_map()[f] for f in fields]
+    options = {"title": request.title, "subtitle": _describe_filters(request, dataset),
+               "landscape": bool(template and template.landscape), "specs": specs,
+               "date_format": _date_format(user), "generated_at": utcnow().strftime("%Y-%m-%d %H:%M UTC")}
     if request.format == "pdf":
         options["landscape"] = options["landscape"] or len(fields) > 6
     written = 0
     with db.engine.connect() as connection:  # its own connection: progress commits must not end the cursor
-        use_copy = (request.format == "csv" and connection.dialect.name == "postgresql"
-                    and setting("EXPORTS_CSV_COPY", True))
+        copy_columns = None
+        if request.format == "csv" and connection.dialect.name == "postgresql" and setting("EXPORTS_CSV_COPY", True):
+            copy_columns = _copy_columns(stmt, specs)
+        use_copy = copy_columns is not None
         if use_copy:  # the count and the COPY see one snapshot, so row_count is exact
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
         total = count_rows(connection, stmt)
@@ -489,11 +509,16 @@ def _export_write(request: ExportRequest, progress) -> None:
         last = time.monotonic()
         with storage.atomic_write(relative) as handle:
             if use_copy:
-                written = _copy_csv(connection, stmt, headers, handle, progress, total)
+                written = _copy_csv(connection, stmt, copy_columns, headers, specs, handle, progress, total)
                 writer = None
             else:
-                writer = WRITERS[request.format](handle, headers, fields, **options)
-                result = connection.execution_options(yield_per=batch).execute(stmt)
+                rendered = _json_rows(stmt, fields, specs) if (
+                    request.format == "json" and connection.dialect.name == "postgresql"
+                    and setting("EXPORTS_JSON_IN_SQL", True)) else None
+                writer = WRITERS[request.format](handle, headers, fields, prerendered=rendered is not None,
+                                                 **options)
+                result = connection.execution_options(yield_per=batch).execute(
+                    stmt if rendered is None else rendered)
             for part in ([] if writer is None else result.partitions()):
                 writer.write_rows(part)
                 written += len(part)
@@ -523,28 +548,78 @@ def _export_write(request: ExportRequest, progress) -> None:
         _enqueue_delivery(request.id)
 
 
-def _copy_csv(connection, stmt: sa.Select, headers: list[str], handle, progress, total: int) -> int:
-    """CSV on PostgreSQL: the same select (tenant and role limits included) through COPY TO STDOUT.
+def _copy_columns(stmt: sa.Select, specs: list) -> list | None:
+    """The select's columns formatted in SQL exactly as the Python CSV writer formats values (writers.text_value),
+    so COPY gives the same bytes as the SQLite path; None when a column has a type COPY cannot match (JSON)."""
+    from sqlalchemy.types import TypeDecorator
 
-    Formula neutralisation moves into SQL (a CASE per text column), so the
-    file matches the Python writer's; COPY streams in chunks, memory stays flat.
-    """
-    import csv
-    import io
+    from app.exports.writers import FORMULA_PREFIXES
 
-    from app.exports.writers import FORMULA_PREFIXES, neutralise
+    single = len(specs) == 1
+    columns = []
+    for column, spec in zip(stmt.selected_columns, specs):
+        kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+        decimals = getattr(spec, "decimals", None)
+        if isinstance(kind, sa.Boolean):
+            text = sa.case((column.is_(True), "true"), (column.is_(False), "false"))
+        elif isinstance(kind, sa.DateTime):
+            text = sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        elif isinstance(kind, sa.Date):
+            text = sa.func.to_char(column, "YYYY-MM-DD")
+        elif isinstance(kind, (sa.Numeric, sa.Float)) and decimals is not None:
+            text = sa.cast(sa.func.round(sa.cast(column, sa.Numeric), decimals), sa.Text)
+        elif isinstance(kind, (sa.Integer, sa.Numeric)):
+            text = sa.cast(column, sa.Text)
+        elif isinstance(kind, sa.String):
+            text = sa.case((sa.func.substr(column, 1, 1).in_(list(FORMULA_PREFIXES)), sa.literal("'") + column),
+                           else_=column)
+        else:
+            return None
+        # COPY writes NULL as nothing and '' as "": one empty form, as the Python writer has
+        text = sa.func.coalesce(text, "") if single else sa.func.nullif(text, "")
+        columns.append(text.label(column.name))
+    return columns
 
-    def safe(column):
-        if isinstance(column.type, sa.String):
-            return sa.case((sa.func.substr(column, 1, 1).in_(list(FORMULA_PREFIXES)), sa.literal("'") + column),
-                           else_=column).label(column.name)
-        return column
 
-    safe_stmt = stmt.with_only_columns(*[safe(c) for c in stmt.selected_columns], maintain_column_froms=True)
+def _json_rows(stmt: sa.Select, fields: list[str], specs: list) -> sa.Select | None:
+    """JSON on PostgreSQL: each row's object rendered by the database, character for character what the Python
+    writer makes (writers.json_text: to_json escapes strings as Python's encoder does, numbers and booleans as
+    their text); None when a column has a type the database cannot render the same way (JSON columns)."""
+    from sqlalchemy.types import TypeDecorator
+
+    parts: list = []
+    for index, (column, spec) in enumerate(zip(stmt.selected_columns, specs)):
+        kind = column.type.impl_instance if isinstance(column.type, TypeDecorator) else column.type
+        decimals = getattr(spec, "decimals", None)
+        if isinstance(kind, sa.Boolean):
+            text = sa.case((column.is_(True), "true"), (column.is_(False), "false"))
+        elif isinstance(kind, sa.DateTime):
+            text = sa.func.to_json(sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+        elif isinstance(kind, sa.Date):
+            text = sa.func.to_json(sa.func.to_char(column, "YYYY-MM-DD"))
+        elif isinstance(kind, (sa.Numeric, sa.Float)) and decimals is not None:
+            text = sa.func.round(sa.cast(column, sa.Numeric), decimals)
+        elif isinstance(kind, (sa.Integer, sa.Numeric)) and not isinstance(kind, sa.Float):
+            text = column
+        elif isinstance(kind, sa.String):
+            text = sa.func.to_json(column)
+        else:
+            return None
+        key = ("{" if index == 0 else ", ") + json.dumps(fields[index]) + ": "
+        parts += [sa.literal(key), sa.func.coalesce(sa.cast(text, sa.Text), "null")]
+    return stmt.with_only_columns(sa.func.concat(*parts, sa.literal("}")).label("json"),
+                                  maintain_column_froms=True)
+
+
+def _copy_csv(connection, stmt: sa.Select, columns: list, headers: list[str], specs: list, handle, progress,
+              total: int) -> int:
+    """CSV on PostgreSQL: the same select (tenant and role limits included) through COPY TO STDOUT, every
+    column formatted in SQL (`_copy_columns`); COPY streams in chunks, memory stays flat."""
+    from app.exports.writers import csv_line, header_labels, neutralise
+
+    safe_stmt = stmt.with_only_columns(*columns, maintain_column_froms=True)
     compiled = safe_stmt.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow([neutralise(h) for h in headers])
-    handle.write(("\ufeff" + header.getvalue()).encode("utf-8"))
+    handle.write(("\ufeff" + csv_line([neutralise(h) for h in header_labels(headers, specs)])).encode("utf-8"))
     lines, last = 0, time.monotonic()
     with connection.connection.driver_connection.cursor() as cursor:
         with cursor.copy(f"COPY ({compiled.string}) TO STDOUT WITH (FORMAT csv)", compiled.params) as copy:
@@ -596,27 +671,82 @@ def schedules_visible(user) -> sa.Select:
     return stmt
 
 
-def _parse_recipients(text: str) -> list[str]:
+# Scheduled mail is not a relay: members of the organization (or addresses an admin verified) only, no user
+# text in the subject, a minimum interval, quotas per organization, customers only if an admin allows it.
+CUSTOMERS_MAY_SCHEDULE = "exports_customers_may_schedule"
+VERIFIED_RECIPIENTS = "exports_verified_recipients"
+MAX_RECIPIENTS = 20
+
+
+def _emails(text: str, field: str) -> list[str]:
     from email_validator import EmailNotValidError, validate_email
 
-    recipients = []
+    found = []
     for item in (text or "").replace(";", ",").replace("\n", ",").split(","):
         item = item.strip()
         if not item:
             continue
         try:
-            recipients.append(validate_email(item, check_deliverability=False).normalized)
+            found.append(validate_email(item, check_deliverability=False).normalized.lower())
         except EmailNotValidError:
-            raise ExportError(f"{item!r} is not an email address.", "email_recipients") from None
+            raise ExportError(f"{item!r} is not an email address.", field) from None
+    return list(dict.fromkeys(found))
+
+
+def schedule_allowed(user) -> bool:
+    """Customers schedule exports only where an admin allowed it (Exports settings)."""
+    return user.role != "customer" or bool(user.organization.setting(CUSTOMERS_MAY_SCHEDULE, False))
+
+
+def allowed_recipients(user) -> set[str]:
+    """Who this user's scheduled exports may be mailed to: the organization's active members (a customer: only
+    themselves) and the addresses an admin verified."""
+    from app.accounts.models import User
+
+    verified = set(user.organization.setting(VERIFIED_RECIPIENTS, []) or [])
+    if user.role == "customer":
+        return {user.email.lower()} | verified
+    members = db.session.scalars(sa.select(sa.func.lower(User.email)).where(
+        User.organization_id == user.organization_id, User.is_active.is_(True)))
+    return set(members) | verified
+
+
+def _parse_recipients(text: str, user) -> list[str]:
+    recipients = _emails(text, "email_recipients")
     if not recipients:
         raise ExportError("Add at least one recipient.", "email_recipients")
-    if len(recipients) > 20:
-        raise ExportError("At most 20 recipients.", "email_recipients")
-    return list(dict.fromkeys(recipients))
+    if len(recipients) > MAX_RECIPIENTS:
+        raise ExportError(f"At most {MAX_RECIPIENTS} recipients.", "email_recipients")
+    allowed = allowed_recipients(user)
+    strangers = [r for r in recipients if r not in allowed]
+    if strangers:
+        who = "yourself" if user.role == "customer" else "members of your organization"
+        raise ExportError(f"{', '.join(strangers[:3])}: scheduled exports go to {who} only, or to addresses an "
+                          "admin has verified in Exports settings.", "email_recipients")
+    return recipients
+
+
+def _check_interval(pattern: str, timezone_name: str) -> None:
+    minimum = setting("EXPORTS_SCHEDULE_MIN_MINUTES", 15)
+    gap = cron.shortest_gap(pattern, timezone_name, utcnow())
+    if gap < timedelta(minutes=minimum):
+        raise ExportError(f"Runs would be {int(gap.total_seconds() // 60)} minutes apart; schedules run at most "
+                          f"every {minimum} minutes.", "cron_pattern")
+
+
+def _check_schedule_quota(user, schedule: ExportSchedule | None) -> None:
+    limit = setting("EXPORTS_SCHEDULES_PER_ORGANIZATION", 25)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(ExportSchedule).where(
+        ExportSchedule.organization_id == user.organization_id,
+        ExportSchedule.id != (schedule.id if schedule is not None else -1))) or 0
+    if count >= limit:
+        raise ExportError(f"Your organization has {count} schedules, its limit; delete one first.")
 
 
 def _schedule_values(*, user, name: str, template: ExportTemplate | None, cron_pattern: str, timezone_name: str,
                      recipients: str, include_download_link: bool, attach_file: bool) -> dict:
+    if not schedule_allowed(user):
+        raise ExportError("Customers can't schedule exports in this organization; ask an admin to allow it.")
     name = (name or "").strip()
     if not name:
         raise ExportError("Give the schedule a name.", "name")
@@ -627,18 +757,34 @@ def _schedule_values(*, user, name: str, template: ExportTemplate | None, cron_p
         cron.check_timezone(timezone_name)
     except cron.CronError as exc:
         raise ExportError(str(exc), exc.field) from None
+    _check_interval(pattern, timezone_name)
     ds = get_dataset(template.dataset)
     if ds is None or not ds.allowed(user):
         raise ExportError("Your role can't export this template's data.", "template_id")
     if not include_download_link and not attach_file:
         raise ExportError("Send a link, the file, or both.", "include_download_link")
     return {"name": name[:255], "template_id": template.id, "cron_pattern": pattern, "timezone": timezone_name,
-            "email_recipients": _parse_recipients(recipients), "include_download_link": bool(include_download_link),
-            "attach_file": bool(attach_file)}
+            "email_recipients": _parse_recipients(recipients, user),
+            "include_download_link": bool(include_download_link), "attach_file": bool(attach_file)}
+
+
+def exports_settings_update(*, actor: Actor, customers_may_schedule: bool, verified_recipients: str):
+    """An admin's Exports settings: may customers schedule, and which outside addresses the admin vouches for."""
+    if actor.user.role != "admin":
+        raise ExportError("Only an admin can change the exports settings.")
+    organization = actor.user.organization
+    addresses = _emails(verified_recipients, "verified_recipients")
+    if len(addresses) > 100:
+        raise ExportError("At most 100 verified addresses.", "verified_recipients")
+    organization.settings = {**(organization.settings or {}), CUSTOMERS_MAY_SCHEDULE: bool(customers_may_schedule),
+                             VERIFIED_RECIPIENTS: addresses}
+    db.session.commit()
+    return organization
 
 
 def schedule_create(*, actor: Actor, **values: Any) -> ExportSchedule:
     data = _schedule_values(user=actor.user, **values)
+    _check_schedule_quota(actor.user, None)
     schedule = ExportSchedule(organization_id=actor.user.organization_id, user_id=actor.user.id,
                               next_run=cron.next_run(data["cron_pattern"], data["timezone"], utcnow()), **data)
     db.session.add(schedule)
@@ -711,6 +857,13 @@ def _schedule_fire(schedule_id: int, now: datetime) -> ExportRequest | None:
         user = db.session.get(User, schedule.user_id)
         schedule.last_run = now
         schedule.next_run = cron.next_run(schedule.cron_pattern, schedule.timezone, max(now, slot))
+        if not schedule_allowed(user):
+            raise ExportError("Customers may no longer schedule exports in this organization.")
+        if _over_daily_quota(schedule.organization_id, now):
+            db.session.commit()  # the slot is skipped: next_run moved on, nothing created
+            log.warning("schedule #%s skipped: the organization's daily quota of scheduled exports is used",
+                        schedule_id)
+            return None
         request = export_request_create(
             actor=Actor(user), title=f"{schedule.name} ({slot.strftime('%Y-%m-%d %H:%M')} UTC)",
             format=template.format, dataset=template.dataset, fields=template.fields, template=template,
@@ -726,6 +879,16 @@ def _schedule_fire(schedule_id: int, now: datetime) -> ExportRequest | None:
         return None
     job_submit(request)
     return request
+
+
+def _over_daily_quota(organization_id: int, now: datetime) -> bool:
+    """At most EXPORTS_SCHEDULED_RUNS_PER_DAY scheduled exports (each one mail per recipient) per organization
+    in any 24 hours."""
+    limit = setting("EXPORTS_SCHEDULED_RUNS_PER_DAY", 100)
+    runs = db.session.scalar(sa.select(sa.func.count()).select_from(ExportRequest).where(
+        ExportRequest.organization_id == organization_id, ExportRequest.is_scheduled.is_(True),
+        ExportRequest.created_at >= now - timedelta(days=1))) or 0
+    return runs >= limit
 
 
 def export_reconciled_failure(request_id: int, reason: str) -> None:

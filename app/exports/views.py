@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from app.exports import bp, cron, services
 from app.exports.datasets import datasets_for, get_dataset
-from app.exports.forms import ExportForm, ScheduleForm, ShareForm, TemplateForm, TimeEntryForm
+from app.exports.forms import ExportForm, ExportsSettingsForm, ScheduleForm, ShareForm, TemplateForm, TimeEntryForm
 from app.exports.models import AUDIT_ACTIONS, ExportAuditLog, ExportRequest, ExportSchedule, ExportTemplate, TimeEntry
 from app.exports.services import Actor, ExportError
 from app.exports.writers import CONTENT_TYPES
@@ -191,8 +191,11 @@ def _export_form_context(form: ExportForm, dataset_name: str, template: ExportTe
                               for f in dataset.filters}}
 
 
-def _filters_from_form(dataset) -> dict:
+def _filters_from_form(dataset, defaults: dict | None = None) -> dict:
     values = {f.name: request.form.get(f"filter_{f.name}", "").strip() for f in dataset.filters}
+    for name, value in (defaults or {}).items():
+        if name in values and not values[name]:
+            values[name] = value
     if dataset.stored_filters is not None:  # taken from the session (never the form), kept with the request
         values.update(dataset.stored_filters(current_user))
     return values
@@ -221,15 +224,22 @@ def request_new():
         return render_template("exports/new.html", **context), 422
     if request.method == "GET":
         if not form.selected_fields.data:
-            form.selected_fields.data = [f.name for f in dataset.fields[:5]]
+            form.selected_fields.data = dataset.initial_fields()
         return render_template("exports/new.html", **context)
     if form.validate():
         chosen = _template_or_404(form.template_id.data) if form.template_id.data else None
+        if chosen is not None and chosen.dataset != dataset.name:
+            form.template_id.errors = ["This template exports other data; open it from the Templates page."]
+            return render_template("exports/new.html", **context), 422
+        defaults = None
+        if chosen is not None and template != chosen:
+            defaults = _apply_template(form, chosen)  # picked in the menu: its format and fields, not the defaults
         try:
             row = services.export_request_create(
                 actor=_actor(), title=form.title.data, description=form.description.data, format=form.format.data,
                 dataset=dataset.name, fields=form.selected_fields.data or [], template=chosen,
-                filters=_filters_from_form(dataset), date_from=form.date_from.data, date_to=form.date_to.data)
+                filters=_filters_from_form(dataset, defaults), date_from=form.date_from.data,
+                date_to=form.date_to.data)
         except ExportError as exc:
             db.session.rollback()
             _form_failed(form, exc)
@@ -237,6 +247,14 @@ def request_new():
             flash("Export started. It appears below when it is ready.", "success")
             return redirect(url_for("exports.request_detail", request_id=row.id))
     return render_template("exports/new.html", **context), 422
+
+
+def _apply_template(form: ExportForm, template: ExportTemplate) -> dict:
+    """A template chosen in the form's menu (not the one the page was opened with, whose values the user saw
+    and may have changed) decides the format and fields; its default filters fill the empty ones."""
+    form.format.data = template.format
+    form.selected_fields.data = list(template.fields)
+    return dict(template.default_filters or {})
 
 
 @bp.route("/preview", methods=["POST"])
@@ -441,7 +459,8 @@ def _schedule_or_404(schedule_id: int) -> ExportSchedule:
 @login_required
 def schedules():
     stmt = services.schedules_visible(current_user).order_by(ExportSchedule.name, ExportSchedule.id)
-    return render_template("exports/schedules.html", page=paginate(stmt), describe=cron.describe)
+    return render_template("exports/schedules.html", page=paginate(stmt), describe=cron.describe,
+                           may_schedule=services.schedule_allowed(current_user))
 
 
 def _schedule_form(form: ScheduleForm) -> ScheduleForm:
@@ -468,10 +487,18 @@ def _int(value) -> int:
         return -1
 
 
+def _schedules_refused():
+    return render_template("errors/error.html", status=403, title="Schedules are off for customers",
+                           message="Customers can't schedule exports in this organization; ask an admin to allow "
+                                   "it in Exports settings."), 403
+
+
 @bp.route("/schedules/new", methods=["GET", "POST"])
 @login_required
 @idempotent("exports.index")
 def schedule_new():
+    if not services.schedule_allowed(current_user):
+        return _schedules_refused()
     form = _schedule_form(ScheduleForm(formdata=None) if request.method == "GET" else ScheduleForm())
     if request.method == "GET":
         form.email_recipients.data = current_user.email
@@ -527,6 +554,27 @@ def schedule_delete(schedule_id: int):
     services.schedule_delete(schedule=_schedule_or_404(schedule_id))
     flash("Schedule deleted.", "success")
     return redirect(url_for("exports.schedules"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@roles_required("admin")
+def settings():
+    organization = current_user.organization
+    form = ExportsSettingsForm()
+    if request.method == "GET":
+        form.customers_may_schedule.data = bool(organization.setting(services.CUSTOMERS_MAY_SCHEDULE, False))
+        form.verified_recipients.data = "\n".join(organization.setting(services.VERIFIED_RECIPIENTS, []) or [])
+    elif form.validate_on_submit():
+        try:
+            services.exports_settings_update(actor=_actor(), customers_may_schedule=form.customers_may_schedule.data,
+                                             verified_recipients=form.verified_recipients.data)
+        except ExportError as exc:
+            db.session.rollback()
+            _form_failed(form, exc)
+        else:
+            flash("Exports settings saved.", "success")
+            return redirect(url_for("exports.settings"))
+    return render_template("exports/settings.html", form=form), _status(form)
 
 
 # --------------------------------------------------------------------------- audit and usage

@@ -5,12 +5,18 @@ headers, and then `write_rows(batch)` repeatedly; `close()` finishes the file.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
-from datetime import date, datetime, timedelta
+import math
+import re
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from json.encoder import py_encode_basestring
 from typing import IO, Any, Iterable
+
+try:  # the C encoder when present: the same escapes, faster
+    from _json import encode_basestring
+except ImportError:  # pragma: no cover
+    encode_basestring = py_encode_basestring
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 EXCEL_MAX_ROWS = 1_048_576  # including the header row: 1,048,575 data rows per sheet
@@ -26,65 +32,184 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
+# --------------------------------------------------------------------------- values in files
+# One rendering for CSV and JSON, whichever database the rows came from (the README's "File formats"):
+# timestamps in UTC as 2026-12-05T18:50:33Z, dates 2026-12-05, booleans true/false, numbers as the database
+# holds them with a field's fixed decimals (hours: 4.00), empty for NULL.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def utc_timestamp(value: datetime) -> str:
+    value = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value.strftime(TIMESTAMP_FORMAT)
+
+
+def _decimals(spec) -> int | None:
+    return getattr(spec, "decimals", None)
+
+
+def number_text(value: Any, decimals: int | None) -> str:
+    if decimals is not None:
+        return f"{Decimal(str(value)):.{decimals}f}" if isinstance(value, float) else f"{value:.{decimals}f}"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def text_value(value: Any, decimals: int | None = None) -> str:
+    """A value as CSV text (before neutralisation)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        return number_text(value, decimals)
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+        return utc_timestamp(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, timedelta):
+        return number_text(value.total_seconds(), None)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def json_value(value: Any, decimals: int | None = None) -> Any:
+    """A value for JSON: numbers stay numbers (with a field's decimals rounded the same way), the rest as in CSV."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, (float, Decimal)):
+        return float(number_text(value, decimals)) if decimals is not None else float(value)
+    if isinstance(value, timedelta):
         return value.total_seconds()
-    return value
+    return text_value(value, decimals)
+
+
+def plain(value: Any) -> Any:
+    """Kept for other callers: JSON-ready values."""
+    return json_value(value)
+
+
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def csv_field(text: str) -> str:
+    """PostgreSQL COPY's CSV rules, so both paths give the same bytes: quoted (inner quotes doubled) when it
+    holds a comma, a quote, CR or LF, or is exactly the end-of-data marker \\."""
+    if _NEEDS_QUOTES.search(text) or text == "\\.":
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_line(texts: list[str]) -> str:
+    if len(texts) == 1 and not texts[0]:
+        return '""\n'  # a lone empty field is written quoted, or the line would read as no row at all
+    return ",".join(map(csv_field, texts)) + "\n"
+
+
+def header_labels(headers: list[str], specs: list | None) -> list[str]:
+    """Headers, a timestamp column saying its zone: "Joined (UTC)"."""
+    specs = specs or [None] * len(headers)
+    return [f"{h} (UTC)" if getattr(spec, "type", "") == "datetime" and "UTC" not in h else h
+            for h, spec in zip(headers, specs)]
 
 
 class CsvWriter:
-    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], **_: Any) -> None:
-        self.text = io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=False)
-        self.text.write("\ufeff")  # so Excel opens UTF-8 correctly
-        self.writer = csv.writer(self.text)
-        self.writer.writerow([neutralise(h) for h in headers])
+    """UTF-8 with a BOM (so Excel opens it as UTF-8), LF line endings, COPY's quoting rules."""
+
+    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, specs: list | None = None,
+                 **_: Any) -> None:
+        self.handle = handle
+        self.decimals = [_decimals(spec) for spec in (specs or [None] * len(fields))]
+        handle.write(("\ufeff" + csv_line([neutralise(h) for h in header_labels(headers, specs)])).encode("utf-8"))
 
     def write_rows(self, rows: Iterable[tuple]) -> None:
-        self.writer.writerows([neutralise(plain(v)) for v in row] for row in rows)
+        decimals = self.decimals
+        self.handle.write("".join(
+            csv_line([neutralise(v) if isinstance(v, str) else text_value(v, d) for v, d in zip(row, decimals)])
+            for row in rows
+        ).encode("utf-8"))
 
     def close(self) -> None:
-        self.text.flush()
-        self.text.detach()  # the handle belongs to atomic_write
+        pass  # the handle belongs to atomic_write
+
+
+def json_text(value: Any, decimals: int | None = None) -> str:
+    """A value as JSON text: what PostgreSQL's to_json and numeric text give for the same value (services.
+    _json_rows renders rows there): strings escaped as Python's encoder does, numbers as the database holds
+    them (a field's fixed decimals: 1.00), timestamps and dates as strings, as in CSV."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (float, Decimal)):
+        return number_text(value, decimals) if math.isfinite(value) else "null"
+    if isinstance(value, str):
+        return encode_basestring(value)
+    if isinstance(value, timedelta):
+        return number_text(value.total_seconds(), None)
+    return encode_basestring(text_value(value, decimals))
 
 
 class JsonWriter:
-    """A JSON array of objects keyed by field name, written incrementally."""
+    """A JSON array of objects keyed by field name, one object a line, written incrementally.
 
-    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], **_: Any) -> None:
+    Rows are tuples of values, or (prerendered) one-column rows holding each object's text, rendered by
+    PostgreSQL the same way."""
+
+    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, specs: list | None = None,
+                 prerendered: bool = False, **_: Any) -> None:
         self.handle = handle
-        self.fields = fields
+        self.keys = [("{" if i == 0 else ", ") + json.dumps(f) + ": " for i, f in enumerate(fields)]
+        self.decimals = [_decimals(spec) for spec in (specs or [None] * len(fields))]
+        self.prerendered = prerendered
         self.first = True
         handle.write(b"[")
 
+    def _object(self, row: tuple) -> str:
+        return "".join(key + json_text(value, d) for key, value, d in zip(self.keys, row, self.decimals)) + "}"
+
     def write_rows(self, rows: Iterable[tuple]) -> None:
-        chunks = []
-        for row in rows:
-            chunks.append(("\n" if self.first else ",\n")
-                          + json.dumps(dict(zip(self.fields, (plain(v) for v in row))), ensure_ascii=False))
-            self.first = False
-        self.handle.write("".join(chunks).encode("utf-8"))
+        objects = [row[0] for row in rows] if self.prerendered else [self._object(row) for row in rows]
+        if not objects:
+            return
+        self.handle.write((("\n" if self.first else ",\n") + ",\n".join(objects)).encode("utf-8"))
+        self.first = False
 
     def close(self) -> None:
         self.handle.write(b"\n]\n")
 
 
+EXCEL_DATE_FORMATS = {"iso": "yyyy-mm-dd", "us": "mm/dd/yyyy", "eu": "dd.mm.yyyy"}
+
+
 class ExcelWriter:
-    """xlsxwriter in constant_memory mode; a new sheet past 1,048,575 data rows."""
+    """xlsxwriter in constant_memory mode; a new sheet past 1,048,575 data rows.
+
+    Dates, timestamps (UTC, said in the header), durations and numbers are native Excel values with number
+    formats, so a spreadsheet sorts, filters and sums them; text stays text (formula-neutralised).
+    """
 
     def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, title: str = "Export",
-                 max_rows: int = EXCEL_MAX_ROWS, **_: Any) -> None:
+                 max_rows: int = EXCEL_MAX_ROWS, specs: list | None = None, date_format: str = "iso",
+                 **_: Any) -> None:
         import xlsxwriter
 
         self.workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "strings_to_formulas": False,
                                                      "strings_to_urls": False, "strings_to_numbers": False})
-        self.headers = [neutralise(h) for h in headers]
+        self.headers = [neutralise(h) for h in header_labels(headers, specs)]
         self.bold = self.workbook.add_format({"bold": True})
+        day = EXCEL_DATE_FORMATS.get(date_format, EXCEL_DATE_FORMATS["iso"])
+        self.date_format = self.workbook.add_format({"num_format": day})
+        self.datetime_format = self.workbook.add_format({"num_format": day + " hh:mm:ss"})
+        self.duration_format = self.workbook.add_format({"num_format": "[h]:mm:ss"})
+        self.number_formats = [self.workbook.add_format({"num_format": "0." + "0" * d}) if d else None
+                               for d in (_decimals(spec) for spec in (specs or [None] * len(headers)))]
         self.max_rows = max_rows
         self.sheets = 0
         self._new_sheet()
@@ -100,86 +225,41 @@ class ExcelWriter:
             if self.row >= self.max_rows:
                 self._new_sheet()
             for col, value in enumerate(row):
-                value = plain(value)
-                if value is None:
-                    continue
-                if isinstance(value, bool):
-                    self.sheet.write_boolean(self.row, col, value)
-                elif isinstance(value, (int, float)):
-                    self.sheet.write_number(self.row, col, value)
-                else:
-                    self.sheet.write_string(self.row, col, neutralise(str(value)))
+                if value is not None:
+                    self._write(col, value)
             self.row += 1
+
+    def _write(self, col: int, value: Any) -> None:
+        sheet, row = self.sheet, self.row
+        if isinstance(value, bool):
+            sheet.write_boolean(row, col, value)
+        elif isinstance(value, (int, float, Decimal)):
+            sheet.write_number(row, col, float(value), self.number_formats[col] if col < len(self.number_formats)
+                               else None)
+        elif isinstance(value, datetime):
+            moment = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+            moment = moment.replace(microsecond=0)  # whole seconds, as CSV and JSON write them
+            sheet.write_datetime(row, col, moment, self.datetime_format)
+        elif isinstance(value, date):
+            sheet.write_datetime(row, col, value, self.date_format)
+        elif isinstance(value, timedelta):
+            sheet.write_number(row, col, value.total_seconds() / 86400, self.duration_format)
+        else:
+            sheet.write_string(row, col, neutralise(text_value(value)))
 
     def close(self) -> None:
         self.workbook.close()
 
 
-class PdfWriter:
-    """A paginated table report drawn on a reportlab canvas: title, filters, generated-at, page numbers."""
+def _pdf_writer(*args: Any, **kwargs: Any):
+    from app.exports.pdf import PdfWriter
 
-    def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, title: str = "Export",
-                 subtitle: str = "", landscape: bool = False, generated_at: str = "", **_: Any) -> None:
-        from reportlab.lib.pagesizes import A4, landscape as to_landscape
-        from reportlab.pdfgen import canvas
-
-        self.size = to_landscape(A4) if landscape else A4
-        self.canvas = canvas.Canvas(handle, pagesize=self.size, pageCompression=1)
-        self.canvas.setTitle(title)
-        self.headers = headers
-        self.title = title
-        self.subtitle = subtitle
-        self.generated_at = generated_at
-        self.page = 0
-        width = self.size[0] - 72
-        self.col_width = width / max(1, len(headers))
-        self.chars = max(4, int(self.col_width / 4.6))
-        self._start_page()
-
-    def _start_page(self) -> None:
-        self.page += 1
-        c = self.canvas
-        top = self.size[1] - 36
-        if self.page == 1:
-            c.setFont("Helvetica-Bold", 14)
-            c.drawString(36, top - 6, self.title[:120])
-            c.setFont("Helvetica", 8)
-            c.drawString(36, top - 20, f"Generated {self.generated_at}")
-            if self.subtitle:
-                c.drawString(36, top - 31, self.subtitle[:180])
-            top -= 44
-        c.setFont("Helvetica-Bold", 8)
-        for i, header in enumerate(self.headers):
-            c.drawString(36 + i * self.col_width, top, str(header)[: self.chars])
-        c.line(36, top - 3, self.size[0] - 36, top - 3)
-        c.setFont("Helvetica", 8)
-        self.y = top - 14
-
-    def _end_page(self) -> None:
-        c = self.canvas
-        c.setFont("Helvetica", 7)
-        c.drawRightString(self.size[0] - 36, 20, f"Page {self.page}")
-        c.showPage()
-
-    def write_rows(self, rows: Iterable[tuple]) -> None:
-        c = self.canvas
-        for row in rows:
-            if self.y < 40:
-                self._end_page()
-                self._start_page()
-            for i, value in enumerate(row):
-                value = plain(value)
-                c.drawString(36 + i * self.col_width, self.y, "" if value is None else str(value)[: self.chars])
-            self.y -= 11
-
-    def close(self) -> None:
-        self._end_page()
-        self.canvas.save()
+    return PdfWriter(*args, **kwargs)
 
 
-WRITERS = {"csv": CsvWriter, "json": JsonWriter, "excel": ExcelWriter, "pdf": PdfWriter}
+WRITERS = {"csv": CsvWriter, "json": JsonWriter, "excel": ExcelWriter, "pdf": _pdf_writer}
 CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Werkzeug adds "; charset=utf-8" to text/* types: once, not twice
     "json": "application/json",
     "excel": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",

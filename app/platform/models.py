@@ -43,6 +43,8 @@ class UTCDateTime(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
+        elif value is not None:
+            value = value.astimezone(timezone.utc)  # whatever zone the session ran in: UTC in the app
         return value
 
 

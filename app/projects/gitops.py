@@ -119,8 +119,22 @@ def build_repository(directory: Path, files: Iterable[tuple[str, bytes, bool]], 
         porcelain.commit(repo, message=message.encode("utf-8"), author=ident, committer=ident,
                          author_timestamp=timestamp, commit_timestamp=timestamp, author_timezone=0,
                          commit_timezone=0)
+        _index_without_stat_data(repo, timestamp)
     finally:
         repo.close()
+
+
+def _index_without_stat_data(repo, timestamp: int) -> None:
+    """.git/index caches each file's stat data (inode, device, times, owner): different on every build, so an
+    archive holding it would never be byte-identical. Keep the content facts (mode, size, sha) and give every
+    entry the commit's time and no owner; git re-reads a file whose stat data don't match, nothing more."""
+    import dataclasses
+
+    index = repo.open_index()
+    for path, entry in list(index.items()):
+        index[path] = dataclasses.replace(entry, ctime=(timestamp, 0), mtime=(timestamp, 0), dev=0, ino=0,
+                                          uid=0, gid=0)
+    index.write()
 
 
 def push(directory: Path, url: str, *, branch: str = "main", username: str = "", password: str = "") -> str:

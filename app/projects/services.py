@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
-from app.platform import storage
+from app.platform import storage, textsearch
 from app.platform.jobs import JobError, job_submit
 from app.platform.models import utcnow
 from app.projects import archives, gitops, templating
@@ -159,10 +159,8 @@ def projects_query(*, organization_id: int, owner_id: int, project_type: str | N
         stmt = stmt.where(Project.is_draft.is_(drafts))
     q = (q or "").strip()
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")[:100] + "%"
-        stmt = stmt.where(sa.or_(Project.name.ilike(pattern, escape="\\"),
-                                 SchoolProject.course_name.ilike(pattern, escape="\\"),
-                                 SelfStudyProject.goal_description.ilike(pattern, escape="\\")))
+        stmt = stmt.where(textsearch.contains_any(
+            [Project.name, SchoolProject.course_name, SelfStudyProject.goal_description], q, max_length=100))
     return stmt.order_by(Project.created_at.desc(), Project.id.desc())
 
 
@@ -215,8 +213,15 @@ def date_delete(*, project: Project, date_id: int) -> None:
     _commit()
 
 
+_ICS_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _ics_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", r"\;").replace(",", r"\,").replace("\n", r"\n")
+    """An RFC 5545 TEXT value: CRLF, CR and LF become the escaped newline \\n (a raw CR makes strict parsers
+    reject the whole calendar); other control characters, which TEXT cannot hold, are dropped (tab stays)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _ICS_CONTROL.sub("", text.replace("\\", "\\\\").replace(";", r"\;").replace(",", r"\,"))
+    return text.replace("\n", r"\n")
 
 
 def _ics_fold(line: str) -> str:

@@ -30,7 +30,7 @@ def _names(user, filters: dict) -> sa.Select:
             GeneratedName.value.label("value"),
             Rule.name.label("rule"),
             RuleField.name.label("field"),
-            sa.cast(GeneratedName.dimension_values, sa.Text).label("dimensions"),
+            GeneratedName.dimension_values.label("dimensions"),  # JSON: written with sorted keys on every database
             sa.case((GeneratedName.is_active.is_(True), "active"), else_="released").label("state"),
             GeneratedName.created_at.label("created_at"),
         )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
+from app.platform import textsearch
 from app.platform.jobs import FAILED
 from app.platform.models import SoftDeleteError, utcnow
 from app.rules import catalogue, renderer
@@ -984,7 +985,7 @@ def names_query(workspace, *, q: str = "", rule_id: str = "", status: str = "act
     elif status != "all":
         stmt = stmt.where(GeneratedName.is_active.is_(True))
     if q:
-        stmt = stmt.where(GeneratedName.value.ilike(f"%{q.replace('%', '').replace('_', '')}%"))
+        stmt = stmt.where(textsearch.contains(GeneratedName.value, q))
     if str(rule_id).isdigit():
         stmt = stmt.where(GeneratedName.rule_id == int(rule_id))
     if str(generation_id).isdigit():

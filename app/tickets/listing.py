@@ -14,10 +14,11 @@ import sqlalchemy as sa
 
 from app.accounts.models import User
 from app.extensions import db
+from app.platform import textsearch
 from app.platform.pagination import Page, paginate
 from app.platform.transactions import plan_each_statement
 from app.tickets.models import ACTIVE_STATUSES, PRIORITIES, STATUSES, SLAClockMixin, Ticket, TicketComment
-from app.tickets.services import like_pattern, names_only
+from app.tickets.services import names_only
 
 
 # The new-ticket form suggests this many customers (most recently active first); others are typed.
@@ -65,10 +66,8 @@ def _customer_condition(customer: str, organization_id: int):
     """A typed filter, not a dropdown: an organization may have thousands of customers."""
     if customer.isdigit():
         return Ticket.customer_id == int(customer)
-    pattern = like_pattern(customer)
     matching = sa.select(User.id).where(User.organization_id == organization_id, User.role == "customer",
-                                        sa.or_(User.full_name.ilike(pattern, escape="\\"),
-                                               User.email.ilike(pattern, escape="\\")))
+                                        textsearch.contains_any([User.full_name, User.email], customer))
     return Ticket.customer_id.in_(matching)
 
 
@@ -89,13 +88,12 @@ def ticket_search_condition(q: str, *, organization_id: int, public_only: bool):
     """
     q = q.strip()
     number = re.fullmatch(r"#?(\d{1,9})", q)
-    pattern = like_pattern(q)
     in_comments = sa.select(TicketComment.ticket_id).where(TicketComment.organization_id == organization_id,
-                                                           TicketComment.content.ilike(pattern, escape="\\"))
+                                                           textsearch.contains(TicketComment.content, q))
     if public_only:
         in_comments = in_comments.where(TicketComment.comment_type == "reply")
     commented = list(db.session.scalars(in_comments.distinct().limit(COMMENT_MATCHES_INLINE_LIMIT + 1)))
-    conditions = [Ticket.subject.ilike(pattern, escape="\\"), Ticket.description.ilike(pattern, escape="\\"),
+    conditions = [textsearch.contains(Ticket.subject, q), textsearch.contains(Ticket.description, q),
                   Ticket.id.in_(commented if len(commented) <= COMMENT_MATCHES_INLINE_LIMIT else in_comments)]
     if number:
         conditions.append(Ticket.ticket_number == int(number.group(1)))

@@ -13,7 +13,7 @@ from flask import current_app, has_request_context, url_for
 
 from app.accounts.models import STAFF_ROLES, Organization, User
 from app.extensions import db
-from app.platform import mail, storage
+from app.platform import mail, storage, textsearch
 from app.platform.jobs import BackgroundTask, job_submit
 from app.platform.models import SoftDeleteError, utcnow
 from app.platform.tenancy import organization_cached
@@ -871,8 +871,8 @@ def article_categories(*, organization_id: int, include_drafts: bool = False) ->
 
 # --------------------------------------------------------------------------- reads
 def like_pattern(text: str) -> str:
-    """`text` as an ILIKE pattern matching it anywhere, its wildcards escaped."""
-    return "%" + re.sub(r"([\\%_])", r"\\\1", text.strip()) + "%"
+    """`text` as an ILIKE pattern matching it anywhere, its wildcards escaped (the platform's helper)."""
+    return textsearch.like_pattern(text)
 
 
 def visible_comments(ticket: Ticket, user: User) -> list[TicketComment]:
@@ -920,9 +920,7 @@ def article_query(*, organization_id: int, q: str = "", include_drafts: bool = F
     if category:
         stmt = stmt.where(KnowledgeArticle.category == category)
     if q.strip():
-        pattern = like_pattern(q)
-        stmt = stmt.where(sa.or_(KnowledgeArticle.title.ilike(pattern, escape="\\"),
-                                 KnowledgeArticle.content.ilike(pattern, escape="\\")))
+        stmt = stmt.where(textsearch.contains_any([KnowledgeArticle.title, KnowledgeArticle.content], q))
     return stmt.order_by(KnowledgeArticle.updated_at.desc(), KnowledgeArticle.id.desc())
 
 

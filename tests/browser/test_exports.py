@@ -99,3 +99,32 @@ def test_preview_export_and_download_csv_while_progress_moves(page, app, jobs, m
     assert download.suggested_filename.startswith("apollo-hours-") and download.suggested_filename.endswith(".csv")
     rows = list(csv.reader(io.StringIO(open(download.path(), encoding="utf-8-sig").read())))
     assert len(rows) == ROWS + 1 and rows[0][3] == "Project" and rows[1][3] == "Apollo"
+
+
+def test_exports_settings_and_a_refused_recipient_in_the_browser(page):
+    """An admin reaches Exports settings from the tabs, verifies an outside address; a schedule to a stranger
+    is refused at the field and one to the verified address is saved (desktop, then the page on a phone)."""
+    email = sign_up(page, organization="Relayless")
+    page.get_by_role("link", name="Time & exports").click()
+    page.locator("nav.exports-tabs").get_by_role("link", name="Settings").click()
+    page.wait_for_url("**/exports/settings")
+    page.fill("textarea[name=verified_recipients]", "books@accountant.example.net")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_text("Exports settings saved.").wait_for()
+    page.locator("nav.exports-tabs").get_by_role("link", name="Schedules").click()
+    page.get_by_role("link", name="New schedule").click()
+    page.fill("input[name=name]", "Weekly hours")
+    page.select_option("select[name=template_id]", label="Basic Time Tracking Export (CSV)")
+    page.fill("textarea[name=email_recipients]", "victim@example.org")
+    page.get_by_role("button", name="Save schedule").click()
+    page.get_by_text("go to members of your organization only").wait_for()
+    page.fill("textarea[name=email_recipients]", f"{email}, books@accountant.example.net")
+    page.fill("input[name=cron_pattern]", "* * * * *")
+    page.get_by_role("button", name="Save schedule").click()
+    page.get_by_text("schedules run at most every 15 minutes").wait_for()
+    page.fill("input[name=cron_pattern]", "0 8 * * 1")
+    page.get_by_role("button", name="Save schedule").click()
+    page.get_by_text("Schedule saved.").wait_for()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(page.url.split("/exports")[0] + "/exports/settings")
+    assert page.get_by_role("button", name="Save settings").is_visible()

@@ -73,6 +73,10 @@ def test_each_format_reads_back(people, login, run_jobs, fmt):
     assert file.headers["Content-Disposition"].startswith("attachment; filename=november-")
     assert file.headers["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in file.headers["Cache-Control"]
+    content_type = file.headers["Content-Type"]
+    assert content_type.count("charset") <= 1
+    if fmt == "csv":
+        assert content_type == "text/csv; charset=utf-8"
     body = file.get_data()
     if fmt == "csv":
         rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
@@ -326,3 +330,32 @@ def test_template_prefills_and_counts_usage(people, login, run_jobs):
     assert rows[0] == ["Date", "Project", "Task", "Duration", "Description"]
     template = reload(ExportTemplate, template.id)
     assert template.usage_count == 1 and template.last_used is not None
+
+
+def test_a_template_chosen_on_new_export_is_applied(people, login, run_jobs):
+    """Picked in the menu of a plain New export page: the file has the template's format, fields and headers."""
+    from app.exports.models import ExportTemplate
+
+    add_entries(people["manager"], 3, project="Apollo")
+    template = db.session.scalars(sa.select(ExportTemplate).where(
+        ExportTemplate.name == "Timesheet Workbook (Excel)")).one()
+    client, auth = login(people["manager"])
+    response = start_export(auth, format="csv", fields=["date", "member", "project"], template_id=str(template.id),
+                            title="Workbook")
+    assert response.status_code == 302
+    row = finished(run_jobs)
+    assert (row.format, row.selected_fields, row.template_id) == ("excel", template.fields, template.id)
+    book = openpyxl.load_workbook(io.BytesIO(download(client, auth, row).get_data()))
+    header = [c.value for c in book.worksheets[0][1]]
+    assert header == ["Date", "Member", "Email", "Project", "Task", "Minutes", "Hours"]
+
+
+def test_the_default_time_entry_export_includes_duration_and_hours(people, login, run_jobs):
+    import re
+
+    add_entries(people["agent"], 2, project="Apollo")
+    client, auth = login(people["agent"])
+    page = client.get("/exports/new").get_data(as_text=True)
+    checked = re.findall(r'<input checked[^>]*value="(\w+)"|<input[^>]*value="(\w+)"[^>]*checked', page)
+    names = {a or b for a, b in checked}
+    assert {"duration", "hours"} <= names, names

@@ -66,7 +66,7 @@ def _basic_template() -> ExportTemplate:
 
 def _schedule_form(template, **extra):
     data = {"name": "Weekly hours", "template_id": str(template.id), "cron_pattern": "0 9 * * 1",
-            "timezone": "Europe/Paris", "email_recipients": "boss@example.com, ada@example.com",
+            "timezone": "Europe/Paris", "email_recipients": "admin@acme.example.com, Agent@acme.example.com",
             "include_download_link": "y"}
     data.update(extra)
     return data
@@ -78,7 +78,7 @@ def test_create_schedule_shows_words_and_next_run(people, login):
     response = auth.post("/exports/schedules/new", _schedule_form(template), page="/exports/schedules/new")
     assert response.status_code == 302
     schedule = db.session.scalars(sa.select(ExportSchedule)).one()
-    assert schedule.email_recipients == ["boss@example.com", "ada@example.com"]
+    assert schedule.email_recipients == ["admin@acme.example.com", "agent@acme.example.com"]
     assert schedule.next_run > datetime.now(UTC) and schedule.next_run.weekday() == 0
     page = page_text(client.get("/exports/schedules"))
     assert "At 09:00 AM, only on Monday (Europe/Paris)" in page
@@ -86,6 +86,7 @@ def test_create_schedule_shows_words_and_next_run(people, login):
 
 @pytest.mark.parametrize("field,value,message", [
     ("cron_pattern", "every monday", "five fields"),
+    ("cron_pattern", "0 12 31 4 *", "never runs"),
     ("timezone", "Paris", "Unknown time zone"),
     ("email_recipients", "not-an-email", "is not an email address"),
 ])
@@ -109,7 +110,7 @@ def test_other_peoples_schedules_are_404(people, login):
 # --------------------------------------------------------------------------- firing
 def _schedule(owner, *, template=None, next_run=None, **fields) -> ExportSchedule:
     template = template or _basic_template()
-    fields.setdefault("email_recipients", ["boss@example.com"])
+    fields.setdefault("email_recipients", ["admin@acme.example.com"])
     schedule = ExportSchedule(organization_id=owner.organization_id, user_id=owner.id, name="Nightly",
                               template_id=template.id, cron_pattern="0 * * * *", timezone="UTC",
                               next_run=next_run or utc(2026, 11, 20, 10), **fields)
@@ -174,16 +175,16 @@ def test_scheduled_export_is_mailed_with_attachment(people, app_ctx, run_mail_jo
     template = db.session.scalars(sa.select(ExportTemplate).where(
         ExportTemplate.name == "Timesheet Workbook (Excel)")).one()
     schedule = _schedule(people["agent"], template=template, attach_file=True, include_download_link=True,
-                         email_recipients=["boss@example.com", "ada@example.com"])
+                         email_recipients=["admin@acme.example.com", "manager@acme.example.com"])
     services.schedules_run_due(now=utc(2026, 11, 20, 10, 0, 5))
     run_mail_jobs()
     messages = inbox.wait_for(2)
     request = db.session.scalars(sa.select(ExportRequest)).one()
     db.session.refresh(request)
     assert request.status == "completed"
-    assert sorted(m["To"] for m in messages) == ["ada@example.com", "boss@example.com"]
+    assert sorted(m["To"] for m in messages) == ["admin@acme.example.com", "manager@acme.example.com"]
     message = messages[0]
-    assert message["Subject"].startswith("Scheduled export: Nightly")
+    assert message["Subject"] == f"Cairn: scheduled export #{request.id} is ready"
     attachment = next(message.iter_attachments())
     assert attachment.get_filename().endswith(".xlsx")
     book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))

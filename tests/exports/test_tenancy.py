@@ -20,7 +20,7 @@ def _acme_objects(people) -> dict[str, int]:
                                              dataset="time_entries", fields=["date"], submit=False)
     db.session.commit()
     schedule = services.schedule_create(actor=actor, name="Acme schedule", template=template, cron_pattern="0 8 * * *",
-                                        timezone_name="UTC", recipients="a@example.com", include_download_link=True,
+                                        timezone_name="UTC", recipients=admin.email, include_download_link=True,
                                         attach_file=False)
     entry = db.session.scalars(sa.select(TimeEntry)).one()
     return {"entry_id": entry.id, "request_id": request.id, "template_id": template.id, "schedule_id": schedule.id}

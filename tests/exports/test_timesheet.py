@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from app.exports.models import TimeEntry
 from app.extensions import db
 from tests.exports.conftest import add_entries
@@ -35,6 +37,25 @@ def test_bad_duration_is_a_form_error_and_nothing_saved(people, login):
                          page="/exports/time", headers={"HX-Request": "true"})
     assert response.status_code == 422 and "Enter the project" in page_text(response)
     assert db.session.query(TimeEntry).count() == 0
+
+
+@pytest.mark.parametrize("typed", ["-0:30", "1:-30", "-30", "+30", "-1h", "infh", "nanh", "inf", "1e3", "1e1h",
+                                   "1:75", "1:3", "1.5.3h", "0x10", "\uff11\uff12", "30 min later", "25:00", "0"])
+def test_negative_non_finite_and_malformed_durations_are_refused_at_the_field(people, login, typed):
+    client, auth = login(people["agent"])
+    response = _add(auth, duration=typed)
+    assert response.status_code == 422
+    text = page_text(response)
+    assert "Enter a duration like 1:30" in text or "more than 0 minutes and at most 24 hours" in text
+    assert db.session.query(TimeEntry).count() == 0
+
+
+@pytest.mark.parametrize("typed,minutes", [("1:30", 90), ("90", 90), ("45m", 45), ("1.5h", 90), ("1h30m", 90),
+                                           ("0:05", 5), ("24:00", 1440), ("2 h", 120)])
+def test_accepted_duration_forms(people, login, typed, minutes):
+    client, auth = login(people["agent"])
+    assert _add(auth, duration=typed).status_code == 302
+    assert db.session.query(TimeEntry).one().duration_minutes == minutes
 
 
 def test_htmx_add_returns_the_week_fragment(people, login):

@@ -300,3 +300,34 @@ def test_push_over_http_with_bad_then_good_credentials(app, student, generated, 
     run_jobs()
     assert _latest_export(app).status == "completed"
     assert b"refs/heads/main" in repo.get_refs()
+
+
+def test_every_format_and_option_is_byte_identical_when_built_twice(app, student, generated, run_jobs, tmp_path):
+    """The README promises byte-identical archives: the same generation exported twice gives the same sha256 in
+    zip, tar and tar.gz, with and without a .git folder (whose index must not carry stat data)."""
+    import hashlib
+
+    project_id, generation_id = generated
+    combinations = [(kind, git) for kind in ("zip", "tar", "tar.gz") for git in ("", "y")]
+    for _round in range(2):
+        for kind, git in combinations:
+            assert _export(student, project_id, generation_id, export_type=kind, include_git=git).status_code == 302
+        run_jobs()
+    with app.app_context():
+        rows = db.session.scalars(sa.select(RepositoryExport).order_by(RepositoryExport.id)).all()
+        assert [r.status for r in rows] == ["completed"] * 12, [r.error_message for r in rows]
+        first, second = rows[:6], rows[6:]
+        for a, b, (kind, git) in zip(first, second, combinations):
+            assert a.archive_sha256 == b.archive_sha256, (kind, bool(git))
+    for export, (kind, git) in zip(second, combinations):
+        data = student.client.get(_download(student, project_id, generation_id, export.id)).data
+        assert hashlib.sha256(data).hexdigest() == export.archive_sha256
+        if git and kind == "tar.gz":  # tarfile keeps the executable bits (zipfile's extractall does not)
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+                archive.extractall(tmp_path, filter="tar")
+            fsck = subprocess.run(["git", "fsck", "--strict"], cwd=tmp_path / "ray-tracer", capture_output=True,
+                                  text=True)
+            assert fsck.returncode == 0, fsck.stderr
+            status = subprocess.run(["git", "status", "--porcelain"], cwd=tmp_path / "ray-tracer",
+                                    capture_output=True, text=True)
+            assert status.stdout == "", status.stdout  # the index still describes the files

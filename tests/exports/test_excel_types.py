@@ -1,0 +1,66 @@
+"""Excel files read back by openpyxl: dates, timestamps and numbers are native values with number formats
+(the user's date format), text stays text."""
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+
+import openpyxl
+import sqlalchemy as sa
+
+from app.exports import services
+from app.exports.models import ExportRequest
+from app.extensions import db
+from app.platform import storage
+from tests.exports.conftest import add_entries
+
+
+def _excel(user, dataset: str, fields: list[str]):
+    row = services.export_request_create(actor=services.Actor(user), title="Types", format="excel", dataset=dataset,
+                                         fields=fields, submit=False)
+    db.session.commit()
+    services._export_write(db.session.get(ExportRequest, row.id), lambda *a, **k: None)
+    db.session.commit()
+    path = storage.resolve(db.session.get(ExportRequest, row.id).file_path)
+    return openpyxl.load_workbook(io.BytesIO(path.read_bytes())).worksheets[0]
+
+
+def test_time_entries_are_native_dates_and_numbers(people):
+    add_entries(people["manager"], 3, project="2026-11-30", description="12.5")
+    sheet = _excel(people["manager"], "time_entries", ["date", "project", "duration", "hours", "description"])
+    assert [c.value for c in sheet[1]] == ["Date", "Project", "Duration (min)", "Hours", "Description"]
+    day, project, minutes, hours, text = sheet[2]
+    assert isinstance(day.value, datetime) and day.value.date() == date(2026, 11, 2) and day.is_date
+    assert day.number_format == "yyyy-mm-dd"
+    assert minutes.value == 15 and minutes.data_type == "n"
+    assert hours.value == 0.25 and hours.data_type == "n" and hours.number_format == "0.00"
+    assert project.value == "2026-11-30" and project.data_type == "s"  # text that looks like a date stays text
+    assert text.value == "12.5" and text.data_type == "s"
+
+
+def test_timestamps_are_native_in_utc_and_booleans_are_booleans(people):
+    sheet = _excel(people["admin"], "members", ["name", "active", "joined"])
+    assert [c.value for c in sheet[1]] == ["Name", "Active", "Joined (UTC)"]
+    from app.accounts.models import User
+
+    joined = {u.full_name: u.created_at for u in db.session.scalars(sa.select(User))}
+    for name, active, when in sheet.iter_rows(min_row=2):
+        assert active.value is True and active.data_type == "b"
+        assert isinstance(when.value, datetime) and when.is_date
+        assert when.number_format == "yyyy-mm-dd hh:mm:ss"
+        assert when.value == joined[name.value].replace(tzinfo=None, microsecond=0)  # whole seconds, as in CSV
+
+
+def test_the_users_date_format_is_the_cells_format(people):
+    from app.accounts.models import UserPreferences
+
+    user = people["manager"]
+    prefs = db.session.scalars(sa.select(UserPreferences).where(UserPreferences.user_id == user.id)).first()
+    if prefs is None:
+        prefs = UserPreferences(user_id=user.id)
+        db.session.add(prefs)
+    prefs.preferred_date_format = "eu"
+    db.session.commit()
+    add_entries(user, 1)
+    sheet = _excel(user, "time_entries", ["date", "hours"])
+    assert sheet["A2"].number_format == "dd.mm.yyyy" and sheet["A2"].is_date
