@@ -376,7 +376,7 @@ def export_download_token(*, user, request: ExportRequest) -> str:
         raise ExportError("This export has expired and its file was deleted. Run it again.")
     if request.status != request.status_value(SUCCEEDED) or not request.file_path or not _file_ok(request):
         raise ExportError("This export has no file to download.")
-    return storage.sign_download(request.file_path, organization_id=user.organization_id, user_id=user.id)
+    return storage.sign_download("export", request.id, organization_id=user.organization_id, user_id=user.id)
 
 
 class LinkGone(Exception):
@@ -390,12 +390,14 @@ def export_open_download(*, actor: Actor, token: str) -> ExportRequest:
     """
     user = actor.user
     try:
-        path = storage.verify_download(token, organization_id=user.organization_id, user_id=user.id)
+        request_id = storage.verify_download(token, kind="export", organization_id=user.organization_id,
+                                             user_id=user.id)
     except storage.LinkExpired as exc:
         raise LinkGone(str(exc)) from None
     except storage.LinkInvalid as exc:
         raise LookupError(str(exc)) from None
-    request = db.session.scalars(requests_visible(user).where(ExportRequest.file_path == path)).first()
+    # The token names the export; its file's path is read here, server-side.
+    request = db.session.scalars(requests_visible(user).where(ExportRequest.id == request_id)).first()
     if request is None:
         raise LookupError("This download link is not valid.")
     if request.is_expired or (request.expires_at and request.expires_at <= utcnow()):
