@@ -111,9 +111,10 @@ def resolve_remote_host(host: str, port: int | None, *, allow_private: bool) -> 
 
 
 def private_remotes_allowed() -> bool:
-    from flask import current_app
+    """The operator's GIT_ALLOW_PRIVATE_REMOTES (off outside an app, e.g. in a bare script)."""
+    from flask import current_app, has_app_context
 
-    return bool(current_app.config.get("GIT_ALLOW_PRIVATE_REMOTES", False))
+    return has_app_context() and bool(current_app.config.get("GIT_ALLOW_PRIVATE_REMOTES", False))
 
 
 def check_remote_url(url: str, *, allow_private: bool | None = None) -> Remote:
@@ -211,7 +212,7 @@ class PinnedPoolManager:
                     raise PushFailed("The remote sent the push to another host; Cairn doesn't follow redirects.")
                 kwargs = dict(self.connection_pool_kw)
                 if scheme == "https":
-                    kwargs.update(server_hostname=remote.host, assert_hostname=remote.host)
+                    kwargs.update(server_hostname=remote.host, assert_hostname=remote.host, cert_reqs="CERT_REQUIRED")
                 return self.pool_classes_by_scheme[scheme](remote.address, port, **kwargs)
 
             def urlopen(self, method, url, redirect=True, **kw):
@@ -222,7 +223,7 @@ class PinnedPoolManager:
         if ":" in remote.host:
             host_header = f"[{remote.host}]" + (f":{remote.port}" if remote.port not in (None, default_port) else "")
         return _Pinned(headers={"Host": host_header, "User-Agent": "cairn-git"}, timeout=timeout,
-                       retries=urllib3.Retry(total=0, redirect=0, raise_on_redirect=False), cert_reqs="CERT_REQUIRED")
+                       retries=urllib3.Retry(total=0, redirect=0, raise_on_redirect=False))
 
 
 def _pinned_ssh(remote: Remote) -> tuple[str, str]:
