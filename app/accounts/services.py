@@ -17,6 +17,7 @@ from flask import current_app
 from app.accounts.models import (
     PERMISSIONS,
     ROLES,
+    STAFF_ROLES,
     SUBSCRIPTION_TIERS,
     Organization,
     SignInThrottle,
@@ -545,6 +546,18 @@ def member_add(*, organization: Organization, actor: User, email: str, full_name
     )
     _commit_or_rollback()  # the invitation mail (the admin also sees the link on screen)
     return member, link
+
+
+def members_visible_to(viewer: User) -> sa.Select:
+    """The active members of the viewer's organization the viewer may see, by name.
+
+    Staff see everyone; a customer sees the staff and themselves, never another customer
+    (every member picker, share dialog and name list that a customer can open uses this).
+    """
+    stmt = sa.select(User).where(User.organization_id == viewer.organization_id, User.is_active.is_(True))
+    if viewer.role not in STAFF_ROLES:
+        stmt = stmt.where(sa.or_(User.role.in_(STAFF_ROLES), User.id == viewer.id))
+    return stmt.order_by(User.full_name, User.email)
 
 
 def _admins_left(organization_id: int, excluding: User) -> int:
