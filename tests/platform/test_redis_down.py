@@ -1,4 +1,4 @@
-"""With Redis unreachable, no request answers 500: sign-in throttles in-process, and work that is saved
+"""With Redis unreachable, no request answers 500: sign-in throttling (database rows) holds, and work that is saved
 stays saved (its job waits for the reconciler, its mail for the outbox sweep).
 
 The app here points REDIS_URL at a port nothing listens on; the database is the suite's.
