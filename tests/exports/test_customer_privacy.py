@@ -16,7 +16,7 @@ def _second_customer(people, make_user):
 
 
 def test_the_share_dialog_lists_no_other_customer(people, login, make_user):
-    rival = _second_customer(people, make_user)
+    _second_customer(people, make_user)
     client, auth = login(people["customer"])
     assert _create(auth, dataset="tickets", fields=["number", "subject"], filter_project="").status_code == 302
     template = db.session.scalars(sa.select(ExportTemplate).where(ExportTemplate.name == "My hours")).one()
