@@ -8,14 +8,14 @@
 - sign_in_throttles: per (account, client address) failed sign-ins, for an exponential backoff
   that lives in the database (it holds with Redis down) and can't lock the owner out.
 
-Revision ID: 0011_accounts_security
-Revises: 0010_org_directory_version
+Revision ID: 0015_accounts_security
+Revises: 0014_projects_subtype_tables
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0011_accounts_security'
-down_revision = '0010_org_directory_version'
+revision = '0015_accounts_security'
+down_revision = '0014_projects_subtype_tables'
 branch_labels = None
 depends_on = None
 
