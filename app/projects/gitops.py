@@ -208,7 +208,7 @@ class PinnedPoolManager:
 
         class _Pinned(urllib3.PoolManager):
             def _new_pool(self, scheme, host, port, request_context=None):
-                if host != remote.host.lower() or scheme != remote.scheme:
+                if host.strip("[]").lower() != remote.host.strip("[]").lower() or scheme != remote.scheme:
                     raise PushFailed("The remote sent the push to another host; Cairn doesn't follow redirects.")
                 kwargs = dict(self.connection_pool_kw)
                 if scheme == "https":
@@ -260,6 +260,7 @@ def push(directory: Path, remote: Remote | str, *, branch: str = "main", usernam
         target, kwargs["ssh_command"] = _pinned_ssh(remote)
     elif remote.scheme == "local":
         target = remote.path
+    _check_transport(target, remote, kwargs)
     refspec = f"refs/heads/{branch}".encode()
     try:
         result = porcelain.push(str(directory), target, refspecs=[refspec + b":" + refspec], outstream=out,
@@ -277,6 +278,27 @@ def push(directory: Path, remote: Remote | str, *, branch: str = "main", usernam
                         _scrub(str(status), password)[:500])
             raise PushFailed(_taken(ref.decode(errors="replace") if isinstance(ref, bytes) else str(ref)))
     return _scrub((out.getvalue() + err.getvalue()).decode("utf-8", "replace"), password)
+
+
+def _check_transport(target: str, remote: Remote, kwargs: dict) -> None:
+    """Make sure dulwich will use the transport, and for ssh the address, the URL was checked for.
+
+    dulwich falls back to reading a URL it can't parse as `host:path` over ssh: an https URL with
+    an IPv6 literal and a token would become an ssh connection to a host named "https", resolved
+    by ssh itself. Building the client connects nowhere.
+    """
+    from dulwich.client import HttpGitClient, LocalGitClient, SSHGitClient, get_transport_and_path
+
+    expected = {"https": HttpGitClient, "http": HttpGitClient, "ssh": SSHGitClient,
+                "local": LocalGitClient}[remote.scheme]
+    try:
+        client, _path = get_transport_and_path(target, **kwargs)
+    except Exception:
+        client = None
+    wrong_host = isinstance(client, SSHGitClient) and (client.host or "").strip("[]") != remote.address
+    if not isinstance(client, expected) or wrong_host:
+        log.warning("git push: dulwich would not push over %s to the checked address; refused", remote.scheme)
+        raise PushFailed("This repository URL can't be used for a push: use the host's name instead of its address.")
 
 
 def _taken(ref: str) -> str:

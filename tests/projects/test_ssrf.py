@@ -279,3 +279,23 @@ def test_private_remotes_are_the_operators_setting_not_the_tenants(app, people, 
             assert gitops.check_remote_url("http://127.0.0.1:9/r.git").address == "127.0.0.1"
     finally:
         app.config["GIT_ALLOW_PRIVATE_REMOTES"] = False
+
+
+@pytest.mark.parametrize("password", ["", "tok"])
+def test_an_ipv6_literal_https_remote_never_turns_into_another_connection(monkeypatch, tmp_path, password):
+    """dulwich can't parse an https URL with an IPv6 literal; with a token it would even fall back to
+    ssh to a host named "https" (which ssh resolves itself). The push fails before any connection,
+    lookup or ssh process."""
+    from dulwich import client as dulwich_client
+
+    network = Network(monkeypatch)
+    spawned = []
+    monkeypatch.setattr(dulwich_client.SubprocessSSHVendor, "run_command",
+                        lambda self, *a, **k: spawned.append(a) or (_ for _ in ()).throw(OSError("no ssh here")))
+    gitops.build_repository(tmp_path, [("a.txt", b"x", False)], author="A <a@example.com>", message="m",
+                            timestamp=0)
+    remote = gitops.check_remote_url("https://[2606:2800:220:1::1]:8443/r.git")
+    assert remote.address == "2606:2800:220:1::1"
+    with pytest.raises(gitops.PushFailed):
+        gitops.push(tmp_path, remote, password=password)
+    assert network.connects == [] and spawned == [] and network.lookups == []
