@@ -8,14 +8,14 @@
 - sign_in_throttles: per (account, client address) failed sign-ins, for an exponential backoff
   that lives in the database (it holds with Redis down) and can't lock the owner out.
 
-Revision ID: 0015_accounts_security
-Revises: 0014_projects_subtype_tables
+Revision ID: 0016_accounts_security
+Revises: 0015_accounts_time_zone
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0015_accounts_security'
-down_revision = '0014_projects_subtype_tables'
+revision = '0016_accounts_security'
+down_revision = '0015_accounts_time_zone'
 branch_labels = None
 depends_on = None
 
