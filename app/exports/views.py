@@ -50,6 +50,8 @@ def _parse_week(value: str | None) -> date:
 
 
 def _members_for_filter():
+    from app.accounts.models import User
+
     if current_user.role not in ("admin", "manager"):
         return []
     return list(db.session.scalars(scoped(User).where(User.is_active.is_(True), User.role != "customer")
