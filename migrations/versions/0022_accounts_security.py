@@ -8,14 +8,14 @@
 - sign_in_throttles: per (account, client address) failed sign-ins, for an exponential backoff
   that lives in the database (it holds with Redis down) and can't lock the owner out.
 
-Revision ID: 0018_accounts_security
-Revises: 0017_platform_idempotency_keys
+Revision ID: 0022_accounts_security
+Revises: 0021_tickets_saved_views
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0018_accounts_security'
-down_revision = '0017_platform_idempotency_keys'
+revision = '0022_accounts_security'
+down_revision = '0021_tickets_saved_views'
 branch_labels = None
 depends_on = None
 
