@@ -29,6 +29,8 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## run: install, migrate, load demo data once, serve on http://127.0.0.1:5000 with a worker
+# Development: the public development SECRET_KEY is allowed here only (app.config.check_secret_key).
+run: export CAIRN_ENV ?= development
 run: install fonts
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo

@@ -7,7 +7,7 @@ import os
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
-from app.config import Config
+from app.config import Config, check_secret_key
 
 
 def create_app(config: type | dict | None = None) -> Flask:
@@ -17,6 +17,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         app.config.update(config)
     elif config is not None:
         app.config.from_object(config)
+    check_secret_key(app)
     configure_logging(app)
     configure_proxy(app)
     ensure_directories(app)

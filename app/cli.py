@@ -150,6 +150,20 @@ def register(app: Flask) -> None:
         with db.engine.connect() as connection:
             print_report(index_report(connection, slow_limit=slowest), click.echo)
 
+    @app.cli.command("organization-tier")
+    @click.argument("slug")
+    @click.argument("tier", type=click.Choice(["free", "starter", "professional", "enterprise"]))
+    def organization_tier(slug: str, tier: str) -> None:
+        """Set an organization's subscription tier (an operator's setting: it sets the job limits)."""
+        from app.accounts.services import AccountError, organization_set_tier
+
+        try:
+            organization = organization_set_tier(slug=slug, tier=tier)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"{organization.name} ({organization.slug}) is now on the {tier} tier: "
+                   f"up to {organization.max_concurrent_jobs} background jobs at once.")
+
     @app.cli.command("purge-trash")
     def purge_trash() -> None:
         """Hard-delete soft-deleted rows past their auto_delete_at (also runs hourly)."""

@@ -36,8 +36,41 @@ def _database_url() -> str:
     return url or f"sqlite:///{BASE_DIR / 'instance' / 'cairn.sqlite3'}"
 
 
+# The key `make run` uses on a development machine. It is public (it is in this file), so
+# `check_secret_key` refuses to start anywhere else with it, or with no key at all.
+DEVELOPMENT_SECRET_KEY = "dev-only-change-me"
+KNOWN_PUBLIC_KEYS = frozenset({DEVELOPMENT_SECRET_KEY, "", "changeme", "change-me", "secret", "dev", "development"})
+
+
+def is_development() -> bool:
+    """`make run` (CAIRN_ENV=development) or a Flask debug run; never gunicorn in production."""
+    return os.environ.get("CAIRN_ENV", "").strip().lower() in {"development", "dev", "test"}
+
+
+class InsecureSecretKey(RuntimeError):
+    pass
+
+
+def check_secret_key(app) -> None:
+    """Refuse to start outside development and tests without a real SECRET_KEY.
+
+    The key signs sessions, CSRF tokens and download links and encrypts push tokens: with the
+    public default anyone could forge them. Development may fall back to the public default.
+    """
+    key = app.config.get("SECRET_KEY") or ""
+    if app.testing or app.debug or is_development():
+        if not key:
+            app.config["SECRET_KEY"] = DEVELOPMENT_SECRET_KEY
+        return
+    if key.strip().lower() in KNOWN_PUBLIC_KEYS:
+        raise InsecureSecretKey(
+            "SECRET_KEY is not set (or is a public placeholder). Set it to a long random value, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or set CAIRN_ENV=development "
+            "on a development machine.")
+
+
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # Empty means "no Redis": jobs run on the embedded queue inside the web process.
@@ -66,10 +99,13 @@ class Config:
     SESSION_ABSOLUTE_TIMEOUT = _env_int("SESSION_ABSOLUTE_HOURS", 12) * 3600
     REMEMBERED_SESSION_IDLE_TIMEOUT = _env_int("REMEMBER_DAYS", 14) * 86400
     REMEMBERED_SESSION_ABSOLUTE_TIMEOUT = _env_int("REMEMBER_ABSOLUTE_DAYS", 30) * 86400
-    # Sign-in throttling: failures allowed per window, per account and per client IP.
-    LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
-    LOGIN_MAX_FAILURES_PER_IP = _env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
-    LOGIN_FAILURE_WINDOW_SECONDS = _env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+    # Sign-in backoff per (account, client address) pair: after LOGIN_FREE_FAILURES failures the pair
+    # waits BASE seconds before its next try, doubling with each failure up to MAX; forgotten after MEMORY.
+    LOGIN_FREE_FAILURES = _env_int("LOGIN_FREE_FAILURES", 3)
+    LOGIN_BACKOFF_BASE_SECONDS = _env_int("LOGIN_BACKOFF_BASE_SECONDS", 2)
+    LOGIN_BACKOFF_MAX_SECONDS = _env_int("LOGIN_BACKOFF_MAX_SECONDS", 900)
+    LOGIN_FAILURE_MEMORY_SECONDS = _env_int("LOGIN_FAILURE_MEMORY_SECONDS", 86400)
+    INVITATION_DAYS = _env_int("INVITATION_DAYS", 7)
     PASSWORD_MIN_LENGTH = 12
     # How long the Undo in a delete's flash message works (platform/undo.py).
     UNDO_SECONDS = _env_int("UNDO_SECONDS", 600)
@@ -106,7 +142,9 @@ class Config:
     TRASH_RETENTION_DAYS = _env_int("TRASH_RETENTION_DAYS", 30)
     # Applies when an organization's settings don't say otherwise.
     DEFAULT_MAX_CONCURRENT_JOBS = _env_int("DEFAULT_MAX_CONCURRENT_JOBS", 3)
-    # Admin override for remote targets in private ranges (projects' git export uses it).
+    # Operator setting (never a tenant's): let git exports push to private, loopback and local
+    # repositories (an in-house git server). Off: only https/ssh hosts with global addresses.
+    GIT_ALLOW_PRIVATE_REMOTES = _env_bool("GIT_ALLOW_PRIVATE_REMOTES", False)
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
     EMBEDDED_WORKER = _env_bool("EMBEDDED_WORKER", True)
 

@@ -303,7 +303,7 @@ def main() -> int:
 
     database_url = args.seeded_database or make_database(base)
     storage = tempfile.mkdtemp(prefix="cairn-bench-")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": "", "STORAGE_DIR": storage,
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": "", "STORAGE_DIR": storage, "SECRET_KEY": "bench-secret",
                       "EMBEDDED_WORKER": False})
     proc = None
     try:

@@ -23,7 +23,6 @@ from app.accounts.models import (
     PAGE_SIZES,
     PERMISSIONS,
     ROLE_LABELS,
-    SUBSCRIPTION_TIERS,
     UI_THEMES,
     CUSTOMER_AREAS,
     Organization,
@@ -149,11 +148,12 @@ class PasswordChangeForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()],
                                      render_kw={"autocomplete": "current-password"})
     new_password = _password_field("New password (at least 12 characters)")
+    revoke_tokens = BooleanField("Also revoke my API tokens (recommended if the password may have leaked)",
+                                 default=True)
 
 
 class OrganizationForm(FlaskForm):
     name = StringField("Organization name", filters=[_strip], validators=[FormRules(Organization, "name")])
-    subscription_tier = SelectField("Subscription tier", choices=[(t, t.title()) for t in SUBSCRIPTION_TIERS])
     trash_retention_days = IntegerField("Keep deleted items for (days)",
                                         validators=[DataRequired(), NumberRange(1, 3650, "Between 1 and 3650 days.")])
     time_zone = SelectField("Default time zone (for members who haven't chosen one)", validate_choice=False,

@@ -75,11 +75,17 @@ def audit_user_changed(user: User, session, changes, **_) -> None:
 
 @model_hook("before_soft_delete", User)
 def end_sessions_of_deactivated_user(member: User, **_) -> None:
-    """Deactivation signs the member out everywhere, at once, and voids their invitation links."""
+    """Deactivation signs the member out everywhere, at once, revokes their API tokens (restoring
+    them doesn't bring the tokens back) and voids their invitation link for good."""
     from app.accounts.services import sessions_end_all
+    from app.accounts.tokens import api_tokens_revoke_all
 
     sessions_end_all(user=member, reason="deactivated")
+    api_tokens_revoke_all(user=member, reason="deactivated")
     member.credentials_version = (member.credentials_version or 0) + 1
+    member.invitation_nonce_hash = None
+    if not member.password_hash and member.invitation_expires_at is not None:
+        member.invitation_expires_at = min(member.invitation_expires_at, utcnow())  # no longer holds the email
 
 
 @model_hook("after_create", Workspace)
@@ -107,12 +113,15 @@ def audit_workspace_purged(workspace: Workspace, session, **_) -> None:
 
 @model_hook("before_soft_delete", Organization)
 def sign_everyone_out_of_a_deleted_organization(org: Organization, **_) -> None:
-    """Deleting the organization ends every member's sessions at once (no page of it loads again)."""
+    """Deleting the organization ends every member's sessions and revokes their API tokens at once
+    (no page of it loads again, and an operator's restore brings back neither)."""
     from app.accounts.services import sessions_end_all
+    from app.accounts.tokens import api_tokens_revoke_all
     from app.extensions import db
 
     for member in db.session.scalars(sa.select(User).where(User.organization_id == org.id)):
         sessions_end_all(user=member, reason="organization_deleted")
+        api_tokens_revoke_all(user=member, reason="organization_deleted")
 
 
 @model_hook("after_update", Organization)

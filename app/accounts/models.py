@@ -134,10 +134,14 @@ class User(TimestampMixin, SoftDeleteMixin, TenantMixin, UserMixin, db.Model):
     certifications: Mapped[list] = json_list_column()
     customer_tier: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="basic")
     last_active_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
-    # Bumped when the password changes; invitation and reset links carry it, so they work once.
+    # Bumped when the password changes (and at deactivation).
     credentials_version: Mapped[int] = mapped_column(nullable=False, default=1)
     # Runs the server, not an organization: sees the operator pages. Set only by `flask operator-grant`.
     is_operator: Mapped[bool] = mapped_column(nullable=False, default=False, server_default=sa.false())
+    # The open invitation of a member with no password yet: the sha256 of its random, single-use
+    # nonce (the link carries the nonce itself) and when it expires. Both are cleared on use.
+    invitation_nonce_hash: Mapped[Optional[str]] = mapped_column(sa.String(64), nullable=True, unique=True)
+    invitation_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
 
     organization: Mapped[Organization] = relationship(
         back_populates="users", foreign_keys="User.organization_id", lazy="joined"
@@ -183,6 +187,12 @@ class User(TimestampMixin, SoftDeleteMixin, TenantMixin, UserMixin, db.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
+
+    @property
+    def invitation_expired(self) -> bool:
+        """Invited, never accepted, and past the invitation's expiry: the email no longer blocks sign-up."""
+        return (not self.password_hash and self.invitation_expires_at is not None
+                and self.invitation_expires_at <= utcnow())
 
     # Set by the user loader: the names of this user's permissions, read with the session (one query
     # less on every page whose nav asks has_permission). Unset elsewhere: the relationship is read.
@@ -317,10 +327,14 @@ class AuditEvent(TenantMixin, db.Model):
     actor: Mapped[Optional[User]] = relationship(foreign_keys=[actor_id])
 
 
+API_TOKEN_SCOPES = {"read": "Read (GET)", "write": "Write (POST: start generations, checks, previews)"}
+
+
 class ApiToken(TimestampMixin, db.Model):
     """A personal API token for scripts (`Authorization: Bearer <token>`). Only its sha256 is stored.
 
-    The table is created by the rules migration (0002), whose JSON endpoints introduced it.
+    It authenticates the JSON API only (never a page or a form), within its scopes, until it
+    expires or is revoked. The table is created by the rules migration (0002).
     """
 
     __tablename__ = "api_tokens"
@@ -333,9 +347,38 @@ class ApiToken(TimestampMixin, db.Model):
     prefix: Mapped[str] = mapped_column(sa.String(12), nullable=False)
     last_used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    # Space-separated API_TOKEN_SCOPES names, chosen at creation.
+    scopes: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="read", server_default="read")
+    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    revoke_reason: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="", server_default="")
 
     user: Mapped[User] = relationship()
 
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
+    @property
+    def scope_names(self) -> list[str]:
+        return [s for s in (self.scopes or "").split() if s in API_TOKEN_SCOPES]
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins of one (account, client address) pair: the exponential backoff of `sign_in`.
+
+    Keyed by a hash of both, so an attacker elsewhere can't lock the owner out; kept in the
+    database (not Redis) so throttling holds when Redis is down. Old rows are swept hourly.
+    """
+
+    __tablename__ = "sign_in_throttles"
+    __table_args__ = (sa.Index("idx_sign_in_throttle_last", "last_failure_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    failures: Mapped[int] = mapped_column(nullable=False, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    blocked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)

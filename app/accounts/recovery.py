@@ -8,7 +8,7 @@ Kept apart from sign-in, invitations and lockout (services.py) so each can chang
   and an older link dies with it. The reset ends every session of the user.
 - Asking for a link answers the same whether or not the address has an account
   (the mail simply isn't sent), and is throttled per address and per client IP
-  (Redis counters, like sign-in), counted for unknown addresses too.
+  (Redis counters), counted for unknown addresses too.
 - A new email address is confirmed from a link mailed to it; the old address is
   told once the change is done.
 """
@@ -101,15 +101,16 @@ def password_reset_user(token: str) -> User:
 
 
 def password_reset_complete(*, token: str, password: str) -> User:
-    """Set the new password (the link dies with the old credentials version) and end every session."""
+    """Set the new password (the link dies with the old credentials version), end every session and
+    revoke the user's API tokens (the old password may have leaked). The sign-in backoff needs no
+    reset: it is per (account, address) and lets the right password through once its wait is over."""
+    from app.accounts.tokens import api_tokens_revoke_all
+
     user = password_reset_user(token)
     _set_password(user, password)
     sessions_end_all(user=user, reason="password_reset")
+    api_tokens_revoke_all(user=user, reason="password_reset")
     _commit_or_rollback()
-    from app.platform.jobs import get_connection
-
-    # A reset proves the address: the sign-in lockout of that account starts over.
-    get_connection().delete(f"cairn:login-fail:acct:{hashlib.sha256(user.email.encode()).hexdigest()[:32]}")
     return user
 
 

@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import secrets
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 import argon2.profiles
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import (
     PERMISSIONS,
     ROLES,
+    STAFF_ROLES,
+    SUBSCRIPTION_TIERS,
     Organization,
+    SignInThrottle,
     User,
     UserPermission,
     UserPreferences,
@@ -25,10 +29,11 @@ from app.accounts.models import (
 )
 from app.extensions import db
 from app.platform import mail
-from app.platform.jobs import BackgroundTask, JobError, JobKind, job_submit, register_job_kind
+from app.platform.jobs import BackgroundTask, JobError, JobKind, job_submit, register_job_kind, register_periodic
 from app.platform.models import utcnow
 from app.platform.timezones import is_zone
 
+log = logging.getLogger(__name__)
 _HASHERS: dict[str, tuple[PasswordHasher, str]] = {}
 
 
@@ -122,7 +127,27 @@ EMAIL_TAKEN = "An account with this email already exists. Sign in instead."
 
 
 def _email_taken(email: str) -> bool:
-    return db.session.scalar(sa.select(User.id).where(User.email == email)) is not None
+    """True when an account holds `email`. An invitation that expired unaccepted doesn't hold it:
+    that placeholder member is released here (deactivated, its email replaced), in the caller's
+    transaction, so its owner can sign up or be invited elsewhere."""
+    holder = db.session.scalars(sa.select(User).where(User.email == email)).first()
+    if holder is None:
+        return False
+    if not holder.invitation_expired:
+        return True
+    _release_expired_invitation(holder)
+    return False
+
+
+def _release_expired_invitation(member: User) -> None:
+    original = member.email
+    if member.is_active:
+        member.soft_delete(reason=f"The invitation to {original} expired unaccepted; the address was released.")
+    member.email = f"released-invitation-{member.id}-{secrets.token_hex(4)}@invitations.cairn.example"
+    member.invitation_nonce_hash = None
+    db.session.flush()
+    log.info("released the email of member %s (organization %s): invitation expired", member.id,
+             member.organization_id)
 
 
 def _commit_new_rows(duplicate_email_message: str) -> None:
@@ -188,11 +213,11 @@ def _organization_signup_once(*, organization_name: str, full_name: str, email: 
     return admin
 
 
-def organization_update(*, organization: Organization, name: str, subscription_tier: str,
-                        trash_retention_days: int, time_zone: str | None = None,
-                        customer_access: list[str] | None = None) -> Organization:
+def organization_update(*, organization: Organization, name: str, trash_retention_days: int,
+                        time_zone: str | None = None, customer_access: list[str] | None = None) -> Organization:
+    """What an organization's admin may change. Not the subscription tier: that is the operator's
+    (`flask organization-tier SLUG TIER`, organization_set_tier), since it sets the job limits."""
     organization.name = (name or "").strip()
-    organization.subscription_tier = subscription_tier
     settings = {**organization.settings, "trash_retention_days": int(trash_retention_days)}
     if time_zone is not None:
         if not is_zone(time_zone):
@@ -201,6 +226,18 @@ def organization_update(*, organization: Organization, name: str, subscription_t
     if customer_access is not None:
         settings["customer_access"] = sorted(set(customer_access))
     organization.settings = settings
+    _commit_or_rollback()
+    return organization
+
+
+def organization_set_tier(*, slug: str, tier: str) -> Organization:
+    """Set an organization's subscription tier (operators, from the command line)."""
+    if tier not in SUBSCRIPTION_TIERS:
+        raise AccountError(f"Choose a tier: {', '.join(SUBSCRIPTION_TIERS)}.")
+    organization = db.session.scalars(sa.select(Organization).where(Organization.slug == slug)).first()
+    if organization is None:
+        raise AccountError(f"There is no organization with the slug {slug!r}.")
+    organization.subscription_tier = tier
     _commit_or_rollback()
     return organization
 
@@ -336,65 +373,153 @@ def active_sessions(user: User) -> list[UserSession]:
     ))
 
 
-def _throttle_keys(email: str, ip_address: str) -> tuple[str, str]:
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-    return f"cairn:login-fail:acct:{digest}", f"cairn:login-fail:ip:{ip_address}"
-
-
 SIGN_IN_REFUSED = "That email and password don't match an active account."
 
 
-def sign_in(*, email: str, password: str, ip_address: str) -> User:
-    """Check credentials with per-account and per-IP throttling. Same answer for unknown emails."""
-    from app.accounts.throttle import SignInThrottle
-    from app.platform.jobs import get_connection
+def _throttle_key(email: str, ip_address: str) -> str:
+    return hashlib.sha256(f"{email}\n{ip_address}".encode()).hexdigest()
 
+
+def sign_in_delay(failures: int) -> int:
+    """Seconds the pair must wait after `failures` consecutive failures: none for the first
+    LOGIN_FREE_FAILURES, then doubling from LOGIN_BACKOFF_BASE_SECONDS up to LOGIN_BACKOFF_MAX_SECONDS."""
     config = current_app.config
+    over = failures - config["LOGIN_FREE_FAILURES"]
+    if over < 0:
+        return 0
+    return min(config["LOGIN_BACKOFF_MAX_SECONDS"], config["LOGIN_BACKOFF_BASE_SECONDS"] * 2 ** min(over, 30))
+
+
+def _throttle_row(key: str, *, for_update: bool = False) -> SignInThrottle | None:
+    stmt = sa.select(SignInThrottle).where(SignInThrottle.key_hash == key)
+    return db.session.scalars(stmt.with_for_update() if for_update else stmt).first()
+
+
+def _record_sign_in_failure(key: str, now: datetime) -> None:
+    """One more failure for the pair, in its own transaction (a lost insert race retries as an update)."""
+    memory = timedelta(seconds=current_app.config["LOGIN_FAILURE_MEMORY_SECONDS"])
+    for attempt in range(3):
+        row = _throttle_row(key, for_update=True)
+        if row is None:
+            row = SignInThrottle(key_hash=key, failures=0)
+            db.session.add(row)
+        elif now - row.last_failure_at > memory:
+            row.failures = 0  # a long quiet spell: start over
+        row.failures += 1
+        row.last_failure_at = now
+        delay = sign_in_delay(row.failures)
+        row.blocked_until = now + timedelta(seconds=delay) if delay else None
+        try:
+            db.session.commit()
+            return
+        except sa.exc.IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+
+
+def _wait_text(seconds: float) -> str:
+    seconds = max(1, int(seconds + 0.999))
+    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+
+
+def sign_in(*, email: str, password: str, ip_address: str) -> User:
+    """Check credentials, with an exponential backoff per (account, client address) pair.
+
+    After a few failures the pair must wait before its next try, doubling each time; the
+    password isn't even checked while it waits. Once the wait is over the right password
+    goes through, and an attacker at another address never delays the owner. The counters
+    are rows in the database, so throttling holds when Redis is down. Unknown emails get the
+    same answer (and the same argon2 work) as wrong passwords.
+    """
     email = (email or "").strip().lower()
-    account_key, ip_key = _throttle_keys(email, ip_address or "unknown")
-    throttle = SignInThrottle(get_connection())
-    if (throttle.failures(account_key) >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
-            or throttle.failures(ip_key) >= config["LOGIN_MAX_FAILURES_PER_IP"]):
-        wait = max(throttle.seconds_left(account_key, ip_key), 60)
-        raise AccountError(f"Too many failed sign-in attempts. Try again in {max(1, wait // 60)} minutes.")
+    key = _throttle_key(email, ip_address or "unknown")
+    now = utcnow()
+    row = _throttle_row(key)
+    if row is not None and row.blocked_until is not None and row.blocked_until > now:
+        db.session.rollback()
+        raise AccountError("Too many failed sign-in attempts. Try again in "
+                           f"{_wait_text((row.blocked_until - now).total_seconds())}.")
     user = db.session.scalars(sa.select(User).where(User.email == email)).first()
     ok = password_matches(user, password)
     if not ok or user is None or not user.is_active or not user.organization.is_active:
-        throttle.record_failure((account_key, ip_key), config["LOGIN_FAILURE_WINDOW_SECONDS"])
+        db.session.rollback()
+        _record_sign_in_failure(key, now)
         raise AccountError(SIGN_IN_REFUSED)
-    throttle.clear(account_key)
+    if row is not None:
+        db.session.execute(sa.delete(SignInThrottle).where(SignInThrottle.key_hash == key))
+        db.session.commit()
     _upgrade_hash(user, password)
     return user
+
+
+def sign_in_throttles_sweep() -> int:
+    """Delete the rows of pairs quiet for longer than the failure memory (hourly)."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config["LOGIN_FAILURE_MEMORY_SECONDS"])
+    result = db.session.execute(sa.delete(SignInThrottle).where(SignInThrottle.last_failure_at < cutoff))
+    db.session.commit()
+    return result.rowcount or 0
 
 
 # ---------------------------------------------------------------------------
 # Members
 # ---------------------------------------------------------------------------
-def _invite_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="cairn-invite")
+def _invitation_digest(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
-def invite_token(user: User) -> str:
-    return _invite_serializer().dumps({"u": user.id, "v": user.credentials_version})
+def invitation_issue(*, member: User) -> str:
+    """A new invitation for a member with no password yet: a random single-use nonce, stored hashed,
+    valid for INVITATION_DAYS. The previous link of the member stops working. No commit."""
+    if member.has_password:
+        raise AccountError(f"{member.display_name} has already set a password.")
+    if member.is_active is False:  # None: a new row, active once inserted
+        raise AccountError("Restore this member before inviting them.")
+    nonce = secrets.token_urlsafe(32)
+    member.invitation_nonce_hash = _invitation_digest(nonce)
+    member.invitation_expires_at = utcnow() + timedelta(days=current_app.config["INVITATION_DAYS"])
+    return nonce
 
 
-def invite_user(token: str, max_age_days: int = 7) -> User:
-    try:
-        data = _invite_serializer().loads(token, max_age=max_age_days * 86400)
-    except SignatureExpired as exc:
-        raise AccountError("This invitation has expired. Ask an admin for a new one.") from exc
-    except BadSignature as exc:
-        raise AccountError("This invitation link is not valid.") from exc
-    user = db.session.get(User, data.get("u"))
-    if user is None or not user.is_active or user.credentials_version != data.get("v"):
-        raise AccountError("This invitation has already been used or withdrawn.")
+def member_reinvite(*, member: User) -> str:
+    nonce = invitation_issue(member=member)
+    _commit_or_rollback()
+    return nonce
+
+
+INVITATION_NOT_VALID = "This invitation link is not valid, or it has already been used."
+
+
+def invite_user(token: str) -> User:
+    """The member an open invitation link is for, or AccountError (used, withdrawn, expired)."""
+    if not token or len(token) > 100:
+        raise AccountError(INVITATION_NOT_VALID)
+    user = db.session.scalars(sa.select(User).where(User.invitation_nonce_hash == _invitation_digest(token))).first()
+    if user is None or not user.is_active or user.has_password:
+        raise AccountError(INVITATION_NOT_VALID)
+    if user.invitation_expires_at is None or user.invitation_expires_at <= utcnow():
+        raise AccountError("This invitation has expired. Ask an admin for a new one.")
     return user
 
 
 def invite_accept(*, token: str, password: str) -> User:
+    """Set the invited member's password and spend the nonce, once: of two concurrent uses of one
+    link, only the one whose UPDATE still finds the nonce succeeds."""
     user = invite_user(token)
-    _set_password(user, password)
+    problems = password_problems(password, email=user.email)
+    if problems:
+        raise AccountError(" ".join(problems), field="password")
+    spent = db.session.execute(
+        sa.update(User).where(User.id == user.id, User.invitation_nonce_hash == _invitation_digest(token),
+                              User.password_hash.is_(None))
+        .values(password_hash=password_hash(password), invitation_nonce_hash=None, invitation_expires_at=None,
+                credentials_version=User.credentials_version + 1)
+        .execution_options(synchronize_session=False))
+    if spent.rowcount != 1:
+        db.session.rollback()
+        raise AccountError(INVITATION_NOT_VALID)
     _commit_or_rollback()
+    db.session.refresh(user)
     return user
 
 
@@ -408,17 +533,31 @@ def member_add(*, organization: Organization, actor: User, email: str, full_name
     member = User(organization=organization, email=email, full_name=(full_name or "").strip(), role=role,
                   availability_status="online" if role != "customer" else "offline")
     db.session.add(member)
+    nonce = invitation_issue(member=member)
     _commit_new_rows(taken)
-    link = invite_url_for(invite_token(member))
+    link = invite_url_for(nonce)
     mail.notify(
         member,
         f"You have been invited to {organization.name} on Cairn",
         f"{actor.display_name} added you to {organization.name} as {role}.\n\n"
-        f"Choose your password here (the link works once, for 7 days):\n{link}\n",
+        f"Choose your password here (the link works once, for {current_app.config['INVITATION_DAYS']} days):\n"
+        f"{link}\n",
         category="required",
     )
     _commit_or_rollback()  # the invitation mail (the admin also sees the link on screen)
     return member, link
+
+
+def members_visible_to(viewer: User) -> sa.Select:
+    """The active members of the viewer's organization the viewer may see, by name.
+
+    Staff see everyone; a customer sees the staff and themselves, never another customer
+    (every member picker, share dialog and name list that a customer can open uses this).
+    """
+    stmt = sa.select(User).where(User.organization_id == viewer.organization_id, User.is_active.is_(True))
+    if viewer.role not in STAFF_ROLES:
+        stmt = stmt.where(sa.or_(User.role.in_(STAFF_ROLES), User.id == viewer.id))
+    return stmt.order_by(User.full_name, User.email)
 
 
 def _admins_left(organization_id: int, excluding: User) -> int:
@@ -452,7 +591,10 @@ def member_update(*, actor: User, member: User, role: str, availability_status: 
     if permissions is not None:
         _set_permissions(actor=actor, member=member, permissions=permissions)
     if role_changed:
+        from app.accounts.tokens import api_tokens_revoke_all
+
         sessions_end_all(user=member, reason="role_changed")
+        api_tokens_revoke_all(user=member, reason="role_changed")
     if role_changed:  # written with the change: mailed if and only if it is saved
         mail.notify(member, "Your role in Cairn changed",
                     f"{actor.display_name} changed your role in {member.organization.name} to {role}. "
@@ -500,8 +642,9 @@ def profile_update(*, user: User, full_name: str, availability_status: str | Non
     return user
 
 
-def password_change(*, user: User, current_password: str, new_password: str) -> None:
-    """Change the password and end every other session of the user."""
+def password_change(*, user: User, current_password: str, new_password: str, revoke_tokens: bool = True) -> int:
+    """Change the password, end every other session of the user and (unless they untick the box)
+    revoke their API tokens. Returns how many tokens were revoked."""
     if not password_matches(user, current_password):
         raise AccountError("Your current password is not correct.", field="current_password")
     try:
@@ -509,7 +652,13 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
     except AccountError as exc:
         raise AccountError(str(exc), field="new_password") from exc
     sessions_end_all(user=user, reason="password_changed", except_session=user.current_session)
+    revoked = 0
+    if revoke_tokens:
+        from app.accounts.tokens import api_tokens_revoke_all
+
+        revoked = api_tokens_revoke_all(user=user, reason="password_changed")
     _commit_or_rollback()
+    return revoked
 
 
 def preferences_update(*, user: User, ui_theme: str, preferred_date_format: str, default_page_size: int,
@@ -614,3 +763,6 @@ def workspaces_for(organization_id: int) -> list[Workspace]:
     return list(db.session.scalars(
         Workspace.select_active().where(Workspace.organization_id == organization_id).order_by(Workspace.name)
     ))
+
+
+register_periodic("sign-in-throttles-sweep", 3600, "app.accounts.services.sign_in_throttles_sweep")

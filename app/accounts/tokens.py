@@ -1,25 +1,38 @@
 """Personal API tokens: created and revoked on the preferences page, used as `Authorization: Bearer <token>`.
 
+What a token can do, and nothing more:
+- it authenticates requests to the JSON API only (`API_BLUEPRINTS`): on any page or form the
+  header is ignored, so a token can't reach the members, tokens or organization pages, nor
+  get a CSRF token from a page's session;
+- within the scopes chosen at creation (read: GET; write: POST), until it expires or is revoked;
+- a request that carries a bearer header never gets a session cookie (`BearerAwareSessionInterface`).
+Password change (if the user leaves the box ticked), role change, deactivation and the
+organization's deletion revoke the user's tokens; restoring a member does not bring them back.
+
 Only the sha256 of a token is stored; the token itself is shown once, on creation.
-Bearer requests are authenticated by Flask-Login's request loader; they carry no
-cookie, so views that accept them may skip CSRF for them (`is_bearer_request`),
-and only for them.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 
 from app.accounts import bp
-from app.accounts.models import ApiToken, User
+from app.accounts.models import API_TOKEN_SCOPES, ApiToken, User
 from app.extensions import db, login_manager
 from app.platform.models import utcnow
 
 TOKEN_PREFIX = "cairn_"
+# The blueprints whose views a bearer token may call: the JSON API, nothing else.
+API_BLUEPRINTS = frozenset({"rules_api"})
+# Days a new token lives ("" = until revoked).
+TOKEN_LIFETIMES = {"7": "7 days", "30": "30 days", "90": "90 days", "365": "1 year", "": "No expiry"}
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class TokenError(ValueError):
@@ -30,14 +43,22 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str, scopes: list[str] | None = None,
+                     lifetime_days: str | int | None = "90") -> tuple[ApiToken, str]:
     name = (name or "").strip()
     if not name:
         raise TokenError("Name the token (e.g. the script that uses it).")
     if len(name) > 100:
         raise TokenError("Token names are at most 100 characters.")
+    chosen = [s for s in API_TOKEN_SCOPES if s in (scopes if scopes is not None else ["read"])]
+    if not chosen:
+        raise TokenError("Choose what the token may do: read, write or both.")
+    lifetime = "" if lifetime_days in (None, "") else str(lifetime_days)
+    if lifetime not in TOKEN_LIFETIMES:
+        raise TokenError("Choose one of the listed lifetimes.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name, token_hash=_digest(token), prefix=token[:12])
+    row = ApiToken(user_id=user.id, name=name, token_hash=_digest(token), prefix=token[:12], scopes=" ".join(chosen),
+                   expires_at=utcnow() + timedelta(days=int(lifetime)) if lifetime else None)
     db.session.add(row)
     db.session.commit()
     return row, token
@@ -49,8 +70,17 @@ def api_token_revoke(*, user: User, token_id: int) -> ApiToken | None:
         return None
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        row.revoke_reason = "revoked_by_user"
         db.session.commit()
     return row
+
+
+def api_tokens_revoke_all(*, user: User, reason: str) -> int:
+    """Revoke every live token of `user` (no commit: part of the caller's change)."""
+    result = db.session.execute(sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                                .values(revoked_at=utcnow(), revoke_reason=reason[:50])
+                                .execution_options(synchronize_session=False))
+    return result.rowcount or 0
 
 
 def api_tokens_of(user: User) -> list[ApiToken]:
@@ -58,39 +88,92 @@ def api_tokens_of(user: User) -> list[ApiToken]:
                                    .order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc())))
 
 
-def api_token_user(token: str) -> User | None:
-    """The active user owning an unrevoked token, or None. Records when the token was last used."""
+def api_token_authenticate(token: str) -> ApiToken | None:
+    """The live token row (unrevoked, unexpired, of an active user of an active organization), or None.
+
+    Records when it was last used (at most one write a minute per token).
+    """
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = db.session.scalars(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token),
                                                        ApiToken.revoked_at.is_(None))).first()
-    if row is None or not row.user.is_active or not row.user.organization.is_active:
+    if row is None or row.is_expired or not row.user.is_active or not row.user.organization.is_active:
         return None
-    row.last_used_at = utcnow()
-    db.session.commit()
-    return row.user
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(seconds=60):
+        row.last_used_at = now
+        db.session.commit()
+    return row
+
+
+def api_token_user(token: str) -> User | None:
+    row = api_token_authenticate(token)
+    return row.user if row is not None else None
+
+
+def has_bearer_header(req=None) -> bool:
+    return (req or request).headers.get("Authorization", "").startswith("Bearer ")
 
 
 def is_bearer_request() -> bool:
+    """True when this request was authenticated by an API token (CSRF doesn't apply: no cookie)."""
     return bool(g.get("bearer_authenticated"))
+
+
+def bearer_scope_refusal() -> str | None:
+    """Why this token may not make this request (a message for a 403), or None."""
+    row = g.get("api_token")
+    if row is None:
+        return None
+    needed = "read" if request.method in READ_METHODS else "write"
+    if needed not in row.scope_names:
+        return f"This token has no {needed} scope. Create a token with {needed} access on the preferences page."
+    return None
 
 
 @login_manager.request_loader
 def load_user_from_request(req):
-    header = req.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    """Bearer tokens authenticate the JSON API only; elsewhere the header is ignored (anonymous)."""
+    if not has_bearer_header(req) or req.blueprint not in API_BLUEPRINTS:
         return None
-    user = api_token_user(header[len("Bearer "):].strip())
-    if user is not None:
-        g.bearer_authenticated = True
-    return user
+    row = api_token_authenticate(req.headers["Authorization"][len("Bearer "):].strip())
+    if row is None:
+        return None
+    g.bearer_authenticated = True
+    g.api_token = row
+    return row.user
+
+
+class BearerAwareSessionInterface(SecureCookieSessionInterface):
+    """The cookie session, except that a request carrying a bearer token never gets a cookie:
+    a token must not turn into a browser session (nor into the CSRF token a session holds)."""
+
+    def save_session(self, app, session, response):
+        if has_bearer_header():
+            return None
+        return super().save_session(app, session, response)
+
+
+@bp.record_once
+def _install_session_interface(state) -> None:
+    if type(state.app.session_interface) is SecureCookieSessionInterface:
+        state.app.session_interface = BearerAwareSessionInterface()
+
+
+def _refuse_token_management() -> None:
+    """Belt and braces: these views are outside the API, so a token can't reach them anyway."""
+    if is_bearer_request() or has_bearer_header():
+        abort(403)
 
 
 @bp.route("/preferences/api-tokens", methods=["POST"])
 @login_required
 def api_token_new():
+    _refuse_token_management()
     try:
-        row, token = api_token_create(user=current_user, name=request.form.get("name", ""))
+        row, token = api_token_create(user=current_user, name=request.form.get("name", ""),
+                                      scopes=request.form.getlist("scopes"),
+                                      lifetime_days=request.form.get("lifetime_days", "90"))
     except TokenError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.preferences") + "#api-tokens")
@@ -101,10 +184,9 @@ def api_token_new():
 @bp.route("/preferences/api-tokens/<int:token_id>/revoke", methods=["POST"])
 @login_required
 def api_token_revoke_view(token_id: int):
+    _refuse_token_management()
     row = api_token_revoke(user=current_user, token_id=token_id)
     if row is None:
-        from flask import abort
-
         abort(404)
     flash(f"Token {row.name} revoked.", "success")
     return redirect(url_for("accounts.preferences") + "#api-tokens")
@@ -112,4 +194,5 @@ def api_token_revoke_view(token_id: int):
 
 @bp.app_context_processor
 def inject_api_tokens():
-    return {"api_tokens_of": api_tokens_of}
+    return {"api_tokens_of": api_tokens_of, "api_token_scopes": API_TOKEN_SCOPES,
+            "api_token_lifetimes": TOKEN_LIFETIMES}

@@ -257,10 +257,12 @@ def member_restore(member_id: int):
 @roles_required("admin")
 def member_reinvite(member_id: int):
     member = get_or_404(User, member_id)
-    if member.has_password:
-        flash(f"{member.display_name} has already set a password.", "info")
+    try:
+        nonce = services.member_reinvite(member=member)
+    except services.AccountError as exc:
+        flash(str(exc), "info")
         return redirect(url_for("accounts.member_edit", member_id=member.id))
-    link = url_for("accounts.accept_invite", token=services.invite_token(member), _external=True)
+    link = url_for("accounts.accept_invite", token=nonce, _external=True)
     return render_template("accounts/member_invited.html", member=member, link=link)
 
 
@@ -395,7 +397,7 @@ def _render_preferences(form=None, profile_form=None, password_form=None, email_
         "accounts/preferences.html",
         form=form or _preferences_form(),
         profile_form=profile_form,
-        password_form=password_form or PasswordChangeForm(),
+        password_form=password_form or PasswordChangeForm(formdata=None),
         email_form=email_form or EmailChangeForm(),
         sessions=services.active_sessions(current_user),
     ), status
@@ -423,12 +425,14 @@ def password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            services.password_change(user=current_user, current_password=form.current_password.data,
-                                     new_password=form.new_password.data)
+            revoked = services.password_change(user=current_user, current_password=form.current_password.data,
+                                               new_password=form.new_password.data,
+                                               revoke_tokens=form.revoke_tokens.data)
         except services.AccountError as exc:
             _form_failed(form, exc)
         else:
-            flash("Password changed. Your other sessions were signed out.", "success")
+            flash("Password changed. Your other sessions were signed out"
+                  + (f" and {revoked} API token{'s' if revoked != 1 else ''} revoked." if revoked else "."), "success")
             return redirect(url_for("accounts.preferences"))
     return _render_preferences(password_form=form, status=422)
 
@@ -480,7 +484,6 @@ def organization():
     if form.validate_on_submit():
         try:
             services.organization_update(organization=org, name=form.name.data,
-                                         subscription_tier=form.subscription_tier.data,
                                          trash_retention_days=form.trash_retention_days.data,
                                          time_zone=form.time_zone.data or None,
                                          customer_access=form.customer_access.data or [])

@@ -194,18 +194,35 @@ def project_suggestions(*, user, limit: int = 20) -> list[str]:
 
 # --------------------------------------------------------------------------- templates
 def templates_visible(user) -> sa.Select:
-    """Built-in templates, the organization's public ones, the user's own and those shared with them."""
+    """Built-in templates, the organization's public ones, the user's own and those shared with them.
+
+    A customer never sees another customer's work: public templates count for them only when
+    a staff member owns them.
+    """
+    from app.accounts.models import STAFF_ROLES, User
+
     shared = sa.select(export_template_shares.c.template_id).where(export_template_shares.c.user_id == user.id)
+    public = ExportTemplate.is_public.is_(True)
+    if user.role not in STAFF_ROLES:
+        staff = sa.select(User.id).where(User.organization_id == user.organization_id, User.role.in_(STAFF_ROLES))
+        public = sa.and_(public, ExportTemplate.user_id.in_(staff))
     return sa.select(ExportTemplate).where(
         sa.or_(
             ExportTemplate.organization_id.is_(None),
             sa.and_(
                 ExportTemplate.organization_id == user.organization_id,
-                sa.or_(ExportTemplate.is_public.is_(True), ExportTemplate.user_id == user.id,
-                       ExportTemplate.id.in_(shared)),
+                sa.or_(public, ExportTemplate.user_id == user.id, ExportTemplate.id.in_(shared)),
             ),
         )
     )
+
+
+def template_share_candidates(*, template: ExportTemplate, user) -> list:
+    """Who `user` may share `template` with: the staff (never a customer, so no customer sees
+    another one in a share dialog, nor gets another customer's template)."""
+    from app.accounts.services import members_visible_to
+
+    return [m for m in db.session.scalars(members_visible_to(user)) if m.is_staff and m.id != template.user_id]
 
 
 def template_may_edit(template: ExportTemplate, user) -> bool:
@@ -235,7 +252,8 @@ def _template_values(*, user, name: str, description: str, format: str, dataset:
 
 def template_create(*, actor: Actor, is_public: bool = False, **values: Any) -> ExportTemplate:
     template = ExportTemplate(organization_id=actor.user.organization_id, user_id=actor.user.id,
-                              is_public=bool(is_public), **_template_values(user=actor.user, **values))
+                              is_public=bool(is_public) and actor.user.is_staff,  # customers' stay private
+                              **_template_values(user=actor.user, **values))
     db.session.add(template)
     db.session.commit()
     return template
@@ -247,20 +265,22 @@ def template_update(*, actor: Actor, template: ExportTemplate, is_public: bool =
         raise ExportError("Only its owner or an admin can change this template.")
     for key, value in _template_values(user=actor.user, **values).items():
         setattr(template, key, value)
-    template.is_public = bool(is_public)
+    template.is_public = bool(is_public) and actor.user.is_staff
     db.session.commit()
     return template
 
 
 def template_share(*, actor: Actor, template: ExportTemplate, user_ids: list[int]) -> ExportTemplate:
-    """Share with chosen members of the same organization (replaces the list); audited as 'shared'."""
-    from app.accounts.models import User
+    """Share with chosen members of the same organization (replaces the list); audited as 'shared'.
 
+    Only `template_share_candidates` can be chosen: a customer can't share with another customer."""
     if not template_may_edit(template, actor.user):
         raise ExportError("Only its owner or an admin can share this template.")
-    members = list(db.session.scalars(sa.select(User).where(
-        User.organization_id == actor.user.organization_id, User.id.in_(user_ids or [-1]),
-        User.id != template.user_id, User.is_active.is_(True))))
+    candidates = {m.id: m for m in template_share_candidates(template=template, user=actor.user)}
+    wanted = {int(i) for i in user_ids or [] if str(i).isdigit()}
+    if wanted - set(candidates):
+        raise ExportError("You can share only with the members listed.")
+    members = [candidates[i] for i in sorted(wanted)]
     template.shared_with = members
     _audit(actor, "shared", None, template_id=template.id, template=template.name,
            shared_with=[m.email for m in members])
@@ -384,7 +404,7 @@ def export_download_token(*, user, request: ExportRequest) -> str:
         raise ExportError("This export has expired and its file was deleted. Run it again.")
     if request.status != request.status_value(SUCCEEDED) or not request.file_path or not _file_ok(request):
         raise ExportError("This export has no file to download.")
-    return storage.sign_download(request.file_path, organization_id=user.organization_id, user_id=user.id)
+    return storage.sign_download("export", request.id, organization_id=user.organization_id, user_id=user.id)
 
 
 class LinkGone(Exception):
@@ -398,12 +418,14 @@ def export_open_download(*, actor: Actor, token: str) -> ExportRequest:
     """
     user = actor.user
     try:
-        path = storage.verify_download(token, organization_id=user.organization_id, user_id=user.id)
+        request_id = storage.verify_download(token, kind="export", organization_id=user.organization_id,
+                                             user_id=user.id)
     except storage.LinkExpired as exc:
         raise LinkGone(str(exc)) from None
     except storage.LinkInvalid as exc:
         raise LookupError(str(exc)) from None
-    request = db.session.scalars(requests_visible(user).where(ExportRequest.file_path == path)).first()
+    # The token names the export; its file's path is read here, server-side.
+    request = db.session.scalars(requests_visible(user).where(ExportRequest.id == request_id)).first()
     if request is None:
         raise LookupError("This download link is not valid.")
     if request.is_expired or (request.expires_at and request.expires_at <= utcnow()):

@@ -394,8 +394,9 @@ def template_edit(template_id: int):
     context = _template_form_context(form, template.dataset)
     context["header_values"] = dict(zip(template.fields, template.headers))
     share_form = ShareForm(formdata=None)
-    share_form.user_ids.choices = [(m.id, m.full_name or m.email) for m in _org_members() if m.id != template.user_id]
-    share_form.user_ids.data = [u.id for u in template.shared_with]
+    candidates = services.template_share_candidates(template=template, user=current_user)
+    share_form.user_ids.choices = [(m.id, m.full_name or m.email) for m in candidates]
+    share_form.user_ids.data = [u.id for u in template.shared_with if u.id in {m.id for m in candidates}]
     if request.method == "POST" and form.validate():
         try:
             services.template_update(actor=_actor(), template=template, is_public=form.is_public.data,
@@ -410,19 +411,11 @@ def template_edit(template_id: int):
                            **context), _status(form)
 
 
-def _org_members():
-    from app.accounts.models import User
-
-    return list(db.session.scalars(scoped(User).where(User.is_active.is_(True), User.role != "customer")
-                                   .order_by(User.full_name)))
-
-
 @bp.route("/templates/<int:template_id>/share", methods=["POST"])
 @login_required
 def template_share(template_id: int):
     template = _template_or_404(template_id)
     form = ShareForm()
-    form.user_ids.choices = [(m.id, m.email) for m in _org_members()]
     try:
         services.template_share(actor=_actor(), template=template, user_ids=form.user_ids.data or [])
     except ExportError as exc:

@@ -2,8 +2,9 @@
 
 A file is written to `<name>.<random>.part`, fsynced, then renamed into place; callers
 record it as complete only after `atomic_write` returns. Download links are
-signed tokens that name the file, its organization and (optionally) the user
-allowed to use them, and expire.
+signed, expiring tokens that name a row (its kind and id), its organization and
+(optionally) the user allowed to use them: never the storage path, which the
+view looks up server-side from the row.
 """
 from __future__ import annotations
 
@@ -148,10 +149,12 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="cairn-download")
 
 
-def sign_download(relative_path: str, *, organization_id: int, user_id: int | None = None) -> str:
-    """A token for one file of one organization (and, with `user_id`, one user only)."""
-    check_relative_path(relative_path)
-    return _serializer().dumps({"p": relative_path, "o": organization_id, "u": user_id})
+def sign_download(kind: str, object_id: int, *, organization_id: int, user_id: int | None = None) -> str:
+    """A token for the file of one row (`kind` names its table, e.g. "export") of one organization
+    (and, with `user_id`, one user only). It carries no path: the caller reads it from the row."""
+    if not kind or not isinstance(object_id, int):
+        raise StorageError("A download link names a row by kind and id.")
+    return _serializer().dumps({"k": kind, "i": object_id, "o": organization_id, "u": user_id})
 
 
 class LinkExpired(StorageError):
@@ -162,8 +165,9 @@ class LinkInvalid(StorageError):
     pass
 
 
-def verify_download(token: str, *, organization_id: int, user_id: int | None, max_age: int | None = None) -> str:
-    """The storage path a token grants to this tenant/user, or LinkExpired/LinkInvalid."""
+def verify_download(token: str, *, kind: str, organization_id: int, user_id: int | None,
+                    max_age: int | None = None) -> int:
+    """The id of the `kind` row a token grants to this tenant/user, or LinkExpired/LinkInvalid."""
     if max_age is None:
         max_age = current_app.config["DOWNLOAD_LINK_MAX_AGE"]
     try:
@@ -172,14 +176,14 @@ def verify_download(token: str, *, organization_id: int, user_id: int | None, ma
         raise LinkExpired("This download link has expired.") from exc
     except BadSignature as exc:
         raise LinkInvalid("This download link is not valid.") from exc
-    if not isinstance(data, dict) or data.get("o") != organization_id:
+    if not isinstance(data, dict) or data.get("o") != organization_id or data.get("k") != kind:
         raise LinkInvalid("This download link is not valid.")
     if data.get("u") is not None and data.get("u") != user_id:
         raise LinkInvalid("This download link is not valid.")
-    try:
-        return check_relative_path(data.get("p"))
-    except StorageError as exc:
-        raise LinkInvalid("This download link is not valid.") from exc
+    object_id = data.get("i")
+    if not isinstance(object_id, int) or isinstance(object_id, bool):
+        raise LinkInvalid("This download link is not valid.")
+    return object_id
 
 
 from app.platform.jobs import register_periodic  # noqa: E402

@@ -93,9 +93,5 @@ class ExportForm(FlaskForm):
                           description="Used for this push only; never shown again.")
 
 
-class SettingsForm(FlaskForm):
-    allow_private_remotes = BooleanField("Allow pushing to private, loopback and local repositories")
-
-
 class ConfirmForm(FlaskForm):
     pass

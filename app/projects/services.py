@@ -47,7 +47,6 @@ log = logging.getLogger("cairn.projects")
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 MAX_TEMPLATE_UPLOAD_BYTES = 10 * 1024 * 1024
-PRIVATE_REMOTES_SETTING = "projects_allow_private_remotes"
 
 
 class ProjectError(ValueError):
@@ -513,8 +512,9 @@ def file_tree(files: list[ProjectFile]) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- exports
-def allow_private_remotes(organization) -> bool:
-    return bool(organization.setting(PRIVATE_REMOTES_SETTING, False))
+def allow_private_remotes() -> bool:
+    """The operator's GIT_ALLOW_PRIVATE_REMOTES (environment), never an organization's setting."""
+    return gitops.private_remotes_allowed()
 
 
 def export_start(*, generation: GeneratedProject, user, export_type: str, include_git: bool = False,
@@ -526,7 +526,7 @@ def export_start(*, generation: GeneratedProject, user, export_type: str, includ
     config: dict[str, Any] = {}
     if export_type in EXPORT_GIT:
         try:
-            remote = gitops.check_remote_url(repository_url, allow_private=allow_private_remotes(user.organization))
+            remote = gitops.check_remote_url(repository_url, allow_private=allow_private_remotes())
         except gitops.RemoteRefused as exc:
             raise ProjectError(str(exc), "repository_url") from None
         branch = (branch or "main").strip()
@@ -633,9 +633,8 @@ def export_run(row: RepositoryExport, progress) -> None:
 
 
 def _export_push(row: RepositoryExport, generation: GeneratedProject, progress) -> None:
-    try:
-        gitops.check_remote_url(row.repository_url, allow_private=allow_private_remotes(row.created_by.organization)
-                                if row.created_by else False)
+    try:  # checked again here, resolved once: the push connects to exactly this address
+        remote = gitops.check_remote_url(row.repository_url, allow_private=allow_private_remotes())
     except gitops.RemoteRefused as exc:
         raise JobError(str(exc)) from None
     workdir = Path(tempfile.mkdtemp(prefix="cairn-push-"))
@@ -646,7 +645,7 @@ def _export_push(row: RepositoryExport, generation: GeneratedProject, progress) 
                                 branch=branch)
         progress(50, "Pushing")
         try:
-            gitops.push(workdir, row.repository_url, branch=branch, username=row.config.get("username", ""),
+            gitops.push(workdir, remote, branch=branch, username=row.config.get("username", ""),
                         password=open_token(row.credential))
         except gitops.PushFailed as exc:
             raise JobError(str(exc)) from None
@@ -659,14 +658,16 @@ def _export_push(row: RepositoryExport, generation: GeneratedProject, progress) 
 def export_file(*, export: RepositoryExport, token: str, user) -> Path:
     """The archive a signed link grants, after the tenant check; refusals are ProjectError."""
     try:
-        path = storage.verify_download(token, organization_id=user.organization_id, user_id=user.id)
+        export_id = storage.verify_download(token, kind="project-export", organization_id=user.organization_id,
+                                            user_id=user.id)
     except storage.LinkExpired:
         raise ProjectError("This download link has expired. Open the export again for a fresh link.")
     except storage.LinkInvalid:
         raise ProjectError("This download link is not valid.")
-    if not export.is_terminal or export.logical_status != "succeeded" or path != export.archive_path:
+    if export_id != export.id or not export.is_terminal or export.logical_status != "succeeded" \
+            or not export.archive_path:
         raise ProjectError("This download link is not valid.")
-    full = storage.resolve(path)
+    full = storage.resolve(export.archive_path)  # the path comes from the row, never from the link
     if not full.exists() or full.stat().st_size != export.archive_size:
         raise ProjectError("The archive is missing on the server. Export it again.")
     return full
@@ -763,9 +764,4 @@ def drafts_cleanup(hours: int | None = None, batch_size: int | None = None, now:
         return {"removed": removed, "batches": batches, "skipped": False, "hours": hours}
 
 
-def organization_settings_update(*, organization, allow_private: bool) -> None:
-    settings = dict(organization.settings or {})
-    settings[PRIVATE_REMOTES_SETTING] = bool(allow_private)
-    organization.settings = settings
-    _commit()
 

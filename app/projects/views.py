@@ -25,7 +25,6 @@ from app.projects.forms import (
     ExportForm,
     MetaForm,
     ProjectForm,
-    SettingsForm,
     TemplateUploadForm,
 )
 from app.projects.models import (
@@ -46,7 +45,7 @@ TEMPLATE_MANAGERS = ("admin", "manager")
 @bp.app_context_processor
 def _helpers():
     def projects_download_url(export: RepositoryExport) -> str:
-        token = storage.sign_download(export.archive_path, organization_id=export.organization_id,
+        token = storage.sign_download("project-export", export.id, organization_id=export.organization_id,
                                       user_id=current_user.id)
         return url_for("projects.export_download", export_id=export.id, token=token)
 
@@ -599,22 +598,13 @@ def template_remove(template_id: int):
     return redirect(url_for("projects.templates"))
 
 
-@bp.route("/settings", methods=["GET", "POST"])
+@bp.route("/settings")
 @roles_required("admin")
 def settings():
-    organization = current_user.organization
-    form = SettingsForm()
-    if request.method == "GET":
-        form.allow_private_remotes.data = services.allow_private_remotes(organization)
-    elif form.validate_on_submit():
-        services.organization_settings_update(organization=organization,
-                                              allow_private=form.allow_private_remotes.data)
-        flash("Projects settings saved.", "success")
-        return redirect(url_for("projects.settings"))
     tasks = db.session.scalars(scoped(BackgroundTask).where(BackgroundTask.kind == "projects-drafts-cleanup")
                                .order_by(BackgroundTask.created_at.desc()).limit(5)).all()
-    return render_template("projects/settings.html", form=form, confirm=ConfirmForm(formdata=None), tasks=tasks,
-                           kind_of=kind_of,
+    return render_template("projects/settings.html", confirm=ConfirmForm(formdata=None), tasks=tasks,
+                           kind_of=kind_of, private_remotes=services.allow_private_remotes(),
                            draft_hours=services.current_app.config.get("PROJECTS_DRAFT_MAX_AGE_HOURS", 24 * 14))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import jsonify, redirect, request, url_for
 from flask_login import current_user
 
-from app.accounts.tokens import is_bearer_request
+from app.accounts.tokens import bearer_scope_refusal, is_bearer_request
 from app.extensions import csrf, db
 from app.platform.idempotency import idempotent
 from app.platform.pagination import paginate
@@ -36,6 +36,9 @@ def _guard():
         if wants_json():
             return _error(401, "Authentication required: send Authorization: Bearer <token>.")
         return redirect(url_for("accounts.sign_in", next=request.full_path))
+    refusal = bearer_scope_refusal()  # a read-only token can't POST, a write-only one can't GET
+    if refusal:
+        return _error(403, refusal)
     if request.method == "POST" and not is_bearer_request():
         csrf.protect()
     if current_user.role not in ("admin", "manager", "agent"):

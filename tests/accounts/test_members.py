@@ -264,7 +264,7 @@ def test_deactivation_voids_an_outstanding_invitation(app_ctx, org, admin, make_
     from app.extensions import db
 
     invited = make_user(org, "agent", "late@acme.example.com", password=None)
-    token = services.invite_token(invited)
+    token = services.member_reinvite(member=invited)
     invited.soft_delete(user=admin, reason="left before starting")
     db.session.commit()
     invited.restore(user=admin)

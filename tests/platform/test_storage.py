@@ -163,29 +163,29 @@ def test_delete_removes_the_file_and_tolerates_a_missing_one(root):
 
 # --------------------------------------------------------------------------- signed links
 def test_download_link_round_trip(root):
-    token = storage.sign_download("exports/1/report.csv", organization_id=7, user_id=3)
-    assert storage.verify_download(token, organization_id=7, user_id=3) == "exports/1/report.csv"
+    token = storage.sign_download("export", 12, organization_id=7, user_id=3)
+    assert storage.verify_download(token, kind="export", organization_id=7, user_id=3) == 12
 
 
 def test_link_without_user_works_for_anyone_in_the_organization(root):
-    token = storage.sign_download("exports/1/report.csv", organization_id=7)
-    assert storage.verify_download(token, organization_id=7, user_id=3) == "exports/1/report.csv"
-    assert storage.verify_download(token, organization_id=7, user_id=None) == "exports/1/report.csv"
+    token = storage.sign_download("export", 12, organization_id=7)
+    assert storage.verify_download(token, kind="export", organization_id=7, user_id=3) == 12
+    assert storage.verify_download(token, kind="export", organization_id=7, user_id=None) == 12
     with pytest.raises(LinkInvalid):
-        storage.verify_download(token, organization_id=8, user_id=3)
+        storage.verify_download(token, kind="export", organization_id=8, user_id=3)
 
 
 def test_link_for_another_organization_is_invalid(root):
-    token = storage.sign_download("exports/1/report.csv", organization_id=7, user_id=3)
+    token = storage.sign_download("export", 12, organization_id=7, user_id=3)
     with pytest.raises(LinkInvalid):
-        storage.verify_download(token, organization_id=8, user_id=3)
+        storage.verify_download(token, kind="export", organization_id=8, user_id=3)
 
 
 @pytest.mark.parametrize("other_user", [4, None])
 def test_link_for_another_user_is_invalid(root, other_user):
-    token = storage.sign_download("exports/1/report.csv", organization_id=7, user_id=3)
+    token = storage.sign_download("export", 12, organization_id=7, user_id=3)
     with pytest.raises(LinkInvalid):
-        storage.verify_download(token, organization_id=7, user_id=other_user)
+        storage.verify_download(token, kind="export", organization_id=7, user_id=other_user)
 
 
 def test_expired_link_after_the_configured_lifetime(root, app):
@@ -193,22 +193,22 @@ def test_expired_link_after_the_configured_lifetime(root, app):
     max_age = app.config["DOWNLOAD_LINK_MAX_AGE"]
     signed_at = datetime.now(timezone.utc)
     with tm.travel(signed_at, tick=False):
-        token = storage.sign_download("exports/1/report.csv", organization_id=7, user_id=3)
+        token = storage.sign_download("export", 12, organization_id=7, user_id=3)
     with tm.travel(signed_at + timedelta(seconds=max_age - 5), tick=False):
-        assert storage.verify_download(token, organization_id=7, user_id=3) == "exports/1/report.csv"
+        assert storage.verify_download(token, kind="export", organization_id=7, user_id=3) == 12
     with tm.travel(signed_at + timedelta(seconds=max_age + 5), tick=False):
         with pytest.raises(LinkExpired):
-            storage.verify_download(token, organization_id=7, user_id=3)
+            storage.verify_download(token, kind="export", organization_id=7, user_id=3)
 
 
 def test_expired_link_with_an_explicit_max_age(root):
     tm = _time_machine()
     signed_at = datetime.now(timezone.utc) - timedelta(seconds=30)
     with tm.travel(signed_at, tick=False):
-        token = storage.sign_download("exports/1/report.csv", organization_id=7, user_id=3)
+        token = storage.sign_download("export", 12, organization_id=7, user_id=3)
     with pytest.raises(LinkExpired):
-        storage.verify_download(token, organization_id=7, user_id=3, max_age=10)
-    assert storage.verify_download(token, organization_id=7, user_id=3, max_age=60) == "exports/1/report.csv"
+        storage.verify_download(token, kind="export", organization_id=7, user_id=3, max_age=10)
+    assert storage.verify_download(token, kind="export", organization_id=7, user_id=3, max_age=60) == 12
 
 
 def _tamper(token: str) -> str:
@@ -218,27 +218,45 @@ def _tamper(token: str) -> str:
 
 
 def test_forged_links_are_invalid(root, app):
-    token = storage.sign_download("exports/1/report.csv", organization_id=7, user_id=3)
+    token = storage.sign_download("export", 12, organization_id=7, user_id=3)
     payload, _, _ = token.partition(".")
     forged_payload = URLSafeTimedSerializer("test-secret", salt="cairn-download").dumps(
-        {"p": "exports/1/report.csv", "o": 8, "u": 3}
+        {"k": "export", "i": 12, "o": 8, "u": 3}
     ).partition(".")[0]
     forgeries = [
         _tamper(token),  # signature changed
         forged_payload + token[len(payload):],  # another organization's payload, our signature
-        URLSafeTimedSerializer("another-secret", salt="cairn-download").dumps({"p": "x.csv", "o": 7, "u": 3}),
-        URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="another-salt").dumps({"p": "x.csv", "o": 7, "u": 3}),
+        URLSafeTimedSerializer("another-secret", salt="cairn-download").dumps({"k": "export", "i": 1, "o": 7, "u": 3}),
+        URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="another-salt").dumps(
+            {"k": "export", "i": 1, "o": 7, "u": 3}),
+        # signed by us but naming a path (the old format) or an id that is not a number
+        URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="cairn-download").dumps(
+            {"p": "exports/1/report.csv", "o": 7, "u": 3}),
+        URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="cairn-download").dumps(
+            {"k": "export", "i": "../../etc/passwd", "o": 7, "u": 3}),
         "not-a-token",
         "",
     ]
     for forged in forgeries:
         with pytest.raises(LinkInvalid):
-            storage.verify_download(forged, organization_id=7, user_id=3)
+            storage.verify_download(forged, kind="export", organization_id=7, user_id=3)
 
 
-def test_links_are_only_signed_for_safe_paths(root):
+def test_links_name_a_row_never_a_storage_path(root):
+    """The hole: links carried the storage path in readable base64. Now they carry a kind and an id;
+    the view reads the path from the row. A path can't even be signed."""
+    import base64
+    import json
+
+    token = storage.sign_download("export", 12, organization_id=7, user_id=3)
+    payload = token.split(".")[0]
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert data == {"k": "export", "i": 12, "o": 7, "u": 3}
+    assert "exports/" not in token and "/" not in json.dumps(data)
     with pytest.raises(StorageError):
-        storage.sign_download("../../etc/passwd", organization_id=7)
+        storage.sign_download("export", "../../etc/passwd", organization_id=7)
+    with pytest.raises(LinkInvalid):  # a link for another kind of row
+        storage.verify_download(token, kind="project-export", organization_id=7, user_id=3)
 
 
 # --------------------------------------------------------------------------- sweep_partials

@@ -87,3 +87,38 @@ def make_zip(entries: dict[str, bytes | tuple[bytes, int]], *, symlinks: dict[st
             info.external_attr = (0o120777) << 16
             archive.writestr(info, target)
     return buffer.getvalue()
+
+
+def _stop(proc) -> None:
+    """Stop a worker this fixture's process started (its own process group: with its work-horse)."""
+    import os
+    import signal
+    import subprocess
+
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(5)
+
+
+@pytest.fixture()
+def operator_allows_private_remotes(app, backend, monkeypatch):
+    """The operator's GIT_ALLOW_PRIVATE_REMOTES=true (an in-house git server): in this process and, on the
+    Redis backend, in the worker process that runs the push (its config comes from the environment)."""
+    monkeypatch.setitem(app.config, "GIT_ALLOW_PRIVATE_REMOTES", True)
+    if not backend["redis"]:
+        yield
+        return
+    from tests import conftest as root
+
+    _stop(root._WORKERS.pop("main", None))
+    root._WORKERS["main"] = root.start_worker(backend, GIT_ALLOW_PRIVATE_REMOTES="true")
+    yield
+    _stop(root._WORKERS.pop("main", None))  # the next test starts a worker with the default (off)

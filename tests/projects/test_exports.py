@@ -110,7 +110,7 @@ def test_archive_with_a_git_folder_holds_one_commit_by_the_user(app, student, ge
     repo.close()
 
 
-def test_push_to_a_bare_repository(app, student, generated, run_jobs, people, tmp_path):
+def test_push_to_a_bare_repository(app, student, generated, run_jobs, people, tmp_path, request):
     from dulwich.repo import Repo
 
     project_id, generation_id = generated
@@ -118,13 +118,16 @@ def test_push_to_a_bare_repository(app, student, generated, run_jobs, people, tm
     Repo.init_bare(str(bare), mkdir=True).close()
     refused = _export(student, project_id, generation_id, export_type="git", repository_url=str(bare))
     assert refused.status_code == 422 and "Local paths are not allowed" in page_text(refused)
-    admin = people["admin"]
+    # The old tenant setting (an admin's checkbox) no longer opens anything.
     with app.app_context():
         from app.accounts.models import Organization
 
-        org = db.session.get(Organization, admin.organization_id)
+        org = db.session.get(Organization, people["admin"].organization_id)
         org.settings = {**(org.settings or {}), "projects_allow_private_remotes": True}
         db.session.commit()
+    refused = _export(student, project_id, generation_id, export_type="git", repository_url=str(bare))
+    assert refused.status_code == 422 and "Local paths are not allowed" in page_text(refused)
+    request.getfixturevalue("operator_allows_private_remotes")  # the operator's environment setting
     response = _export(student, project_id, generation_id, export_type="git", repository_url=str(bare),
                        branch="main", token="s3cret-token-value")
     assert response.status_code == 302
@@ -144,16 +147,11 @@ def test_push_to_a_bare_repository(app, student, generated, run_jobs, people, tm
     assert "s3cret-token-value" not in text and "Pushed branch" in text
 
 
-def test_failed_push_says_why_and_can_be_retried(app, student, generated, run_jobs, people, tmp_path):
+def test_failed_push_says_why_and_can_be_retried(app, student, generated, run_jobs, people, tmp_path,
+                                                  operator_allows_private_remotes):
     from dulwich.repo import Repo
 
     project_id, generation_id = generated
-    with app.app_context():
-        from app.accounts.models import Organization
-
-        org = db.session.get(Organization, people["admin"].organization_id)
-        org.settings = {"projects_allow_private_remotes": True}
-        db.session.commit()
     missing = tmp_path / "later.git"
     _export(student, project_id, generation_id, export_type="git", repository_url=str(missing),
             token="tok-SECRET-123")
@@ -199,11 +197,11 @@ def test_failed_push_says_why_and_can_be_retried(app, student, generated, run_jo
     ("http://github.com/a/b.git", "http:// URLs are not allowed"),
     ("ftp://example.com/repo", "ftp:// URLs are not allowed"),
     ("https://user:tok@github.com/a/b.git", "Don't put credentials in the URL"),
-    ("https://127.0.0.1/a/b.git", "private or loopback"),
-    ("https://10.1.2.3/a/b.git", "private or loopback"),
-    ("ssh://git@192.168.1.10/a/b.git", "private or loopback"),
-    ("git@[::1]:a/b.git", "Local paths are not allowed"),
-    ("https://localhost/a.git", "private or loopback"),
+    ("https://127.0.0.1/a/b.git", "private, loopback or reserved"),
+    ("https://10.1.2.3/a/b.git", "private, loopback or reserved"),
+    ("ssh://git@192.168.1.10/a/b.git", "private, loopback or reserved"),
+    ("git@[::1]:a/b.git", "private, loopback or reserved"),
+    ("https://localhost/a.git", "private, loopback or reserved"),
     ("", "Enter the repository URL"),
 ])
 def test_bad_remote_urls_are_refused(url, message):
@@ -223,7 +221,7 @@ def test_export_refuses_bad_urls_on_the_form_and_saves_nothing(app, student, gen
     project_id, generation_id = generated
     response = _export(student, project_id, generation_id, export_type="github",
                        repository_url="https://127.0.0.1/x.git", token="tok")
-    assert response.status_code == 422 and "private or loopback" in page_text(response)
+    assert response.status_code == 422 and "private, loopback or reserved" in page_text(response)
     assert 'value="tok"' not in page_text(response)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RepositoryExport)) == 0
@@ -278,17 +276,13 @@ def http_git_server(tmp_path):
     repo.close()
 
 
-def test_push_over_http_with_bad_then_good_credentials(app, student, generated, run_jobs, people, http_git_server):
+def test_push_over_http_with_bad_then_good_credentials(app, student, generated, run_jobs, people, http_git_server,
+                                                       request):
     url, repo = http_git_server
     project_id, generation_id = generated
     refused = _export(student, project_id, generation_id, export_type="github", repository_url=url, token="x")
     assert refused.status_code == 422 and "http:// URLs are not allowed" in page_text(refused)
-    with app.app_context():
-        from app.accounts.models import Organization
-
-        org = db.session.get(Organization, people["admin"].organization_id)
-        org.settings = {"projects_allow_private_remotes": True}
-        db.session.commit()
+    request.getfixturevalue("operator_allows_private_remotes")
     _export(student, project_id, generation_id, export_type="git", repository_url=url,
             username="x-access-token", token="wrong-token")
     run_jobs()

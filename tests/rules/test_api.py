@@ -12,8 +12,8 @@ from tests.helpers import browser, page_text, signed_in
 JSON = {"Accept": "application/json"}
 
 
-def _token(auth, client, name="ci script") -> str:
-    response = auth.post("/preferences/api-tokens", {"name": name})
+def _token(auth, client, name="ci script", scopes=("read", "write")) -> str:
+    response = auth.post("/preferences/api-tokens", {"name": name, "scopes": list(scopes)})
     assert response.status_code == 200
     match = re.search(r"(cairn_[A-Za-z0-9_\-]+)", page_text(response))
     assert match
