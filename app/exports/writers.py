@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import IO, Any, Iterable
 
+from app.platform import storage
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 EXCEL_MAX_ROWS = 1_048_576  # including the header row: 1,048,575 data rows per sheet
 
@@ -81,8 +83,12 @@ class ExcelWriter:
                  max_rows: int = EXCEL_MAX_ROWS, **_: Any) -> None:
         import xlsxwriter
 
+        # XlsxWriter spools each sheet to a temp file (the export's names and emails, in plain text): under
+        # STORAGE_DIR/work, removed when the writer closes or its atomic write fails, swept after a kill.
+        self.work_dir = storage.new_work_dir("xlsx-", for_write=handle)
         self.workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "strings_to_formulas": False,
-                                                     "strings_to_urls": False, "strings_to_numbers": False})
+                                                     "strings_to_urls": False, "strings_to_numbers": False,
+                                                     "tmpdir": str(self.work_dir)})
         self.headers = [neutralise(h) for h in headers]
         self.bold = self.workbook.add_format({"bold": True})
         self.max_rows = max_rows
@@ -112,7 +118,10 @@ class ExcelWriter:
             self.row += 1
 
     def close(self) -> None:
-        self.workbook.close()
+        try:
+            self.workbook.close()
+        finally:
+            storage.remove_work_dir(self.work_dir)
 
 
 class PdfWriter:

@@ -285,7 +285,12 @@ def uses_embedded_queue(app: Flask | None = None) -> bool:
 # Submitting and dispatching
 # ---------------------------------------------------------------------------
 def job_submit(row: Any) -> Any:
-    """Commit `row` as queued and start it as soon as its organization has a free slot."""
+    """Commit `row` as queued and start it as soon as its organization has a free slot.
+
+    One transaction, two or three statements: the organization's lock (with its
+    limit), its active and waiting rows, and the row's INSERT (or UPDATE) with its
+    slot already taken when one is free and nothing older waits.
+    """
     row._set(QUEUED)
     row.rq_job_id = None
     row.progress = 0
@@ -293,8 +298,15 @@ def job_submit(row: Any) -> Any:
     row.error_message = None
     row.enqueued_at = row.started_at = row.finished_at = None
     db.session.add(row)
-    db.session.commit()
-    dispatch(row.organization_id)
+    kind = find_kind(row)
+    if kind is not None and not kind.expensive:  # no limit to respect: no lock, no counting
+        _take_slot(row, kind)
+        db.session.flush()
+        row_id, job_id = row.id, row.rq_job_id
+        db.session.commit()
+        _enqueue(kind, row_id, job_id)
+        return row
+    dispatch(row.organization_id, new_row=row)
     return row
 
 
@@ -306,9 +318,15 @@ def job_retry(row: Any) -> Any:
     return job_submit(row)
 
 
+def _job_limit(settings: dict | None, tier: str | None) -> int:
+    from app.accounts.models import TIER_JOB_LIMITS  # platform reads the tenant's limit, imports no views
+
+    return int((settings or {}).get("max_concurrent_jobs", TIER_JOB_LIMITS.get(tier, 3)))
+
+
 def organization_job_limit(organization_id: int) -> int | None:
     """How many expensive jobs the organization may run at once; None once it is deleted (its rows wait)."""
-    from app.accounts.models import Organization  # platform reads the tenant row, imports no views
+    from app.accounts.models import Organization
 
     org = db.session.get(Organization, organization_id, populate_existing=True)
     if org is None:  # rows of no organization (tests' bare rows)
@@ -316,83 +334,150 @@ def organization_job_limit(organization_id: int) -> int | None:
     return org.max_concurrent_jobs if org.is_active else None
 
 
-def _lock_organization(organization_id: int) -> None:
-    """Serialise dispatch per organization until the caller commits.
+def _lock_organization(organization_id: int) -> int | None:
+    """Serialise dispatch per organization until the caller commits; return its job limit (one statement).
 
-    PostgreSQL: a row lock. SQLite has no row locks: a no-op write takes the
+    PostgreSQL: a row lock. SQLite has no row locks: a no-op UPDATE takes the
     database's write lock at once, so the web thread and the worker thread can't
     both read the same free slot (reads inside the lock see every commit).
+    None: the organization is deleted (its rows wait; they run if it is restored).
     """
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        db.session.execute(sa.text("SELECT id FROM organizations WHERE id = :id FOR UPDATE"), {"id": organization_id})
-    elif dialect == "sqlite":
-        db.session.execute(sa.text("UPDATE organizations SET id = id WHERE id = :id"), {"id": organization_id})
+    from app.accounts.models import Organization
+
+    table = Organization.__table__
+    columns = (table.c.settings, table.c.subscription_tier, table.c.is_active)
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = sa.select(*columns).where(table.c.id == organization_id).with_for_update()
+    else:  # updated_at named so its onupdate default doesn't fire: nothing about the organization changed
+        statement = (sa.update(table).where(table.c.id == organization_id)
+                     .values(id=table.c.id, updated_at=table.c.updated_at).returning(*columns))
+    found = db.session.execute(statement).first()
+    if found is None:  # rows of no organization (tests' bare rows)
+        return current_app.config["DEFAULT_MAX_CONCURRENT_JOBS"]
+    return _job_limit(found.settings, found.subscription_tier) if found.is_active else None
 
 
-def _active_count(model: type, organization_id: int) -> int:
-    expensive = _expensive_filter(model)
-    if expensive is None:
-        return 0
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(model).where(
-            model.organization_id == organization_id,
-            expensive,
-            sa.or_(model.status_in(RUNNING), sa.and_(model.status_in(QUEUED), model.rq_job_id.is_not(None))),
-        )
-    ) or 0
+@dataclass
+class _Waiting:
+    model: type
+    id: int
+    created_at: datetime
+    kind_name: str | None
 
 
-def dispatch(organization_id: int) -> list[str]:
-    """Enqueue waiting rows of one organization while it is under its limit. Returns job ids."""
+def _organization_jobs(organization_id: int, exclude: Any = None) -> tuple[int, list[_Waiting]]:
+    """(expensive rows holding a slot, the oldest rows waiting for one) of every job model, in one statement.
+
+    `exclude` is a row being submitted: it is counted by the caller, not here.
+    """
+    models = job_models()
+    selects = []
+    for index, model in enumerate(models):
+        kind_column = model.kind if model is BackgroundTask else sa.null()
+        columns = (sa.literal(index, sa.Integer).label("m"), model.id.label("id"),
+                   model.created_at.label("created_at"), model.rq_job_id.label("job_id"),
+                   sa.cast(kind_column, sa.String).label("kind"))
+        mine = [model.organization_id == organization_id]
+        if exclude is not None and type(exclude) is model and exclude.id is not None:
+            mine.append(model.id != exclude.id)
+        expensive = _expensive_filter(model)
+        if expensive is not None:
+            selects.append(sa.select(*columns).where(*mine, expensive, sa.or_(
+                model.status_in(RUNNING), sa.and_(model.status_in(QUEUED), model.rq_job_id.is_not(None)))))
+        waiting = (sa.select(*columns).where(*mine, model.status_in(QUEUED), model.rq_job_id.is_(None))
+                   .order_by(model.created_at, model.id).limit(100).subquery())
+        selects.append(sa.select(*waiting.c))
+    active, rows = 0, []
+    for found in db.session.execute(sa.union_all(*selects)):
+        if found.job_id is not None:
+            active += 1
+        else:
+            rows.append(_Waiting(models[found.m], found.id, found.created_at, found.kind))
+    rows.sort(key=lambda r: (r.created_at, r.id))
+    return active, rows
+
+
+def _kind_for(waiting: _Waiting) -> JobKind | None:
+    name = waiting.kind_name if waiting.model is BackgroundTask else _model_kinds.get(waiting.model)
+    return job_kinds.get(name) if name else None
+
+
+def _new_job_id(kind: JobKind, row_id: int | None) -> str:
+    """`<kind>-<row id>-<random>`; a row not yet INSERTed has no id: `<kind>-<random>`."""
+    return f"{kind.name}-{row_id}-{uuid.uuid4().hex[:12]}" if row_id is not None else f"{kind.name}-{uuid.uuid4().hex}"
+
+
+def _take_slot(row: Any, kind: JobKind) -> None:
+    """Give a row being submitted its job id (written by its INSERT or UPDATE)."""
+    row.rq_job_id = _new_job_id(kind, row.id)
+    row.enqueued_at = utcnow()
+    row.attempts = (row.attempts or 0) + 1
+
+
+def dispatch(organization_id: int, *, new_row: Any = None) -> list[str]:
+    """Enqueue waiting rows of one organization while it is under its limit. Returns job ids.
+
+    `new_row` is a row being submitted (not yet committed): it waits behind older
+    waiting rows and is committed by this transaction either way.
+    """
+    started: list[tuple[JobKind, Any, str]] = []
     try:
-        _lock_organization(organization_id)
-        limit = organization_job_limit(organization_id)
-        if limit is None:
-            db.session.rollback()  # a deleted organization's rows wait: they run if it is restored
-            return []
-        active = sum(_active_count(model, organization_id) for model in job_models())
-        waiting: list[Any] = []
-        for model in job_models():
-            waiting.extend(db.session.scalars(
-                sa.select(model).where(model.organization_id == organization_id, model.status_in(QUEUED),
-                                       model.rq_job_id.is_(None))
-                .order_by(model.created_at, model.id).limit(100)
-            ))
-        waiting.sort(key=lambda r: (r.created_at, r.id))
-        started: list[tuple[JobKind, int, str]] = []
-        for row in waiting:
-            kind = find_kind(row)
+        with db.session.no_autoflush:  # a submitted row is INSERTed once, with its slot, at the commit
+            limit = _lock_organization(organization_id)
+            if limit is None:
+                db.session.commit() if new_row is not None else db.session.rollback()
+                return []
+            active, waiting = _organization_jobs(organization_id, exclude=new_row)
+        if new_row is not None:
+            waiting.append(_Waiting(type(new_row), new_row.id, utcnow(), getattr(new_row, "kind", None)))
+        for candidate in waiting:
+            kind = _kind_for(candidate)
             if kind is None:
-                log.error("%s #%s has a job kind this process doesn't know; left waiting", type(row).__name__, row.id)
+                log.error("%s #%s has a job kind this process doesn't know; left waiting",
+                          candidate.model.__name__, candidate.id)
                 continue
             if kind.expensive and active >= limit:
                 continue
-            row.rq_job_id = f"{kind.name}-{row.id}-{uuid.uuid4().hex[:12]}"
-            row.enqueued_at = utcnow()
-            row.attempts = (row.attempts or 0) + 1
-            started.append((kind, row.id, row.rq_job_id))
+            if new_row is not None and candidate.model is type(new_row) and candidate.id == new_row.id:
+                _take_slot(new_row, kind)
+                started.append((kind, new_row, new_row.rq_job_id))
+            else:
+                job_id = _new_job_id(kind, candidate.id)
+                model = candidate.model
+                if not _update(model, [model.id == candidate.id, model.status_in(QUEUED), model.rq_job_id.is_(None)],
+                               rq_job_id=job_id, enqueued_at=utcnow(), attempts=model.attempts + 1):
+                    continue
+                started.append((kind, candidate.id, job_id))
             active += 1 if kind.expensive else 0
+        db.session.flush()  # the submitted row's id, read now: after the commit it would cost a SELECT
+        to_enqueue = [(kind, row if isinstance(row, int) else row.id, job_id) for kind, row, job_id in started]
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    for kind, row_id, job_id in started:
+    for kind, row_id, job_id in to_enqueue:
         _enqueue(kind, row_id, job_id)
-    return [job_id for _, _, job_id in started]
+    return [job_id for _, _, job_id in to_enqueue]
 
 
-def _enqueue(kind: JobKind, row_id: int, job_id: str) -> None:
+def _enqueue(kind: JobKind, row_id: int, job_id: str, *, delay: float = 0) -> None:
+    """Put the job in its queue (after `delay` seconds: RQ's scheduler moves it there)."""
+    options = dict(
+        args=(kind.name, row_id),
+        job_id=job_id,
+        timeout=current_app.config["JOB_TIMEOUT_SECONDS"],
+        result_ttl=3600,
+        failure_ttl=7 * 86400,
+        description=f"{kind.name} #{row_id}",
+    )
     try:
-        get_queue(kind.queue).enqueue_call(
-            "app.platform.jobs.execute",
-            args=(kind.name, row_id),
-            job_id=job_id,
-            timeout=current_app.config["JOB_TIMEOUT_SECONDS"],
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-            description=f"{kind.name} #{row_id}",
-        )
+        queue = get_queue(kind.queue)
+        if delay:  # enqueue_at takes enqueue()'s argument names
+            args = options.pop("args")
+            options["job_timeout"] = options.pop("timeout")
+            queue.enqueue_in(timedelta(seconds=delay), "app.platform.jobs.execute", *args, **options)
+        else:
+            queue.enqueue_call("app.platform.jobs.execute", **options)
     except Exception:  # Redis down: the row stays queued with its id; the reconciler re-queues it.
         log.exception("could not enqueue %s #%s; the reconciler will retry", kind.name, row_id)
 
@@ -446,6 +531,9 @@ def execute(kind_name: str, row_id: int) -> Any:
 
     Returns a small summary (the result itself is on the row), or None when
     this delivery had nothing to do (a duplicate, or the row moved on).
+    Bookkeeping is three statements (claim and load, mark succeeded, and the
+    organization's lock and jobs for the next dispatch), five when a waiting
+    row takes the freed slot.
     """
     kind = job_kinds.get(kind_name)
     if kind is None:
@@ -453,38 +541,50 @@ def execute(kind_name: str, row_id: int) -> Any:
     job = get_current_job()
     job_id = job.id if job is not None else None
     try:
-        row = _claim(kind.model, row_id, job_id)
+        try:
+            row = _claim(kind.model, row_id, job_id)
+        except Exception as exc:  # the database is away: the reconciler re-queues this job when it is back
+            reason = transient_reason(exc)
+            if reason is None:
+                raise
+            raise TransientJobFailure(f"{TRANSIENT_MARKER} {reason}") from exc
         if row is None:
             log.info("%s #%s: not queued for job %s (duplicate or superseded delivery); nothing to do",
                      kind_name, row_id, job_id)
             return None
         organization_id = row.organization_id
+        result = _run(kind, row, job_id)
     finally:
         db.session.remove()
-    try:
-        return _run(kind, row_id, job_id)
-    finally:
-        db.session.remove()
+    if kind.expensive:
         try:
             dispatch(organization_id)  # this row's slot is free: start the next waiting row
         except Exception:
             log.exception("dispatch after %s #%s failed; the reconciler will dispatch", kind_name, row_id)
-        db.session.remove()
+        finally:
+            db.session.remove()
+    return result
 
 
 def _claim(model: type, row_id: int, job_id: str | None) -> Any | None:
-    """queued (for this job) -> running, atomically. The row, or None if another delivery has it."""
-    claimed = _update(model, _owned(model, row_id, job_id, QUEUED),
-                      status=model.status_value(RUNNING), started_at=utcnow(), finished_at=None,
-                      error_message=None)
-    db.session.commit()
-    return db.session.get(model, row_id) if claimed else None
-
-
-def _run(kind: JobKind, row_id: int, job_id: str | None) -> Any:
-    model = kind.model
+    """queued (for this job) -> running, atomically, and the row (one UPDATE ... RETURNING), or None."""
+    statement = (sa.update(model).where(*_owned(model, row_id, job_id, QUEUED))
+                 .values(status=model.status_value(RUNNING), started_at=utcnow(), finished_at=None,
+                         error_message=None).returning(model)
+                 .execution_options(synchronize_session=False, populate_existing=True))
+    row = db.session.scalars(statement).first()
+    session = db.session()
+    session.expire_on_commit = False  # the handler reads the row as claimed, without loading it again
     try:
-        row = db.session.get(model, row_id)
+        db.session.commit()
+    finally:
+        session.expire_on_commit = True
+    return row
+
+
+def _run(kind: JobKind, row: Any, job_id: str | None) -> Any:
+    model, row_id = kind.model, row.id
+    try:
         kind.handler(row, Progress(row, job_id))
         db.session.flush()
         if not _update(model, _owned(model, row_id, job_id, RUNNING),
@@ -497,6 +597,9 @@ def _run(kind: JobKind, row_id: int, job_id: str | None) -> Any:
         return None
     except BaseException as exc:
         db.session.rollback()
+        reason = transient_reason(exc)
+        if reason is not None:
+            return _retry_transient(kind, row_id, job_id, reason, exc)
         try:
             _mark_failed(model, row_id, job_id, _readable_error(exc, job_id))
         except Exception:
@@ -506,9 +609,109 @@ def _run(kind: JobKind, row_id: int, job_id: str | None) -> Any:
     return {"kind": kind.name, "row_id": row_id, "status": SUCCEEDED}
 
 
+# ---------------------------------------------------------------------------
+# Transient failures: the database went away, a serialization failure, a deadlock
+# ---------------------------------------------------------------------------
+TRANSIENT_MARKER = "[cairn-transient]"
+# SQLSTATE classes and codes that say "try again": connection exceptions (08), serialization failure,
+# deadlock, and the server shutting down or starting up (57P01-57P03).
+_TRANSIENT_SQLSTATES = {"40001": "a serialization failure", "40P01": "a deadlock",
+                        "57P01": "the database server was restarted", "57P02": "the database server crashed",
+                        "57P03": "the database server was starting up"}
+
+
+class TransientJobFailure(Exception):
+    """A job stopped by a transient failure that could not be recorded on its row (the database is away).
+
+    Its message starts with TRANSIENT_MARKER: the reconciler re-queues such a job
+    instead of failing it.
+    """
+
+
+def transient_reason(exc: BaseException) -> str | None:
+    """Why `exc` (or an exception it wraps) is worth retrying as is, in words; None for a real failure."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, TransientJobFailure):
+            return str(exc).replace(TRANSIENT_MARKER, "").strip()
+        if isinstance(exc, sa.exc.DBAPIError):
+            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+            if exc.connection_invalidated:
+                return "the database connection was lost"
+            if code in _TRANSIENT_SQLSTATES:
+                return _TRANSIENT_SQLSTATES[code]
+            if code and code.startswith("08"):
+                return "the database connection was lost"
+            if isinstance(exc, sa.exc.OperationalError) and code is None:
+                text = str(exc.orig).lower()
+                if "locked" in text or "busy" in text:  # SQLite: another writer held the database too long
+                    return "the database was busy"
+                if "no such" not in text and "syntax" not in text:  # connection refused, closed, reset...
+                    return "the database connection was lost"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _retry_transient(kind: JobKind, row_id: int, job_id: str | None, reason: str, exc: BaseException) -> None:
+    """Queue the row again after a backoff, saying why on it; waits a while for the database to come back.
+
+    When the database stays away, TransientJobFailure ends this delivery and the
+    reconciler re-queues the row once it can. Out of attempts, the row fails
+    with the reason.
+    """
+    config = current_app.config
+    model = kind.model
+    deadline = time.monotonic() + config["JOB_TRANSIENT_WAIT_SECONDS"]
+    pause = 0.5
+    while True:
+        try:
+            return _requeue_after_transient(kind, row_id, job_id, reason)
+        except Exception as retry_exc:
+            db.session.rollback()
+            if transient_reason(retry_exc) is None or time.monotonic() + pause > deadline:
+                raise TransientJobFailure(f"{TRANSIENT_MARKER} {reason}") from exc
+            log.warning("%s #%s: waiting %.1f s for the database to record a retry", model.__name__, row_id, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 10)
+
+
+def _requeue_after_transient(kind: JobKind, row_id: int, job_id: str | None, reason: str) -> None:
+    model = kind.model
+    config = current_app.config
+    attempts = db.session.scalar(sa.select(model.attempts).where(model.id == row_id)) or 0
+    if attempts >= config["JOB_MAX_ATTEMPTS"]:
+        message = (f"The job stopped because {reason}, and it was tried {attempts} times. "
+                   "Press Retry to run it again.")
+        _mark_failed(model, row_id, job_id, message)
+        log.error("%s #%s failed for good: %s (attempt %s)", kind.name, row_id, reason, attempts)
+        return None
+    delay = config["JOB_RETRY_BACKOFF_SECONDS"] * 2 ** max(0, attempts - 1)
+    new_job_id = _new_job_id(kind, row_id)
+    message = f"Retrying in {delay} s: {reason} (attempt {attempts} of {config['JOB_MAX_ATTEMPTS']})."
+    if not _update(model, _owned(model, row_id, job_id, RUNNING), status=model.status_value(QUEUED),
+                   rq_job_id=new_job_id, attempts=attempts + 1, started_at=None, enqueued_at=utcnow(),
+                   progress=0, progress_message=message[:255]):
+        db.session.rollback()
+        return None  # the row moved on (a user's Retry, the reconciler): its new owner reports
+    db.session.commit()
+    log.warning("%s #%s: %s", kind.name, row_id, message)
+    _enqueue(kind, row_id, new_job_id, delay=delay)
+    return None
+
+
 def _readable_error(exc: BaseException, job_id: str | None) -> str:
+    from app.platform import storage  # storage registers its sweep here: imported late
+
     if isinstance(exc, JobError):
         return str(exc)
+    cause: BaseException | None = exc
+    while cause is not None:  # a full disk, however deep in the chain: the user and the operator are told
+        if isinstance(cause, storage.StorageFull):
+            return str(cause)
+        if storage.is_storage_full(cause):
+            return str(storage.storage_error(cause))
+        cause = cause.__cause__ or cause.__context__
     if isinstance(exc, JobTimeoutException):
         job = get_current_job()  # the limit it was enqueued with, not this worker's default
         limit = (job.timeout if job is not None and job.timeout else None) or current_app.config["JOB_TIMEOUT_SECONDS"]

@@ -226,3 +226,18 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# --------------------------------------------------------------------------- a job that does nothing
+NOOP = "test_noop"
+
+
+def _noop_handler(task: BackgroundTask, progress) -> None:
+    """No work at all: what is left of a run is the platform's bookkeeping (statement counts, bench/jobs.py)."""
+
+
+register_job_kind(JobKind(NOOP, BackgroundTask, _noop_handler, title=lambda t: "No-op job"))
+
+
+def submit_noop(organization_id: int) -> BackgroundTask:
+    return job_submit(BackgroundTask(organization_id=organization_id, kind=NOOP, title="No-op", params={}))
