@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -76,6 +77,9 @@ class JobStatusMixin:
     Models may name their statuses differently (seed 000's Generation says
     pending / in_progress / completed): override `STATUS_NAMES`, keyed by the
     logical status.
+
+    On a row that did not fail, `error_message` is a note of a transient failure
+    the job was retried after ("Retried automatically after a deadlock ...").
     """
 
     STATUS_NAMES: dict[str, str] = {QUEUED: QUEUED, RUNNING: RUNNING, SUCCEEDED: SUCCEEDED, FAILED: FAILED}
@@ -243,6 +247,7 @@ def get_queue(name: str = "default") -> Queue:
 def init_app(app: Flask) -> None:
     """Bind the app to Redis, or to an embedded fakeredis server when REDIS_URL is empty."""
     _import_extra_job_modules(app)
+    app.add_template_global(workers_alive, "job_workers_alive")
     if app.config.get("REDIS_URL"):
         import redis
 
@@ -507,7 +512,7 @@ class Progress:
     It commits the session, so call it only between consistent units of work.
     It raises `JobSuperseded` when the row no longer belongs to this job (the
     reconciler failed or re-queued it, or the user retried it): stop then.
-    Report at least every JOB_STALE_AFTER_SECONDS: the reconciler reads a long
+    Report at least every JOB_SILENT_AFTER_SECONDS: the reconciler reads a long
     silence of a row whose job vanished from Redis as a dead job.
     """
 
@@ -569,8 +574,8 @@ def execute(kind_name: str, row_id: int) -> Any:
 def _claim(model: type, row_id: int, job_id: str | None) -> Any | None:
     """queued (for this job) -> running, atomically, and the row (one UPDATE ... RETURNING), or None."""
     statement = (sa.update(model).where(*_owned(model, row_id, job_id, QUEUED))
-                 .values(status=model.status_value(RUNNING), started_at=utcnow(), finished_at=None,
-                         error_message=None).returning(model)
+                 .values(status=model.status_value(RUNNING), started_at=utcnow(), finished_at=None)
+                 .returning(model)
                  .execution_options(synchronize_session=False, populate_existing=True))
     row = db.session.scalars(statement).first()
     session = db.session()
@@ -689,9 +694,12 @@ def _requeue_after_transient(kind: JobKind, row_id: int, job_id: str | None, rea
     delay = config["JOB_RETRY_BACKOFF_SECONDS"] * 2 ** max(0, attempts - 1)
     new_job_id = _new_job_id(kind, row_id)
     message = f"Retrying in {delay} s: {reason} (attempt {attempts} of {config['JOB_MAX_ATTEMPTS']})."
+    # error_message keeps the note on the row whatever happens next (shown only if the job fails);
+    # a user's Retry clears it.
+    note = f"Retried automatically after {reason} (attempt {attempts} of {config['JOB_MAX_ATTEMPTS']})."
     if not _update(model, _owned(model, row_id, job_id, RUNNING), status=model.status_value(QUEUED),
                    rq_job_id=new_job_id, attempts=attempts + 1, started_at=None, enqueued_at=utcnow(),
-                   progress=0, progress_message=message[:255]):
+                   progress=0, progress_message=message[:255], error_message=note):
         db.session.rollback()
         return None  # the row moved on (a user's Retry, the reconciler): its new owner reports
     db.session.commit()
@@ -757,6 +765,7 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     config = current_app.config
     grace = now - timedelta(seconds=config["JOB_RECONCILE_GRACE_SECONDS"])
     stale = now - timedelta(seconds=config["JOB_STALE_AFTER_SECONDS"])
+    silent_since = now - timedelta(seconds=config["JOB_SILENT_AFTER_SECONDS"])
     connection = get_connection()
     # The embedded worker runs reconcile on its own thread, between jobs: a "started" job there is running.
     heartbeats = not uses_embedded_queue()
@@ -773,7 +782,7 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
         ).all()
         db.session.rollback()
         for row in candidates:
-            verdict = _judge(model, row, connection, stale, heartbeats=heartbeats)
+            verdict = _judge(model, row, connection, stale, silent_since, heartbeats=heartbeats)
             if verdict is None:
                 continue
             key, values = _repair(model, row, verdict, now, config["JOB_MAX_ATTEMPTS"])
@@ -818,17 +827,20 @@ def _repair(model: type, row: Any, verdict: tuple[str, str], now: datetime, max_
     return "failed", {"status": model.status_value(FAILED), "error_message": reason, "finished_at": now}
 
 
-def _judge(model: type, row: Any, connection, stale: datetime, *, heartbeats: bool) -> tuple[str, str] | None:
+def _judge(model: type, row: Any, connection, stale: datetime, silent_since: datetime, *,
+           heartbeats: bool) -> tuple[str, str] | None:
     """What to do with a queued/running row whose job is `row.rq_job_id`: None, or (action, reason)."""
     # A running row that still reports progress is alive, whatever Redis says now.
-    silent = row.status != model.status_value(RUNNING) or row.updated_at is None or row.updated_at < stale
+    silent = (row.status != model.status_value(RUNNING) or row.updated_at is None
+              or row.updated_at < silent_since)
     try:
         job = Job.fetch(row.rq_job_id, connection=connection)
         status = job.get_status(refresh=False)
     except NoSuchJobError:
         return ("requeue", LOST_MESSAGE) if silent else None
     if status == JobStatus.FAILED:
-        return ("fail", KILLED_MESSAGE)
+        transient = _transient_failure(job)
+        return ("requeue", transient) if transient else ("fail", KILLED_MESSAGE)
     if status in (JobStatus.STOPPED, JobStatus.CANCELED):
         return ("fail", STOPPED_MESSAGE)
     if status == JobStatus.FINISHED:
@@ -842,6 +854,19 @@ def _judge(model: type, row: Any, connection, stale: datetime, *, heartbeats: bo
     return None
 
 
+def _transient_failure(job: Job) -> str | None:
+    """The reason a job gave up on a transient failure it could not record (TransientJobFailure), else None."""
+    try:
+        result = job.latest_result()
+    except Exception:  # an old or foreign result format: judge it as a plain failure
+        return None
+    text = (result.exc_string or "") if result is not None else ""
+    marker = text.rfind(TRANSIENT_MARKER)
+    if marker < 0:
+        return None
+    return text[marker + len(TRANSIENT_MARKER):].strip().splitlines()[0] or "a transient failure"
+
+
 # ---------------------------------------------------------------------------
 # Periodic tasks
 # ---------------------------------------------------------------------------
@@ -851,16 +876,24 @@ class PeriodicTask:
     interval_seconds: int
     function: str  # dotted path, imported in the worker
     queue: str = "default"
+    interval_setting: str | None = None  # a config key that overrides interval_seconds
+
+    def interval(self) -> int:
+        if self.interval_setting and has_app_context():
+            return int(current_app.config.get(self.interval_setting) or self.interval_seconds)
+        return self.interval_seconds
 
 
 periodic_tasks: dict[str, PeriodicTask] = {}
 
 
-def register_periodic(name: str, interval_seconds: int, function: str, queue: str = "default") -> None:
-    periodic_tasks[name] = PeriodicTask(name, interval_seconds, function, queue)
+def register_periodic(name: str, interval_seconds: int, function: str, queue: str = "default", *,
+                      interval_setting: str | None = None) -> None:
+    periodic_tasks[name] = PeriodicTask(name, interval_seconds, function, queue, interval_setting)
 
 
-register_periodic("reconcile-jobs", 60, "app.platform.jobs.reconcile")
+# Often: with JOB_STALE_AFTER_SECONDS of 15 a killed worker's row fails within about 30 s.
+register_periodic("reconcile-jobs", 10, "app.platform.jobs.reconcile", interval_setting="JOB_RECONCILE_INTERVAL_SECONDS")
 
 
 def beat_tick(now: float | None = None) -> list[str]:
@@ -873,14 +906,15 @@ def beat_tick(now: float | None = None) -> list[str]:
     connection = get_connection()
     enqueued = []
     for task in periodic_tasks.values():
-        slot = int(now // task.interval_seconds)
+        interval = task.interval()
+        slot = int(now // interval)
         key = f"cairn:periodic:{task.name}:{slot}"
-        if connection.set(key, "1", nx=True, ex=task.interval_seconds * 2):
+        if connection.set(key, "1", nx=True, ex=interval * 2):
             get_queue(task.queue).enqueue_call(
                 "app.platform.jobs.run_periodic",
                 args=(task.name,),
                 job_id=f"periodic-{task.name}-{slot}",
-                result_ttl=task.interval_seconds * 2,
+                result_ttl=interval * 2,
                 description=f"periodic {task.name}",
             )
             enqueued.append(task.name)
@@ -1061,6 +1095,151 @@ def start_embedded_worker(app: Flask) -> EmbeddedWorker | None:
         return worker
 
 
+# ---------------------------------------------------------------------------
+# Worker presence: is any worker alive at all?
+# ---------------------------------------------------------------------------
+WORKERS_KEY = "cairn:workers"
+
+
+def announce_worker(connection, name: str, now: float | None = None) -> None:
+    """Record that worker `name` is alive now (a sorted set scored by time; old entries dropped)."""
+    now = time.time() if now is None else now
+    pipeline = connection.pipeline()
+    pipeline.zadd(WORKERS_KEY, {name: now})
+    pipeline.zremrangebyscore(WORKERS_KEY, 0, now - 86400)
+    pipeline.execute()
+
+
+def workers_alive() -> bool | None:
+    """True when a worker announced itself within WORKER_ALIVE_SECONDS; None when Redis can't say.
+
+    The embedded queue's worker lives in this process: always True. Cached for
+    the request (a page may show several job panels).
+    """
+    if uses_embedded_queue():
+        return True
+    from flask import g
+
+    if "cairn_workers_alive" not in g:
+        since = time.time() - current_app.config["WORKER_ALIVE_SECONDS"]
+        try:
+            g.cairn_workers_alive = get_connection().zcount(WORKERS_KEY, since, "+inf") > 0
+        except Exception:  # Redis down: the panel says nothing rather than failing
+            g.cairn_workers_alive = None
+    return g.cairn_workers_alive
+
+
+class WorkerPresence(threading.Thread):
+    """Announces this worker process every WORKER_HEARTBEAT_SECONDS (see `workers_alive`)."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(name="cairn-presence", daemon=True)
+        self.app = app
+        self.name_in_registry = f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        connection = self.app.extensions["cairn_redis"]
+        while not self.stopping.is_set():
+            try:
+                announce_worker(connection, self.name_in_registry)
+            except Exception as exc:  # Redis away: announced again once it is back
+                log.warning("worker presence: %s", exc)
+            self.stopping.wait(self.app.config["WORKER_HEARTBEAT_SECONDS"])
+
+    def stop(self) -> None:
+        self.stopping.set()
+        try:
+            self.app.extensions["cairn_redis"].zrem(WORKERS_KEY, self.name_in_registry)
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# The worker process: rides out a Redis outage
+# ---------------------------------------------------------------------------
+def run_worker(app: Flask, queues: list[str] | None = None, *, burst: bool = False, beat: bool = True) -> None:
+    """`flask worker`: an RQ worker that survives Redis outages, busy or idle.
+
+    RQ's own loop waits out an outage while idle but quits when Redis goes away
+    mid-job ("unhandled exception, quitting"). Here the loop starts again: wait
+    for Redis with backoff (1 s doubling to 30 s), then a fresh RQ worker. A job
+    that was running goes on in its work-horse and records its result on its row;
+    jobs Redis lost (a restart without persistence) are re-queued by the
+    reconciler, which the beat enqueues again as soon as Redis answers.
+    SIGTERM/SIGINT stop it (warm: a running job finishes first).
+    """
+    from rq.exceptions import StopRequested
+
+    presence = WorkerPresence(app)
+    presence.start()
+    beat_thread = BeatThread(app) if beat and not burst else None
+    if beat_thread is not None:
+        beat_thread.start()
+    connection = app.extensions["cairn_redis"]
+    stopping = threading.Event()
+    try:
+        while True:
+            started, worker = time.monotonic(), None
+            try:
+                worker = make_worker(app, queues)  # RQ talks to Redis from here on: inside the try
+                worker.work(burst=burst, with_scheduler=not burst)
+            except StopRequested:
+                return
+            except Exception as exc:
+                if burst:
+                    raise
+                log.error("worker stopped: %s", exc)
+            if burst or _stop_was_requested(worker):
+                return
+            _reap_children()
+            _on_stop_signal(stopping.set)  # between RQ workers, a stop signal is ours to handle
+            if not _wait_for_redis(connection, stopping, quick_restart=time.monotonic() - started > 60):
+                return
+            log.warning("Redis is back: starting a new worker")
+    finally:
+        presence.stop()
+        if beat_thread is not None:
+            beat_thread.stop()
+
+
+def _stop_was_requested(worker) -> bool:
+    """Did SIGTERM/SIGINT end this RQ worker? (Idle, RQ stops without setting `_stop_requested`.)"""
+    return worker is not None and bool(worker._stop_requested or getattr(worker, "_shutdown_requested_date", None))
+
+
+def _on_stop_signal(callback: Callable[[], None]) -> None:
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: callback())
+
+
+def _wait_for_redis(connection, stopping: threading.Event, *, quick_restart: bool) -> bool:
+    """Ping Redis with backoff until it answers (True) or a stop signal arrives (False)."""
+    pause = 0.5 if quick_restart else 2.0  # a worker that keeps failing at once doesn't spin
+    while not stopping.is_set():
+        try:
+            connection.ping()
+            return True
+        except Exception as exc:
+            log.warning("waiting for Redis (%s); next try in %.0f s", exc, pause)
+        stopping.wait(pause)
+        pause = min(pause * 2, 30.0)
+    return False
+
+
+def _reap_children() -> None:
+    """Collect work-horses that finished after their worker gave up on Redis (no zombies)."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 class BeatThread(threading.Thread):
     """Runs `beat_tick` at start and then every PERIODIC_TICK_SECONDS in an RQ worker process (flask worker)."""
 
@@ -1074,8 +1253,13 @@ class BeatThread(threading.Thread):
             try:
                 with self.app.app_context():
                     beat_tick()
-            except Exception:
-                log.exception("periodic tick failed")
+            except Exception as exc:
+                import redis
+
+                if isinstance(exc, redis.RedisError):  # an outage: ticks again once Redis is back
+                    log.warning("periodic tick: %s", exc)
+                else:
+                    log.exception("periodic tick failed")
             self.stopping.wait(self.app.config["PERIODIC_TICK_SECONDS"])
 
     def stop(self) -> None:

@@ -465,7 +465,7 @@ def test_beat_enqueues_each_periodic_task_once_per_slot_across_workers(app_ctx, 
     assert beat_tick(now + 1) == []  # a later tick in the same slot
     connection = get_connection()
     for name, task in periodic_tasks.items():
-        job = Job.fetch(f"periodic-{name}-{int(now // task.interval_seconds)}", connection=connection)
+        job = Job.fetch(f"periodic-{name}-{int(now // task.interval())}", connection=connection)
         assert tuple(job.args) == (name,)
     assert sorted(beat_tick(now + day)) == sorted(periodic_tasks)  # the next slot fires again
 
