@@ -6,6 +6,8 @@ limited to that user's organization (views use platform tenancy on top).
 """
 from __future__ import annotations
 
+import contextlib
+
 import logging
 import os
 import secrets
@@ -484,13 +486,16 @@ def _export_write(request: ExportRequest, progress) -> None:
         total = count_rows(connection, stmt)
         progress(1, f"{total:,} rows to export")
         last = time.monotonic()
-        with storage.atomic_write(relative) as handle:
+        with storage.atomic_write(relative) as handle, contextlib.ExitStack() as cursors:
             if use_copy:
                 written = _copy_csv(connection, stmt, headers, handle, progress, total)
                 writer = None
             else:
                 writer = WRITERS[request.format](handle, headers, fields, **options)
                 result = connection.execution_options(yield_per=batch).execute(stmt)
+                # Closed on failure too: a half-read SQLite cursor left open pins its pooled connection to an
+                # old snapshot, and the next user of that connection (the embedded worker's) reads stale rows.
+                cursors.callback(result.close)
             for part in ([] if writer is None else result.partitions()):
                 writer.write_rows(part)
                 written += len(part)

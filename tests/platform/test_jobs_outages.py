@@ -159,3 +159,44 @@ def test_the_status_panel_says_waiting_for_a_worker_when_none_is_alive(app_on_pr
             assert workers_alive() is True
         queued = fresh(submit(db.session.get(Organization, org_id), sleep=1).id)
         assert "Waiting for a worker:" not in _status_panel(app, queued)
+
+
+def test_a_killed_export_fails_and_its_retry_makes_exactly_one_clean_file(app_on_private_redis, workers):
+    import json
+
+    from app.exports import services
+    from app.exports.models import ExportAuditLog, ExportRequest
+    from tests.exports.conftest import add_entries
+    from tests.factories import make_member
+
+    app = app_on_private_redis()
+    slow = dict(FAST, EXPORTS_BATCH_SIZE="20", EXPORTS_REPORT_EVERY_BATCH="1")  # slow enough to kill halfway
+    doomed = workers(**slow)
+    with app.app_context():
+        org = make_organization("Kill Exports")
+        user = make_member(org, "admin", "kill@exports.example.com")
+        add_entries(user, 6_000)
+        row = services.export_request_create(actor=services.Actor(user), title="Killed", format="json",
+                                             dataset="time_entries", fields=["date", "project", "task"])
+        row_id = row.id
+        wait_for_row(row_id, lambda r: r.status == "processing" and r.progress > 5, what="running",
+                     model=ExportRequest)
+        kill_now(doomed.pid, *descendants(doomed.pid))
+        doomed.wait(10)
+        workers(beat=True, **slow)  # finds the dead job by itself, then runs the retry
+        row = wait_for_row(row_id, lambda r: r.status == "failed", timeout=20, what="failed", model=ExportRequest)
+        assert "stopped responding" in row.error_message and row.file_path == ""
+
+        job_retry(row)
+        row = wait_for_row(row_id, lambda r: r.is_terminal, timeout=60, what="finished", model=ExportRequest)
+        assert row.status == "completed", row.error_message
+        path = storage.resolve(row.file_path)
+        records = json.loads(path.read_bytes())
+        assert len(records) == row.row_count == 6_000  # one clean run: every entry once
+        assert len({(r["date"], r["task"]) for r in records}) == 6_000
+        actions = db.session.scalars(sa.select(ExportAuditLog.action).where(
+            ExportAuditLog.export_request_id == row_id).order_by(ExportAuditLog.id)).all()
+        assert actions.count("completed") == 1 and actions.count("failed") == 1, actions
+        storage.sweep_partials(max_age_seconds=0)  # the killed run's .part file
+        storage.sweep_work_dirs(max_age_seconds=0)
+        assert [p.name for p in path.parent.iterdir()] == [path.name]
