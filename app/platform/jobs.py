@@ -339,6 +339,9 @@ def organization_job_limit(organization_id: int) -> int | None:
     return org.max_concurrent_jobs if org.is_active else None
 
 
+_lock_statements: dict[str, Any] = {}
+
+
 def _lock_organization(organization_id: int) -> int | None:
     """Serialise dispatch per organization until the caller commits; return its job limit (one statement).
 
@@ -349,14 +352,19 @@ def _lock_organization(organization_id: int) -> int | None:
     """
     from app.accounts.models import Organization
 
-    table = Organization.__table__
-    columns = (table.c.settings, table.c.subscription_tier, table.c.is_active)
-    if db.session.get_bind().dialect.name == "postgresql":
-        statement = sa.select(*columns).where(table.c.id == organization_id).with_for_update()
-    else:  # updated_at named so its onupdate default doesn't fire: nothing about the organization changed
-        statement = (sa.update(table).where(table.c.id == organization_id)
-                     .values(id=table.c.id, updated_at=table.c.updated_at).returning(*columns))
-    found = db.session.execute(statement).first()
+    dialect = db.session.get_bind().dialect.name
+    statement = _lock_statements.get(dialect)
+    if statement is None:
+        table = Organization.__table__
+        columns = (table.c.settings, table.c.subscription_tier, table.c.is_active)
+        where = table.c.id == sa.bindparam("organization_id", type_=sa.Integer)
+        if dialect == "postgresql":
+            statement = sa.select(*columns).where(where).with_for_update()
+        else:  # updated_at named so its onupdate default doesn't fire: nothing about the organization changed
+            statement = (sa.update(table).where(where)
+                         .values(id=table.c.id, updated_at=table.c.updated_at).returning(*columns))
+        _lock_statements[dialect] = statement
+    found = db.session.execute(statement, {"organization_id": organization_id}).first()
     if found is None:  # rows of no organization (tests' bare rows)
         return current_app.config["DEFAULT_MAX_CONCURRENT_JOBS"]
     return _job_limit(found.settings, found.subscription_tier) if found.is_active else None
@@ -375,16 +383,40 @@ def _organization_jobs(organization_id: int, exclude: Any = None) -> tuple[int, 
 
     `exclude` is a row being submitted: it is counted by the caller, not here.
     """
+    models, statement = _organization_jobs_statement()
+    params = {"organization_id": organization_id}
+    for index, model in enumerate(models):
+        excluded = exclude is not None and type(exclude) is model and exclude.id is not None
+        params[f"exclude_{index}"] = exclude.id if excluded else -1
+    active, rows = 0, []
+    for found in db.session.execute(statement, params):
+        if found.job_id is not None:
+            active += 1
+        else:
+            rows.append(_Waiting(models[found.m], found.id, found.created_at, found.kind))
+    rows.sort(key=lambda r: (r.created_at, r.id))
+    return active, rows
+
+
+_statement_cache: dict[tuple, tuple[list[type], Any]] = {}
+
+
+def _organization_jobs_statement() -> tuple[list[type], Any]:
+    """The union behind `_organization_jobs`, built once per set of job kinds (building it costs more than running it)."""
+    key = tuple((k.name, k.model, k.expensive) for k in job_kinds.values())
+    cached = _statement_cache.get(key)
+    if cached is not None:
+        return cached
     models = job_models()
+    organization_id = sa.bindparam("organization_id", type_=sa.Integer)
     selects = []
     for index, model in enumerate(models):
         kind_column = model.kind if model is BackgroundTask else sa.null()
         columns = (sa.literal(index, sa.Integer).label("m"), model.id.label("id"),
                    model.created_at.label("created_at"), model.rq_job_id.label("job_id"),
                    sa.cast(kind_column, sa.String).label("kind"))
-        mine = [model.organization_id == organization_id]
-        if exclude is not None and type(exclude) is model and exclude.id is not None:
-            mine.append(model.id != exclude.id)
+        mine = [model.organization_id == organization_id,
+                model.id != sa.bindparam(f"exclude_{index}", type_=sa.Integer)]
         expensive = _expensive_filter(model)
         if expensive is not None:
             selects.append(sa.select(*columns).where(*mine, expensive, sa.or_(
@@ -392,14 +424,9 @@ def _organization_jobs(organization_id: int, exclude: Any = None) -> tuple[int, 
         waiting = (sa.select(*columns).where(*mine, model.status_in(QUEUED), model.rq_job_id.is_(None))
                    .order_by(model.created_at, model.id).limit(100).subquery())
         selects.append(sa.select(*waiting.c))
-    active, rows = 0, []
-    for found in db.session.execute(sa.union_all(*selects)):
-        if found.job_id is not None:
-            active += 1
-        else:
-            rows.append(_Waiting(models[found.m], found.id, found.created_at, found.kind))
-    rows.sort(key=lambda r: (r.created_at, r.id))
-    return active, rows
+    _statement_cache.clear()
+    _statement_cache[key] = (models, sa.union_all(*selects))
+    return _statement_cache[key]
 
 
 def _kind_for(waiting: _Waiting) -> JobKind | None:
@@ -425,44 +452,54 @@ def dispatch(organization_id: int, *, new_row: Any = None) -> list[str]:
     `new_row` is a row being submitted (not yet committed): it waits behind older
     waiting rows and is committed by this transaction either way.
     """
-    started: list[tuple[JobKind, Any, str]] = []
     try:
         with db.session.no_autoflush:  # a submitted row is INSERTed once, with its slot, at the commit
             limit = _lock_organization(organization_id)
-            if limit is None:
-                db.session.commit() if new_row is not None else db.session.rollback()
-                return []
-            active, waiting = _organization_jobs(organization_id, exclude=new_row)
-        if new_row is not None:
-            waiting.append(_Waiting(type(new_row), new_row.id, utcnow(), getattr(new_row, "kind", None)))
-        for candidate in waiting:
-            kind = _kind_for(candidate)
-            if kind is None:
-                log.error("%s #%s has a job kind this process doesn't know; left waiting",
-                          candidate.model.__name__, candidate.id)
-                continue
-            if kind.expensive and active >= limit:
-                continue
-            if new_row is not None and candidate.model is type(new_row) and candidate.id == new_row.id:
-                _take_slot(new_row, kind)
-                started.append((kind, new_row, new_row.rq_job_id))
-            else:
-                job_id = _new_job_id(kind, candidate.id)
-                model = candidate.model
-                if not _update(model, [model.id == candidate.id, model.status_in(QUEUED), model.rq_job_id.is_(None)],
-                               rq_job_id=job_id, enqueued_at=utcnow(), attempts=model.attempts + 1):
-                    continue
-                started.append((kind, candidate.id, job_id))
-            active += 1 if kind.expensive else 0
-        db.session.flush()  # the submitted row's id, read now: after the commit it would cost a SELECT
-        to_enqueue = [(kind, row if isinstance(row, int) else row.id, job_id) for kind, row, job_id in started]
+        if limit is None:
+            db.session.commit() if new_row is not None else db.session.rollback()
+            return []
+        to_enqueue = _give_slots(organization_id, limit, new_row=new_row)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    return _enqueue_all(to_enqueue)
+
+
+def _enqueue_all(to_enqueue: list[tuple[JobKind, int, str]]) -> list[str]:
     for kind, row_id, job_id in to_enqueue:
         _enqueue(kind, row_id, job_id)
     return [job_id for _, _, job_id in to_enqueue]
+
+
+def _give_slots(organization_id: int, limit: int, *, new_row: Any = None) -> list[tuple[JobKind, int, str]]:
+    """Under the organization's lock: give free slots to waiting rows, oldest first; what to enqueue after commit."""
+    started: list[tuple[JobKind, Any, str]] = []
+    with db.session.no_autoflush:
+        active, waiting = _organization_jobs(organization_id, exclude=new_row)
+    if new_row is not None:
+        waiting.append(_Waiting(type(new_row), new_row.id, utcnow(), getattr(new_row, "kind", None)))
+    for candidate in waiting:
+        kind = _kind_for(candidate)
+        if kind is None:
+            log.error("%s #%s has a job kind this process doesn't know; left waiting",
+                      candidate.model.__name__, candidate.id)
+            continue
+        if kind.expensive and active >= limit:
+            continue
+        if new_row is not None and candidate.model is type(new_row) and candidate.id == new_row.id:
+            _take_slot(new_row, kind)
+            started.append((kind, new_row, new_row.rq_job_id))
+        else:
+            job_id = _new_job_id(kind, candidate.id)
+            model = candidate.model
+            if not _update(model, [model.id == candidate.id, model.status_in(QUEUED), model.rq_job_id.is_(None)],
+                           rq_job_id=job_id, enqueued_at=utcnow(), attempts=model.attempts + 1):
+                continue
+            started.append((kind, candidate.id, job_id))
+        active += 1 if kind.expensive else 0
+    db.session.flush()  # the submitted row's id, read now: after the commit it would cost a SELECT
+    return [(kind, row if isinstance(row, int) else row.id, job_id) for kind, row, job_id in started]
 
 
 def _enqueue(kind: JobKind, row_id: int, job_id: str, *, delay: float = 0) -> None:
@@ -536,15 +573,16 @@ def execute(kind_name: str, row_id: int) -> Any:
 
     Returns a small summary (the result itself is on the row), or None when
     this delivery had nothing to do (a duplicate, or the row moved on).
-    Bookkeeping is three statements (claim and load, mark succeeded, and the
-    organization's lock and jobs for the next dispatch), five when a waiting
-    row takes the freed slot.
+    Bookkeeping is four statements in two commits (claim and load; then the
+    organization's lock, the row's success and the organization's jobs, committed
+    with the handler's work), five when a waiting row takes the freed slot.
     """
     kind = job_kinds.get(kind_name)
     if kind is None:
         raise JobError(f"This worker doesn't know the job kind {kind_name!r} (is it running the same code?).")
     job = get_current_job()
     job_id = job.id if job is not None else None
+    organization_id = None
     try:
         try:
             row = _claim(kind.model, row_id, job_id)
@@ -559,16 +597,26 @@ def execute(kind_name: str, row_id: int) -> Any:
             return None
         organization_id = row.organization_id
         result = _run(kind, row, job_id)
+    except BaseException:
+        db.session.remove()
+        _dispatch_after(kind, organization_id, row_id)
+        raise
+    db.session.remove()
+    if result is None:  # superseded or re-queued: any slot it freed goes to the next waiting row
+        _dispatch_after(kind, organization_id, row_id)
+    return result
+
+
+def _dispatch_after(kind: JobKind, organization_id: int | None, row_id: int) -> None:
+    """Start the next waiting row after a job that did not succeed (success dispatches in its own commit)."""
+    if organization_id is None or not kind.expensive:
+        return
+    try:
+        dispatch(organization_id)
+    except Exception:
+        log.exception("dispatch after %s #%s failed; the reconciler will dispatch", kind.name, row_id)
     finally:
         db.session.remove()
-    if kind.expensive:
-        try:
-            dispatch(organization_id)  # this row's slot is free: start the next waiting row
-        except Exception:
-            log.exception("dispatch after %s #%s failed; the reconciler will dispatch", kind_name, row_id)
-        finally:
-            db.session.remove()
-    return result
 
 
 def _claim(model: type, row_id: int, job_id: str | None) -> Any | None:
@@ -588,13 +636,17 @@ def _claim(model: type, row_id: int, job_id: str | None) -> Any | None:
 
 
 def _run(kind: JobKind, row: Any, job_id: str | None) -> Any:
-    model, row_id = kind.model, row.id
+    """Run the handler; commit its work, the row's success and the freed slot's next job in one transaction."""
+    model, row_id, organization_id = kind.model, row.id, row.organization_id
     try:
         kind.handler(row, Progress(row, job_id))
         db.session.flush()
+        # The organization's lock before the row's success: every dispatcher locks in that order.
+        limit = _lock_organization(organization_id) if kind.expensive else None
         if not _update(model, _owned(model, row_id, job_id, RUNNING),
                        status=model.status_value(SUCCEEDED), progress=100, finished_at=utcnow()):
             raise JobSuperseded(f"{model.__name__} #{row_id} changed hands while job {job_id} ran")
+        to_enqueue = _give_slots(organization_id, limit) if limit is not None else []
         db.session.commit()
     except JobSuperseded as exc:
         db.session.rollback()
@@ -611,6 +663,7 @@ def _run(kind: JobKind, row: Any, job_id: str | None) -> Any:
             db.session.rollback()
             log.exception("could not record the failure of %s #%s; the reconciler will", kind.name, row_id)
         raise
+    _enqueue_all(to_enqueue)
     return {"kind": kind.name, "row_id": row_id, "status": SUCCEEDED}
 
 
