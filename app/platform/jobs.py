@@ -705,7 +705,9 @@ def transient_reason(exc: BaseException) -> str | None:
                 text = str(exc.orig).lower()
                 if "locked" in text or "busy" in text:  # SQLite: another writer held the database too long
                     return "the database was busy"
-                if "no such" not in text and "syntax" not in text:  # connection refused, closed, reset...
+                # Any other SQLite error (a missing table, a full disk) is real; the PostgreSQL driver's
+                # OperationalErrors without a SQLSTATE are a refused, closed or reset connection.
+                if not type(exc.orig).__module__.startswith("sqlite3"):
                     return "the database connection was lost"
         exc = exc.__cause__ or exc.__context__
     return None

@@ -6,6 +6,7 @@ the second run succeeds. A real PostgreSQL restart is in test_jobs_outages.py.
 """
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import pytest
@@ -35,6 +36,8 @@ def _operational(message: str, sqlstate: str | None = None, cls=sa.exc.Operation
      "the database server was restarted"),
     (_operational("connection refused", "08006"), "the database connection was lost"),
     (_operational("database is locked"), "the database was busy"),
+    (sa.exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked")),
+     "the database was busy"),
     (TransientJobFailure(f"{TRANSIENT_MARKER} a deadlock"), "a deadlock"),
 ])
 def test_transient_failures_are_told_apart(exc, reason):
@@ -45,9 +48,14 @@ def test_transient_failures_are_told_apart(exc, reason):
         assert transient_reason(wrapped) == reason
 
 
+def _sqlite_error(message: str):
+    return sa.exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+
+
 @pytest.mark.parametrize("exc", [
     ValueError("bad input"),
-    _operational("no such table: tickets"),
+    _sqlite_error("no such table: tickets"),
+    _sqlite_error("database or disk is full"),
     _operational("duplicate key value violates unique constraint", "23505", sa.exc.IntegrityError),
     _operational("syntax error at or near", "42601", sa.exc.ProgrammingError),
 ])
