@@ -49,8 +49,10 @@ serve: install fonts
 	$(BIN)/flask db upgrade
 	$(BIN)/gunicorn --workers $(WEB_WORKERS) --bind 127.0.0.1:8000 --access-logfile - wsgi:app
 
+## worker: an RQ worker, started again 2 s after it fails (a stop, Ctrl-C or SIGTERM, ends it: exit 0)
+## (production: run it under systemd or supervisord, see README)
 worker: install fonts
-	$(BIN)/flask worker
+	@until $(BIN)/flask worker; do echo "flask worker failed ($$?); starting it again in 2 s"; sleep 2; done
 
 ## chromium: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium)
 chromium:

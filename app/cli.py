@@ -66,16 +66,14 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
     @click.option("--no-beat", is_flag=True, help="Don't enqueue periodic tasks from this worker.")
     def worker(queues: str, burst: bool, no_beat: bool) -> None:
-        """Run an RQ worker (with the periodic-task beat) against REDIS_URL."""
-        from app.platform.jobs import BeatThread, make_worker, uses_embedded_queue
+        """Run an RQ worker (with the periodic-task beat) against REDIS_URL; it rides out Redis outages."""
+        from app.platform.jobs import run_worker, uses_embedded_queue
 
         if uses_embedded_queue(current_app):
             raise click.ClickException("REDIS_URL is not set: jobs run inside the web process (embedded queue).")
         app = current_app._get_current_object()
-        if not burst and not no_beat:
-            BeatThread(app).start()
         names = [q.strip() for q in queues.split(",") if q.strip()] or None
-        make_worker(app, names).work(burst=burst, with_scheduler=not burst)
+        run_worker(app, names, burst=burst, beat=not no_beat)
 
     @app.cli.command("mail-outbox")
     @click.option("--status", "statuses", multiple=True, type=click.Choice(["pending", "sending", "sent", "failed"]),

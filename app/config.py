@@ -77,13 +77,30 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL", "")
     RQ_QUEUES = ["default", "mail"]
     JOB_TIMEOUT_SECONDS = _env_int("JOB_TIMEOUT_SECONDS", 600)
-    # A running job whose RQ heartbeat is older than this is treated as dead.
-    JOB_STALE_AFTER_SECONDS = _env_int("JOB_STALE_AFTER_SECONDS", 150)
+    # A running job whose RQ heartbeat (written by its worker every JOB_MONITORING_INTERVAL) is older than
+    # this is dead; with the reconciler every JOB_RECONCILE_INTERVAL_SECONDS a killed worker's row fails
+    # within about 30 s.
+    JOB_STALE_AFTER_SECONDS = _env_int("JOB_STALE_AFTER_SECONDS", 15)
+    JOB_MONITORING_INTERVAL = _env_int("JOB_MONITORING_INTERVAL", 5)
+    JOB_RECONCILE_INTERVAL_SECONDS = _env_int("JOB_RECONCILE_INTERVAL_SECONDS", 10)
+    # A running row whose job vanished from Redis (restart without persistence) is re-queued once its
+    # progress has been silent this long (handlers report progress more often than this).
+    JOB_SILENT_AFTER_SECONDS = _env_int("JOB_SILENT_AFTER_SECONDS", 150)
     # Queued/running rows younger than this are left alone by the reconciler.
-    JOB_RECONCILE_GRACE_SECONDS = _env_int("JOB_RECONCILE_GRACE_SECONDS", 30)
+    JOB_RECONCILE_GRACE_SECONDS = _env_int("JOB_RECONCILE_GRACE_SECONDS", 10)
     JOB_MAX_ATTEMPTS = _env_int("JOB_MAX_ATTEMPTS", 3)
-    JOB_MONITORING_INTERVAL = _env_int("JOB_MONITORING_INTERVAL", 30)
-    PERIODIC_TICK_SECONDS = _env_int("PERIODIC_TICK_SECONDS", 15)
+    # A job that failed on a transient database error (connection lost, serialization failure, deadlock)
+    # runs again after 2, 4, 8... seconds; its worker waits up to JOB_TRANSIENT_WAIT_SECONDS for the
+    # database to come back to record that on the row.
+    JOB_RETRY_BACKOFF_SECONDS = _env_int("JOB_RETRY_BACKOFF_SECONDS", 2)
+    JOB_TRANSIENT_WAIT_SECONDS = _env_int("JOB_TRANSIENT_WAIT_SECONDS", 60)
+    # A worker process announces itself this often; none heard for WORKER_ALIVE_SECONDS means "no worker".
+    WORKER_HEARTBEAT_SECONDS = _env_int("WORKER_HEARTBEAT_SECONDS", 5)
+    WORKER_ALIVE_SECONDS = _env_int("WORKER_ALIVE_SECONDS", 20)
+    PERIODIC_TICK_SECONDS = _env_int("PERIODIC_TICK_SECONDS", 5)
+    # Work files (XlsxWriter's temp files, git checkouts, archive staging) live under STORAGE_DIR/tmp;
+    # the hourly sweep removes those older than this (a killed job's leftovers).
+    WORK_DIR_MAX_AGE_SECONDS = _env_int("WORK_DIR_MAX_AGE_SECONDS", 3600)
     STORAGE_DIR = os.environ.get("STORAGE_DIR", str(BASE_DIR / "instance" / "storage"))
     DOWNLOAD_LINK_MAX_AGE = _env_int("DOWNLOAD_LINK_MAX_AGE", 3600)
 

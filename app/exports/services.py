@@ -6,6 +6,7 @@ limited to that user's organization (views use platform tenancy on top).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -529,7 +530,7 @@ def _export_write(request: ExportRequest, progress) -> None:
         total = count_rows(connection, stmt)
         progress(1, f"{total:,} rows to export")
         last = time.monotonic()
-        with storage.atomic_write(relative) as handle:
+        with storage.atomic_write(relative) as handle, contextlib.ExitStack() as cursors:
             if use_copy:
                 written = _copy_csv(connection, stmt, copy_columns, headers, specs, handle, progress, total)
                 writer = None
@@ -541,6 +542,9 @@ def _export_write(request: ExportRequest, progress) -> None:
                                                  **options)
                 result = connection.execution_options(yield_per=batch).execute(
                     stmt if rendered is None else rendered)
+                # Closed on failure too: a half-read SQLite cursor left open pins its pooled connection to an
+                # old snapshot, and the next user of that connection (the embedded worker's) reads stale rows.
+                cursors.callback(result.close)
             for part in ([] if writer is None else result.partitions()):
                 writer.write_rows(part)
                 written += len(part)

@@ -18,6 +18,8 @@ try:  # the C encoder when present: the same escapes, faster
 except ImportError:  # pragma: no cover
     encode_basestring = py_encode_basestring
 
+from app.platform import storage
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 EXCEL_MAX_ROWS = 1_048_576  # including the header row: 1,048,575 data rows per sheet
 
@@ -200,8 +202,12 @@ class ExcelWriter:
                  **_: Any) -> None:
         import xlsxwriter
 
+        # XlsxWriter spools each sheet to a temp file (the export's names and emails, in plain text): under
+        # STORAGE_DIR/work, removed when the writer closes or its atomic write fails, swept after a kill.
+        self.work_dir = storage.new_work_dir("xlsx-", for_write=handle)
         self.workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "strings_to_formulas": False,
-                                                     "strings_to_urls": False, "strings_to_numbers": False})
+                                                     "strings_to_urls": False, "strings_to_numbers": False,
+                                                     "tmpdir": str(self.work_dir)})
         self.headers = [neutralise(h) for h in header_labels(headers, specs)]
         self.bold = self.workbook.add_format({"bold": True})
         day = EXCEL_DATE_FORMATS.get(date_format, EXCEL_DATE_FORMATS["iso"])
@@ -248,7 +254,10 @@ class ExcelWriter:
             sheet.write_string(row, col, neutralise(text_value(value)))
 
     def close(self) -> None:
-        self.workbook.close()
+        try:
+            self.workbook.close()
+        finally:
+            storage.remove_work_dir(self.work_dir)
 
 
 def _pdf_writer(*args: Any, **kwargs: Any):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -76,6 +77,9 @@ class JobStatusMixin:
     Models may name their statuses differently (seed 000's Generation says
     pending / in_progress / completed): override `STATUS_NAMES`, keyed by the
     logical status.
+
+    On a row that did not fail, `error_message` is a note of a transient failure
+    the job was retried after ("Retried automatically after a deadlock ...").
     """
 
     STATUS_NAMES: dict[str, str] = {QUEUED: QUEUED, RUNNING: RUNNING, SUCCEEDED: SUCCEEDED, FAILED: FAILED}
@@ -243,6 +247,7 @@ def get_queue(name: str = "default") -> Queue:
 def init_app(app: Flask) -> None:
     """Bind the app to Redis, or to an embedded fakeredis server when REDIS_URL is empty."""
     _import_extra_job_modules(app)
+    app.add_template_global(workers_alive, "job_workers_alive")
     if app.config.get("REDIS_URL"):
         import redis
 
@@ -285,7 +290,12 @@ def uses_embedded_queue(app: Flask | None = None) -> bool:
 # Submitting and dispatching
 # ---------------------------------------------------------------------------
 def job_submit(row: Any) -> Any:
-    """Commit `row` as queued and start it as soon as its organization has a free slot."""
+    """Commit `row` as queued and start it as soon as its organization has a free slot.
+
+    One transaction, two or three statements: the organization's lock (with its
+    limit), its active and waiting rows, and the row's INSERT (or UPDATE) with its
+    slot already taken when one is free and nothing older waits.
+    """
     row._set(QUEUED)
     row.rq_job_id = None
     row.progress = 0
@@ -293,8 +303,15 @@ def job_submit(row: Any) -> Any:
     row.error_message = None
     row.enqueued_at = row.started_at = row.finished_at = None
     db.session.add(row)
-    db.session.commit()
-    dispatch(row.organization_id)
+    kind = find_kind(row)
+    if kind is not None and not kind.expensive:  # no limit to respect: no lock, no counting
+        _take_slot(row, kind)
+        db.session.flush()
+        row_id, job_id = row.id, row.rq_job_id
+        db.session.commit()
+        _enqueue(kind, row_id, job_id)
+        return row
+    dispatch(row.organization_id, new_row=row)
     return row
 
 
@@ -306,9 +323,15 @@ def job_retry(row: Any) -> Any:
     return job_submit(row)
 
 
+def _job_limit(settings: dict | None, tier: str | None) -> int:
+    from app.accounts.models import TIER_JOB_LIMITS  # platform reads the tenant's limit, imports no views
+
+    return int((settings or {}).get("max_concurrent_jobs", TIER_JOB_LIMITS.get(tier, 3)))
+
+
 def organization_job_limit(organization_id: int) -> int | None:
     """How many expensive jobs the organization may run at once; None once it is deleted (its rows wait)."""
-    from app.accounts.models import Organization  # platform reads the tenant row, imports no views
+    from app.accounts.models import Organization
 
     org = db.session.get(Organization, organization_id, populate_existing=True)
     if org is None:  # rows of no organization (tests' bare rows)
@@ -316,83 +339,187 @@ def organization_job_limit(organization_id: int) -> int | None:
     return org.max_concurrent_jobs if org.is_active else None
 
 
-def _lock_organization(organization_id: int) -> None:
-    """Serialise dispatch per organization until the caller commits.
+_lock_statements: dict[str, Any] = {}
 
-    PostgreSQL: a row lock. SQLite has no row locks: a no-op write takes the
+
+def _lock_organization(organization_id: int) -> int | None:
+    """Serialise dispatch per organization until the caller commits; return its job limit (one statement).
+
+    PostgreSQL: a row lock. SQLite has no row locks: a no-op UPDATE takes the
     database's write lock at once, so the web thread and the worker thread can't
     both read the same free slot (reads inside the lock see every commit).
+    None: the organization is deleted (its rows wait; they run if it is restored).
     """
+    from app.accounts.models import Organization
+
     dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        db.session.execute(sa.text("SELECT id FROM organizations WHERE id = :id FOR UPDATE"), {"id": organization_id})
-    elif dialect == "sqlite":
-        db.session.execute(sa.text("UPDATE organizations SET id = id WHERE id = :id"), {"id": organization_id})
+    statement = _lock_statements.get(dialect)
+    if statement is None:
+        table = Organization.__table__
+        columns = (table.c.settings, table.c.subscription_tier, table.c.is_active)
+        where = table.c.id == sa.bindparam("organization_id", type_=sa.Integer)
+        if dialect == "postgresql":
+            statement = sa.select(*columns).where(where).with_for_update()
+        else:  # updated_at named so its onupdate default doesn't fire: nothing about the organization changed
+            statement = (sa.update(table).where(where)
+                         .values(id=table.c.id, updated_at=table.c.updated_at).returning(*columns))
+        _lock_statements[dialect] = statement
+    found = db.session.execute(statement, {"organization_id": organization_id}).first()
+    if found is None:  # rows of no organization (tests' bare rows)
+        return current_app.config["DEFAULT_MAX_CONCURRENT_JOBS"]
+    return _job_limit(found.settings, found.subscription_tier) if found.is_active else None
 
 
-def _active_count(model: type, organization_id: int) -> int:
-    expensive = _expensive_filter(model)
-    if expensive is None:
-        return 0
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(model).where(
-            model.organization_id == organization_id,
-            expensive,
-            sa.or_(model.status_in(RUNNING), sa.and_(model.status_in(QUEUED), model.rq_job_id.is_not(None))),
-        )
-    ) or 0
+@dataclass
+class _Waiting:
+    model: type
+    id: int
+    created_at: datetime
+    kind_name: str | None
 
 
-def dispatch(organization_id: int) -> list[str]:
-    """Enqueue waiting rows of one organization while it is under its limit. Returns job ids."""
+def _organization_jobs(organization_id: int, exclude: Any = None) -> tuple[int, list[_Waiting]]:
+    """(expensive rows holding a slot, the oldest rows waiting for one) of every job model, in one statement.
+
+    `exclude` is a row being submitted: it is counted by the caller, not here.
+    """
+    models, statement = _organization_jobs_statement()
+    params = {"organization_id": organization_id}
+    for index, model in enumerate(models):
+        excluded = exclude is not None and type(exclude) is model and exclude.id is not None
+        params[f"exclude_{index}"] = exclude.id if excluded else -1
+    active, rows = 0, []
+    for found in db.session.execute(statement, params):
+        if found.job_id is not None:
+            active += 1
+        else:
+            rows.append(_Waiting(models[found.m], found.id, found.created_at, found.kind))
+    rows.sort(key=lambda r: (r.created_at, r.id))
+    return active, rows
+
+
+_statement_cache: dict[tuple, tuple[list[type], Any]] = {}
+
+
+def _organization_jobs_statement() -> tuple[list[type], Any]:
+    """The union behind `_organization_jobs`, built once per set of job kinds (building it costs more than running it)."""
+    key = tuple((k.name, k.model, k.expensive) for k in job_kinds.values())
+    cached = _statement_cache.get(key)
+    if cached is not None:
+        return cached
+    models = job_models()
+    organization_id = sa.bindparam("organization_id", type_=sa.Integer)
+    selects = []
+    for index, model in enumerate(models):
+        kind_column = model.kind if model is BackgroundTask else sa.null()
+        columns = (sa.literal(index, sa.Integer).label("m"), model.id.label("id"),
+                   model.created_at.label("created_at"), model.rq_job_id.label("job_id"),
+                   sa.cast(kind_column, sa.String).label("kind"))
+        mine = [model.organization_id == organization_id,
+                model.id != sa.bindparam(f"exclude_{index}", type_=sa.Integer)]
+        expensive = _expensive_filter(model)
+        if expensive is not None:
+            selects.append(sa.select(*columns).where(*mine, expensive, sa.or_(
+                model.status_in(RUNNING), sa.and_(model.status_in(QUEUED), model.rq_job_id.is_not(None)))))
+        waiting = (sa.select(*columns).where(*mine, model.status_in(QUEUED), model.rq_job_id.is_(None))
+                   .order_by(model.created_at, model.id).limit(100).subquery())
+        selects.append(sa.select(*waiting.c))
+    _statement_cache.clear()
+    _statement_cache[key] = (models, sa.union_all(*selects))
+    return _statement_cache[key]
+
+
+def _kind_for(waiting: _Waiting) -> JobKind | None:
+    name = waiting.kind_name if waiting.model is BackgroundTask else _model_kinds.get(waiting.model)
+    return job_kinds.get(name) if name else None
+
+
+def _new_job_id(kind: JobKind, row_id: int | None) -> str:
+    """`<kind>-<row id>-<random>`; a row not yet INSERTed has no id: `<kind>-<random>`."""
+    return f"{kind.name}-{row_id}-{uuid.uuid4().hex[:12]}" if row_id is not None else f"{kind.name}-{uuid.uuid4().hex}"
+
+
+def _take_slot(row: Any, kind: JobKind) -> None:
+    """Give a row being submitted its job id (written by its INSERT or UPDATE)."""
+    row.rq_job_id = _new_job_id(kind, row.id)
+    row.enqueued_at = utcnow()
+    row.attempts = (row.attempts or 0) + 1
+
+
+def dispatch(organization_id: int, *, new_row: Any = None) -> list[str]:
+    """Enqueue waiting rows of one organization while it is under its limit. Returns job ids.
+
+    `new_row` is a row being submitted (not yet committed): it waits behind older
+    waiting rows and is committed by this transaction either way.
+    """
     try:
-        _lock_organization(organization_id)
-        limit = organization_job_limit(organization_id)
+        with db.session.no_autoflush:  # a submitted row is INSERTed once, with its slot, at the commit
+            limit = _lock_organization(organization_id)
         if limit is None:
-            db.session.rollback()  # a deleted organization's rows wait: they run if it is restored
+            db.session.commit() if new_row is not None else db.session.rollback()
             return []
-        active = sum(_active_count(model, organization_id) for model in job_models())
-        waiting: list[Any] = []
-        for model in job_models():
-            waiting.extend(db.session.scalars(
-                sa.select(model).where(model.organization_id == organization_id, model.status_in(QUEUED),
-                                       model.rq_job_id.is_(None))
-                .order_by(model.created_at, model.id).limit(100)
-            ))
-        waiting.sort(key=lambda r: (r.created_at, r.id))
-        started: list[tuple[JobKind, int, str]] = []
-        for row in waiting:
-            kind = find_kind(row)
-            if kind is None:
-                log.error("%s #%s has a job kind this process doesn't know; left waiting", type(row).__name__, row.id)
-                continue
-            if kind.expensive and active >= limit:
-                continue
-            row.rq_job_id = f"{kind.name}-{row.id}-{uuid.uuid4().hex[:12]}"
-            row.enqueued_at = utcnow()
-            row.attempts = (row.attempts or 0) + 1
-            started.append((kind, row.id, row.rq_job_id))
-            active += 1 if kind.expensive else 0
+        to_enqueue = _give_slots(organization_id, limit, new_row=new_row)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    for kind, row_id, job_id in started:
+    return _enqueue_all(to_enqueue)
+
+
+def _enqueue_all(to_enqueue: list[tuple[JobKind, int, str]]) -> list[str]:
+    for kind, row_id, job_id in to_enqueue:
         _enqueue(kind, row_id, job_id)
-    return [job_id for _, _, job_id in started]
+    return [job_id for _, _, job_id in to_enqueue]
 
 
-def _enqueue(kind: JobKind, row_id: int, job_id: str) -> None:
+def _give_slots(organization_id: int, limit: int, *, new_row: Any = None) -> list[tuple[JobKind, int, str]]:
+    """Under the organization's lock: give free slots to waiting rows, oldest first; what to enqueue after commit."""
+    started: list[tuple[JobKind, Any, str]] = []
+    with db.session.no_autoflush:
+        active, waiting = _organization_jobs(organization_id, exclude=new_row)
+    if new_row is not None:
+        waiting.append(_Waiting(type(new_row), new_row.id, utcnow(), getattr(new_row, "kind", None)))
+    for candidate in waiting:
+        kind = _kind_for(candidate)
+        if kind is None:
+            log.error("%s #%s has a job kind this process doesn't know; left waiting",
+                      candidate.model.__name__, candidate.id)
+            continue
+        if kind.expensive and active >= limit:
+            continue
+        if new_row is not None and candidate.model is type(new_row) and candidate.id == new_row.id:
+            _take_slot(new_row, kind)
+            started.append((kind, new_row, new_row.rq_job_id))
+        else:
+            job_id = _new_job_id(kind, candidate.id)
+            model = candidate.model
+            if not _update(model, [model.id == candidate.id, model.status_in(QUEUED), model.rq_job_id.is_(None)],
+                           rq_job_id=job_id, enqueued_at=utcnow(), attempts=model.attempts + 1):
+                continue
+            started.append((kind, candidate.id, job_id))
+        active += 1 if kind.expensive else 0
+    db.session.flush()  # the submitted row's id, read now: after the commit it would cost a SELECT
+    return [(kind, row if isinstance(row, int) else row.id, job_id) for kind, row, job_id in started]
+
+
+def _enqueue(kind: JobKind, row_id: int, job_id: str, *, delay: float = 0) -> None:
+    """Put the job in its queue (after `delay` seconds: RQ's scheduler moves it there)."""
+    options = dict(
+        args=(kind.name, row_id),
+        job_id=job_id,
+        timeout=current_app.config["JOB_TIMEOUT_SECONDS"],
+        result_ttl=3600,
+        failure_ttl=7 * 86400,
+        description=f"{kind.name} #{row_id}",
+    )
     try:
-        get_queue(kind.queue).enqueue_call(
-            "app.platform.jobs.execute",
-            args=(kind.name, row_id),
-            job_id=job_id,
-            timeout=current_app.config["JOB_TIMEOUT_SECONDS"],
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-            description=f"{kind.name} #{row_id}",
-        )
+        queue = get_queue(kind.queue)
+        if delay:  # enqueue_at takes enqueue()'s argument names
+            args = options.pop("args")
+            options["job_timeout"] = options.pop("timeout")
+            queue.enqueue_in(timedelta(seconds=delay), "app.platform.jobs.execute", *args, **options)
+        else:
+            queue.enqueue_call("app.platform.jobs.execute", **options)
     except Exception:  # Redis down: the row stays queued with its id; the reconciler re-queues it.
         log.exception("could not enqueue %s #%s; the reconciler will retry", kind.name, row_id)
 
@@ -422,7 +549,7 @@ class Progress:
     It commits the session, so call it only between consistent units of work.
     It raises `JobSuperseded` when the row no longer belongs to this job (the
     reconciler failed or re-queued it, or the user retried it): stop then.
-    Report at least every JOB_STALE_AFTER_SECONDS: the reconciler reads a long
+    Report at least every JOB_SILENT_AFTER_SECONDS: the reconciler reads a long
     silence of a row whose job vanished from Redis as a dead job.
     """
 
@@ -446,50 +573,80 @@ def execute(kind_name: str, row_id: int) -> Any:
 
     Returns a small summary (the result itself is on the row), or None when
     this delivery had nothing to do (a duplicate, or the row moved on).
+    Bookkeeping is four statements in two commits (claim and load; then the
+    organization's lock, the row's success and the organization's jobs, committed
+    with the handler's work), five when a waiting row takes the freed slot.
     """
     kind = job_kinds.get(kind_name)
     if kind is None:
         raise JobError(f"This worker doesn't know the job kind {kind_name!r} (is it running the same code?).")
     job = get_current_job()
     job_id = job.id if job is not None else None
+    organization_id = None
     try:
-        row = _claim(kind.model, row_id, job_id)
+        try:
+            row = _claim(kind.model, row_id, job_id)
+        except Exception as exc:  # the database is away: the reconciler re-queues this job when it is back
+            reason = transient_reason(exc)
+            if reason is None:
+                raise
+            raise TransientJobFailure(f"{TRANSIENT_MARKER} {reason}") from exc
         if row is None:
             log.info("%s #%s: not queued for job %s (duplicate or superseded delivery); nothing to do",
                      kind_name, row_id, job_id)
             return None
         organization_id = row.organization_id
-    finally:
+        result = _run(kind, row, job_id)
+    except BaseException:
         db.session.remove()
+        _dispatch_after(kind, organization_id, row_id)
+        raise
+    db.session.remove()
+    if result is None:  # superseded or re-queued: any slot it freed goes to the next waiting row
+        _dispatch_after(kind, organization_id, row_id)
+    return result
+
+
+def _dispatch_after(kind: JobKind, organization_id: int | None, row_id: int) -> None:
+    """Start the next waiting row after a job that did not succeed (success dispatches in its own commit)."""
+    if organization_id is None or not kind.expensive:
+        return
     try:
-        return _run(kind, row_id, job_id)
+        dispatch(organization_id)
+    except Exception:
+        log.exception("dispatch after %s #%s failed; the reconciler will dispatch", kind.name, row_id)
     finally:
-        db.session.remove()
-        try:
-            dispatch(organization_id)  # this row's slot is free: start the next waiting row
-        except Exception:
-            log.exception("dispatch after %s #%s failed; the reconciler will dispatch", kind_name, row_id)
         db.session.remove()
 
 
 def _claim(model: type, row_id: int, job_id: str | None) -> Any | None:
-    """queued (for this job) -> running, atomically. The row, or None if another delivery has it."""
-    claimed = _update(model, _owned(model, row_id, job_id, QUEUED),
-                      status=model.status_value(RUNNING), started_at=utcnow(), finished_at=None,
-                      error_message=None)
-    db.session.commit()
-    return db.session.get(model, row_id) if claimed else None
-
-
-def _run(kind: JobKind, row_id: int, job_id: str | None) -> Any:
-    model = kind.model
+    """queued (for this job) -> running, atomically, and the row (one UPDATE ... RETURNING), or None."""
+    statement = (sa.update(model).where(*_owned(model, row_id, job_id, QUEUED))
+                 .values(status=model.status_value(RUNNING), started_at=utcnow(), finished_at=None)
+                 .returning(model)
+                 .execution_options(synchronize_session=False, populate_existing=True))
+    row = db.session.scalars(statement).first()
+    session = db.session()
+    session.expire_on_commit = False  # the handler reads the row as claimed, without loading it again
     try:
-        row = db.session.get(model, row_id)
+        db.session.commit()
+    finally:
+        session.expire_on_commit = True
+    return row
+
+
+def _run(kind: JobKind, row: Any, job_id: str | None) -> Any:
+    """Run the handler; commit its work, the row's success and the freed slot's next job in one transaction."""
+    model, row_id, organization_id = kind.model, row.id, row.organization_id
+    try:
         kind.handler(row, Progress(row, job_id))
         db.session.flush()
+        # The organization's lock before the row's success: every dispatcher locks in that order.
+        limit = _lock_organization(organization_id) if kind.expensive else None
         if not _update(model, _owned(model, row_id, job_id, RUNNING),
                        status=model.status_value(SUCCEEDED), progress=100, finished_at=utcnow()):
             raise JobSuperseded(f"{model.__name__} #{row_id} changed hands while job {job_id} ran")
+        to_enqueue = _give_slots(organization_id, limit) if limit is not None else []
         db.session.commit()
     except JobSuperseded as exc:
         db.session.rollback()
@@ -497,18 +654,127 @@ def _run(kind: JobKind, row_id: int, job_id: str | None) -> Any:
         return None
     except BaseException as exc:
         db.session.rollback()
+        reason = transient_reason(exc)
+        if reason is not None:
+            return _retry_transient(kind, row_id, job_id, reason, exc)
         try:
             _mark_failed(model, row_id, job_id, _readable_error(exc, job_id))
         except Exception:
             db.session.rollback()
             log.exception("could not record the failure of %s #%s; the reconciler will", kind.name, row_id)
         raise
+    _enqueue_all(to_enqueue)
     return {"kind": kind.name, "row_id": row_id, "status": SUCCEEDED}
 
 
+# ---------------------------------------------------------------------------
+# Transient failures: the database went away, a serialization failure, a deadlock
+# ---------------------------------------------------------------------------
+TRANSIENT_MARKER = "[cairn-transient]"
+# SQLSTATE classes and codes that say "try again": connection exceptions (08), serialization failure,
+# deadlock, and the server shutting down or starting up (57P01-57P03).
+_TRANSIENT_SQLSTATES = {"40001": "a serialization failure", "40P01": "a deadlock",
+                        "57P01": "the database server was restarted", "57P02": "the database server crashed",
+                        "57P03": "the database server was starting up"}
+
+
+class TransientJobFailure(Exception):
+    """A job stopped by a transient failure that could not be recorded on its row (the database is away).
+
+    Its message starts with TRANSIENT_MARKER: the reconciler re-queues such a job
+    instead of failing it.
+    """
+
+
+def transient_reason(exc: BaseException) -> str | None:
+    """Why `exc` (or an exception it wraps) is worth retrying as is, in words; None for a real failure."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, TransientJobFailure):
+            return str(exc).replace(TRANSIENT_MARKER, "").strip()
+        if isinstance(exc, sa.exc.DBAPIError):
+            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+            if exc.connection_invalidated:
+                return "the database connection was lost"
+            if code in _TRANSIENT_SQLSTATES:
+                return _TRANSIENT_SQLSTATES[code]
+            if code and code.startswith("08"):
+                return "the database connection was lost"
+            if isinstance(exc, sa.exc.OperationalError) and code is None:
+                text = str(exc.orig).lower()
+                if "locked" in text or "busy" in text:  # SQLite: another writer held the database too long
+                    return "the database was busy"
+                # Any other SQLite error (a missing table, a full disk) is real; the PostgreSQL driver's
+                # OperationalErrors without a SQLSTATE are a refused, closed or reset connection.
+                if not type(exc.orig).__module__.startswith("sqlite3"):
+                    return "the database connection was lost"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _retry_transient(kind: JobKind, row_id: int, job_id: str | None, reason: str, exc: BaseException) -> None:
+    """Queue the row again after a backoff, saying why on it; waits a while for the database to come back.
+
+    When the database stays away, TransientJobFailure ends this delivery and the
+    reconciler re-queues the row once it can. Out of attempts, the row fails
+    with the reason.
+    """
+    config = current_app.config
+    model = kind.model
+    deadline = time.monotonic() + config["JOB_TRANSIENT_WAIT_SECONDS"]
+    pause = 0.5
+    while True:
+        try:
+            return _requeue_after_transient(kind, row_id, job_id, reason)
+        except Exception as retry_exc:
+            db.session.rollback()
+            if transient_reason(retry_exc) is None or time.monotonic() + pause > deadline:
+                raise TransientJobFailure(f"{TRANSIENT_MARKER} {reason}") from exc
+            log.warning("%s #%s: waiting %.1f s for the database to record a retry", model.__name__, row_id, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 10)
+
+
+def _requeue_after_transient(kind: JobKind, row_id: int, job_id: str | None, reason: str) -> None:
+    model = kind.model
+    config = current_app.config
+    attempts = db.session.scalar(sa.select(model.attempts).where(model.id == row_id)) or 0
+    if attempts >= config["JOB_MAX_ATTEMPTS"]:
+        message = (f"The job stopped because {reason}, and it was tried {attempts} times. "
+                   "Press Retry to run it again.")
+        _mark_failed(model, row_id, job_id, message)
+        log.error("%s #%s failed for good: %s (attempt %s)", kind.name, row_id, reason, attempts)
+        return None
+    delay = config["JOB_RETRY_BACKOFF_SECONDS"] * 2 ** max(0, attempts - 1)
+    new_job_id = _new_job_id(kind, row_id)
+    message = f"Retrying in {delay} s: {reason} (attempt {attempts} of {config['JOB_MAX_ATTEMPTS']})."
+    # error_message keeps the note on the row whatever happens next (shown only if the job fails);
+    # a user's Retry clears it.
+    note = f"Retried automatically after {reason} (attempt {attempts} of {config['JOB_MAX_ATTEMPTS']})."
+    if not _update(model, _owned(model, row_id, job_id, RUNNING), status=model.status_value(QUEUED),
+                   rq_job_id=new_job_id, attempts=attempts + 1, started_at=None, enqueued_at=utcnow(),
+                   progress=0, progress_message=message[:255], error_message=note):
+        db.session.rollback()
+        return None  # the row moved on (a user's Retry, the reconciler): its new owner reports
+    db.session.commit()
+    log.warning("%s #%s: %s", kind.name, row_id, message)
+    _enqueue(kind, row_id, new_job_id, delay=delay)
+    return None
+
+
 def _readable_error(exc: BaseException, job_id: str | None) -> str:
+    from app.platform import storage  # storage registers its sweep here: imported late
+
     if isinstance(exc, JobError):
         return str(exc)
+    cause: BaseException | None = exc
+    while cause is not None:  # a full disk, however deep in the chain: the user and the operator are told
+        if isinstance(cause, storage.StorageFull):
+            return str(cause)
+        if storage.is_storage_full(cause):
+            return str(storage.storage_error(cause))
+        cause = cause.__cause__ or cause.__context__
     if isinstance(exc, JobTimeoutException):
         job = get_current_job()  # the limit it was enqueued with, not this worker's default
         limit = (job.timeout if job is not None and job.timeout else None) or current_app.config["JOB_TIMEOUT_SECONDS"]
@@ -554,6 +820,7 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     config = current_app.config
     grace = now - timedelta(seconds=config["JOB_RECONCILE_GRACE_SECONDS"])
     stale = now - timedelta(seconds=config["JOB_STALE_AFTER_SECONDS"])
+    silent_since = now - timedelta(seconds=config["JOB_SILENT_AFTER_SECONDS"])
     connection = get_connection()
     # The embedded worker runs reconcile on its own thread, between jobs: a "started" job there is running.
     heartbeats = not uses_embedded_queue()
@@ -570,7 +837,7 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
         ).all()
         db.session.rollback()
         for row in candidates:
-            verdict = _judge(model, row, connection, stale, heartbeats=heartbeats)
+            verdict = _judge(model, row, connection, stale, silent_since, heartbeats=heartbeats)
             if verdict is None:
                 continue
             key, values = _repair(model, row, verdict, now, config["JOB_MAX_ATTEMPTS"])
@@ -615,17 +882,20 @@ def _repair(model: type, row: Any, verdict: tuple[str, str], now: datetime, max_
     return "failed", {"status": model.status_value(FAILED), "error_message": reason, "finished_at": now}
 
 
-def _judge(model: type, row: Any, connection, stale: datetime, *, heartbeats: bool) -> tuple[str, str] | None:
+def _judge(model: type, row: Any, connection, stale: datetime, silent_since: datetime, *,
+           heartbeats: bool) -> tuple[str, str] | None:
     """What to do with a queued/running row whose job is `row.rq_job_id`: None, or (action, reason)."""
     # A running row that still reports progress is alive, whatever Redis says now.
-    silent = row.status != model.status_value(RUNNING) or row.updated_at is None or row.updated_at < stale
+    silent = (row.status != model.status_value(RUNNING) or row.updated_at is None
+              or row.updated_at < silent_since)
     try:
         job = Job.fetch(row.rq_job_id, connection=connection)
         status = job.get_status(refresh=False)
     except NoSuchJobError:
         return ("requeue", LOST_MESSAGE) if silent else None
     if status == JobStatus.FAILED:
-        return ("fail", KILLED_MESSAGE)
+        transient = _transient_failure(job)
+        return ("requeue", transient) if transient else ("fail", KILLED_MESSAGE)
     if status in (JobStatus.STOPPED, JobStatus.CANCELED):
         return ("fail", STOPPED_MESSAGE)
     if status == JobStatus.FINISHED:
@@ -639,6 +909,19 @@ def _judge(model: type, row: Any, connection, stale: datetime, *, heartbeats: bo
     return None
 
 
+def _transient_failure(job: Job) -> str | None:
+    """The reason a job gave up on a transient failure it could not record (TransientJobFailure), else None."""
+    try:
+        result = job.latest_result()
+    except Exception:  # an old or foreign result format: judge it as a plain failure
+        return None
+    text = (result.exc_string or "") if result is not None else ""
+    marker = text.rfind(TRANSIENT_MARKER)
+    if marker < 0:
+        return None
+    return text[marker + len(TRANSIENT_MARKER):].strip().splitlines()[0] or "a transient failure"
+
+
 # ---------------------------------------------------------------------------
 # Periodic tasks
 # ---------------------------------------------------------------------------
@@ -648,16 +931,24 @@ class PeriodicTask:
     interval_seconds: int
     function: str  # dotted path, imported in the worker
     queue: str = "default"
+    interval_setting: str | None = None  # a config key that overrides interval_seconds
+
+    def interval(self) -> int:
+        if self.interval_setting and has_app_context():
+            return int(current_app.config.get(self.interval_setting) or self.interval_seconds)
+        return self.interval_seconds
 
 
 periodic_tasks: dict[str, PeriodicTask] = {}
 
 
-def register_periodic(name: str, interval_seconds: int, function: str, queue: str = "default") -> None:
-    periodic_tasks[name] = PeriodicTask(name, interval_seconds, function, queue)
+def register_periodic(name: str, interval_seconds: int, function: str, queue: str = "default", *,
+                      interval_setting: str | None = None) -> None:
+    periodic_tasks[name] = PeriodicTask(name, interval_seconds, function, queue, interval_setting)
 
 
-register_periodic("reconcile-jobs", 60, "app.platform.jobs.reconcile")
+# Often: with JOB_STALE_AFTER_SECONDS of 15 a killed worker's row fails within about 30 s.
+register_periodic("reconcile-jobs", 10, "app.platform.jobs.reconcile", interval_setting="JOB_RECONCILE_INTERVAL_SECONDS")
 
 
 def beat_tick(now: float | None = None) -> list[str]:
@@ -670,14 +961,15 @@ def beat_tick(now: float | None = None) -> list[str]:
     connection = get_connection()
     enqueued = []
     for task in periodic_tasks.values():
-        slot = int(now // task.interval_seconds)
+        interval = task.interval()
+        slot = int(now // interval)
         key = f"cairn:periodic:{task.name}:{slot}"
-        if connection.set(key, "1", nx=True, ex=task.interval_seconds * 2):
+        if connection.set(key, "1", nx=True, ex=interval * 2):
             get_queue(task.queue).enqueue_call(
                 "app.platform.jobs.run_periodic",
                 args=(task.name,),
                 job_id=f"periodic-{task.name}-{slot}",
-                result_ttl=task.interval_seconds * 2,
+                result_ttl=interval * 2,
                 description=f"periodic {task.name}",
             )
             enqueued.append(task.name)
@@ -858,6 +1150,151 @@ def start_embedded_worker(app: Flask) -> EmbeddedWorker | None:
         return worker
 
 
+# ---------------------------------------------------------------------------
+# Worker presence: is any worker alive at all?
+# ---------------------------------------------------------------------------
+WORKERS_KEY = "cairn:workers"
+
+
+def announce_worker(connection, name: str, now: float | None = None) -> None:
+    """Record that worker `name` is alive now (a sorted set scored by time; old entries dropped)."""
+    now = time.time() if now is None else now
+    pipeline = connection.pipeline()
+    pipeline.zadd(WORKERS_KEY, {name: now})
+    pipeline.zremrangebyscore(WORKERS_KEY, 0, now - 86400)
+    pipeline.execute()
+
+
+def workers_alive() -> bool | None:
+    """True when a worker announced itself within WORKER_ALIVE_SECONDS; None when Redis can't say.
+
+    The embedded queue's worker lives in this process: always True. Cached for
+    the request (a page may show several job panels).
+    """
+    if uses_embedded_queue():
+        return True
+    from flask import g
+
+    if "cairn_workers_alive" not in g:
+        since = time.time() - current_app.config["WORKER_ALIVE_SECONDS"]
+        try:
+            g.cairn_workers_alive = get_connection().zcount(WORKERS_KEY, since, "+inf") > 0
+        except Exception:  # Redis down: the panel says nothing rather than failing
+            g.cairn_workers_alive = None
+    return g.cairn_workers_alive
+
+
+class WorkerPresence(threading.Thread):
+    """Announces this worker process every WORKER_HEARTBEAT_SECONDS (see `workers_alive`)."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(name="cairn-presence", daemon=True)
+        self.app = app
+        self.name_in_registry = f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        connection = self.app.extensions["cairn_redis"]
+        while not self.stopping.is_set():
+            try:
+                announce_worker(connection, self.name_in_registry)
+            except Exception as exc:  # Redis away: announced again once it is back
+                log.warning("worker presence: %s", exc)
+            self.stopping.wait(self.app.config["WORKER_HEARTBEAT_SECONDS"])
+
+    def stop(self) -> None:
+        self.stopping.set()
+        try:
+            self.app.extensions["cairn_redis"].zrem(WORKERS_KEY, self.name_in_registry)
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# The worker process: rides out a Redis outage
+# ---------------------------------------------------------------------------
+def run_worker(app: Flask, queues: list[str] | None = None, *, burst: bool = False, beat: bool = True) -> None:
+    """`flask worker`: an RQ worker that survives Redis outages, busy or idle.
+
+    RQ's own loop waits out an outage while idle but quits when Redis goes away
+    mid-job ("unhandled exception, quitting"). Here the loop starts again: wait
+    for Redis with backoff (1 s doubling to 30 s), then a fresh RQ worker. A job
+    that was running goes on in its work-horse and records its result on its row;
+    jobs Redis lost (a restart without persistence) are re-queued by the
+    reconciler, which the beat enqueues again as soon as Redis answers.
+    SIGTERM/SIGINT stop it (warm: a running job finishes first).
+    """
+    from rq.exceptions import StopRequested
+
+    presence = WorkerPresence(app)
+    presence.start()
+    beat_thread = BeatThread(app) if beat and not burst else None
+    if beat_thread is not None:
+        beat_thread.start()
+    connection = app.extensions["cairn_redis"]
+    stopping = threading.Event()
+    try:
+        while True:
+            started, worker = time.monotonic(), None
+            try:
+                worker = make_worker(app, queues)  # RQ talks to Redis from here on: inside the try
+                worker.work(burst=burst, with_scheduler=not burst)
+            except StopRequested:
+                return
+            except Exception as exc:
+                if burst:
+                    raise
+                log.error("worker stopped: %s", exc)
+            if burst or _stop_was_requested(worker):
+                return
+            _reap_children()
+            _on_stop_signal(stopping.set)  # between RQ workers, a stop signal is ours to handle
+            if not _wait_for_redis(connection, stopping, quick_restart=time.monotonic() - started > 60):
+                return
+            log.warning("Redis is back: starting a new worker")
+    finally:
+        presence.stop()
+        if beat_thread is not None:
+            beat_thread.stop()
+
+
+def _stop_was_requested(worker) -> bool:
+    """Did SIGTERM/SIGINT end this RQ worker? (Idle, RQ stops without setting `_stop_requested`.)"""
+    return worker is not None and bool(worker._stop_requested or getattr(worker, "_shutdown_requested_date", None))
+
+
+def _on_stop_signal(callback: Callable[[], None]) -> None:
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: callback())
+
+
+def _wait_for_redis(connection, stopping: threading.Event, *, quick_restart: bool) -> bool:
+    """Ping Redis with backoff until it answers (True) or a stop signal arrives (False)."""
+    pause = 0.5 if quick_restart else 2.0  # a worker that keeps failing at once doesn't spin
+    while not stopping.is_set():
+        try:
+            connection.ping()
+            return True
+        except Exception as exc:
+            log.warning("waiting for Redis (%s); next try in %.0f s", exc, pause)
+        stopping.wait(pause)
+        pause = min(pause * 2, 30.0)
+    return False
+
+
+def _reap_children() -> None:
+    """Collect work-horses that finished after their worker gave up on Redis (no zombies)."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 class BeatThread(threading.Thread):
     """Runs `beat_tick` at start and then every PERIODIC_TICK_SECONDS in an RQ worker process (flask worker)."""
 
@@ -871,8 +1308,13 @@ class BeatThread(threading.Thread):
             try:
                 with self.app.app_context():
                     beat_tick()
-            except Exception:
-                log.exception("periodic tick failed")
+            except Exception as exc:
+                import redis
+
+                if isinstance(exc, redis.RedisError):  # an outage: ticks again once Redis is back
+                    log.warning("periodic tick: %s", exc)
+                else:
+                    log.exception("periodic tick failed")
             self.stopping.wait(self.app.config["PERIODIC_TICK_SECONDS"])
 
     def stop(self) -> None:

@@ -1,18 +1,24 @@
 """Files under STORAGE_DIR: atomic writes and signed, expiring download links.
 
 A file is written to `<name>.<random>.part`, fsynced, then renamed into place; callers
-record it as complete only after `atomic_write` returns. Download links are
-signed, expiring tokens that name a row (its kind and id), its organization and
-(optionally) the user allowed to use them: never the storage path, which the
-view looks up server-side from the row.
+record it as complete only after `atomic_write` returns. A full disk is `StorageFull`
+("storage is full", for the user; logged for the operator), and the partial file is
+deleted all the same. Jobs' scratch files go in work directories under STORAGE_DIR/work.
+Download links are signed, expiring tokens that name a row (its kind and id), its
+organization and (optionally) the user allowed to use them: never the storage path,
+which the view looks up server-side from the row.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 import re
 import secrets
+import shutil
 import stat
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +29,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 _SAFE_PART = re.compile(r"[A-Za-z0-9._-]+")
+log = logging.getLogger("cairn.storage")
 
 
 class StorageError(ValueError):
@@ -82,20 +89,67 @@ def atomic_write(relative_path: str) -> Iterator[IO[bytes]]:
     the partial file is removed and an existing file at the path is untouched.
     """
     final = resolve(relative_path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = final.with_name(f"{final.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
-    handle = open(partial, "xb")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(f"{final.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
+        handle = open(partial, "xb")
+    except OSError as exc:
+        raise storage_error(exc) from exc
+    _work_dirs_of_write[id(handle)] = []
     try:
         yield handle
         handle.flush()
         os.fsync(handle.fileno())
         handle.close()
         os.replace(partial, final)
-    except BaseException:
-        handle.close()
-        partial.unlink(missing_ok=True)
+    except BaseException as exc:
+        _discard(handle, partial)
+        if isinstance(exc, OSError) and is_storage_full(exc):
+            raise storage_error(exc) from exc
         raise
+    finally:
+        for directory in _work_dirs_of_write.pop(id(handle), []):
+            remove_work_dir(directory)
     _fsync_directory(final.parent)
+
+
+def _discard(handle: IO[bytes], partial: Path) -> None:
+    """Close and delete a partial file, whatever closing it says.
+
+    On a full disk `close()` fails too (it flushes the buffered tail): the file
+    must go anyway, or it keeps the disk full for every later write.
+    """
+    try:
+        handle.close()
+    except OSError:
+        pass
+    try:
+        partial.unlink(missing_ok=True)
+    except OSError:  # pragma: no cover - the sweep removes it later
+        log.exception("could not remove the partial file %s", partial)
+
+
+# ---------------------------------------------------------------------------
+# A full disk
+# ---------------------------------------------------------------------------
+STORAGE_FULL_MESSAGE = "Storage is full: the file could not be saved. An administrator has been told; try again later."
+
+
+class StorageFull(StorageError):
+    """The disk under STORAGE_DIR is full (or over quota). Its message is for the user."""
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def storage_error(exc: OSError) -> OSError | StorageFull:
+    """StorageFull (logged for the operator) for a full disk; other OS errors as they are."""
+    if not is_storage_full(exc):
+        return exc
+    log.error("STORAGE IS FULL: writing under %s failed (%s). Free space or grow the volume.",
+              current_app.config["STORAGE_DIR"], exc)
+    return StorageFull(STORAGE_FULL_MESSAGE)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -145,6 +199,90 @@ def sweep_partials(max_age_seconds: int = 3600) -> int:
     return removed
 
 
+# ---------------------------------------------------------------------------
+# Work directories: scratch space for a job, under STORAGE_DIR, never the system temp directory
+# ---------------------------------------------------------------------------
+WORK_DIR = "work"
+
+
+# Work directories that live as long as an `atomic_write` (keyed by its handle's id): removed when it ends.
+_work_dirs_of_write: dict[int, list[Path]] = {}
+
+
+def new_work_dir(prefix: str, *, for_write: IO[bytes] | None = None) -> Path:
+    """A fresh private directory under STORAGE_DIR/work; the caller removes it (`remove_work_dir`).
+
+    With `for_write` (a handle from `atomic_write`) it is also removed when that
+    write ends, whichever way: a writer that fails halfway needs no cleanup path.
+
+    Work files hold the same personal data as the files they become, so they live
+    on the storage volume (its permissions, its backups' exclusions, its free
+    space), and `sweep_work_dirs` removes what a killed job left.
+    """
+    root = storage_root() / WORK_DIR
+    try:
+        root.mkdir(exist_ok=True)
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    except OSError as exc:
+        raise storage_error(exc) from exc
+    if for_write is not None and id(for_write) in _work_dirs_of_write:
+        _work_dirs_of_write[id(for_write)].append(path)
+    return path
+
+
+def remove_work_dir(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def work_dir(prefix: str) -> Iterator[Path]:
+    """A work directory for the block, removed however the block ends."""
+    path = new_work_dir(prefix)
+    try:
+        yield path
+    finally:
+        remove_work_dir(path)
+
+
+def _newest_mtime(path: Path) -> float:
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for below in path.rglob("*"):
+            try:
+                newest = max(newest, below.lstat().st_mtime)
+            except FileNotFoundError:
+                continue
+    return newest
+
+
+def sweep_work_dirs(max_age_seconds: int | None = None) -> int:
+    """Remove work directories nothing has written to for `max_age_seconds` (a killed job's leftovers)."""
+    if max_age_seconds is None:
+        max_age_seconds = current_app.config["WORK_DIR_MAX_AGE_SECONDS"]
+    root = storage_root() / WORK_DIR
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - max_age_seconds
+    removed = 0
+    for entry in root.iterdir():
+        try:
+            if _newest_mtime(entry) >= cutoff:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed
+
+
+def sweep_leftovers() -> dict[str, int]:
+    """The hourly sweep: partial files and work directories a killed job left."""
+    return {"partials": sweep_partials(), "work_dirs": sweep_work_dirs()}
+
+
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="cairn-download")
 
@@ -188,5 +326,5 @@ def verify_download(token: str, *, kind: str, organization_id: int, user_id: int
 
 from app.platform.jobs import register_periodic  # noqa: E402
 
-# Jobs time out long before an hour, so a `.part` file that old has no writer left.
-register_periodic("sweep-partials", 3600, "app.platform.storage.sweep_partials")
+# Jobs time out long before an hour, so a `.part` file or a work directory that old has no writer left.
+register_periodic("sweep-partials", 3600, "app.platform.storage.sweep_leftovers")

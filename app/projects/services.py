@@ -8,8 +8,6 @@ import logging
 import mimetypes
 import re
 import secrets
-import shutil
-import tempfile
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -260,13 +258,16 @@ def attachment_add(*, project: Project, user, filename: str, stream, content_typ
         raise ProjectError("Choose a file to attach.", "file")
     relative = f"projects/{project.organization_id}/attachments/{project.id}/{secrets.token_hex(12)}"
     digest, size = hashlib.sha256(), 0
-    with storage.atomic_write(relative) as out:
-        while chunk := stream.read(1 << 20):
-            size += len(chunk)
-            if size > MAX_ATTACHMENT_BYTES:
-                raise ProjectError("Attachments are limited to 20 MB.", "file")
-            digest.update(chunk)
-            out.write(chunk)
+    try:
+        with storage.atomic_write(relative) as out:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > MAX_ATTACHMENT_BYTES:
+                    raise ProjectError("Attachments are limited to 20 MB.", "file")
+                digest.update(chunk)
+                out.write(chunk)
+    except storage.StorageFull as exc:  # refused at the field, not a 500; the partial file is gone
+        raise ProjectError(str(exc), "file") from None
     row = ProjectAttachment(organization_id=project.organization_id, project=project, filename=name,
                             storage_path=relative, size=size, sha256=digest.hexdigest(), uploaded_by_id=user.id,
                             content_type=(content_type or mimetypes.guess_type(name)[0] or
@@ -332,8 +333,11 @@ def template_upload(*, organization_id: int, user, name: str, filename: str, dat
                                                                  ProjectTemplate.slug == slug)):
         slug, n = f"{base}-{n}", n + 1
     relative = f"projects/{organization_id}/templates/{secrets.token_hex(12)}.zip"
-    with storage.atomic_write(relative) as out:
-        out.write(data)
+    try:
+        with storage.atomic_write(relative) as out:
+            out.write(data)
+    except storage.StorageFull as exc:
+        raise ProjectError(str(exc), "file") from None
     row = ProjectTemplate(organization_id=organization_id, name=title[:200], slug=slug,
                           description=checked.description, questions=[q.to_dict() for q in checked.questions],
                           storage_path=relative, total_files=len(checked.files), total_size=checked.total_size,
@@ -610,7 +614,7 @@ def export_run(row: RepositoryExport, progress) -> None:
     workdir = None
     try:
         if row.include_git:
-            workdir = Path(tempfile.mkdtemp(prefix="cairn-git-"))
+            workdir = storage.new_work_dir("cairn-git-")  # under STORAGE_DIR; the hourly sweep takes a kill's
             gitops.build_repository(workdir, _git_files(generation), author=_author(row.created_by, generation),
                                     message=f"Generate {generation.project.name}", timestamp=_commit_time(generation))
             for path in sorted(p for p in (workdir / ".git").rglob("*") if p.is_file()):
@@ -625,7 +629,7 @@ def export_run(row: RepositoryExport, progress) -> None:
                 archives.write_tar(out, entries, prefix=prefix, compress=row.export_type == "tar.gz")
     finally:
         if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
+            storage.remove_work_dir(workdir)
     stored = storage.describe(relative)
     row.archive_path, row.archive_size, row.archive_sha256 = relative, stored.size, stored.sha256
     row.completed_at = utcnow()
@@ -637,7 +641,7 @@ def _export_push(row: RepositoryExport, generation: GeneratedProject, progress) 
         remote = gitops.check_remote_url(row.repository_url, allow_private=allow_private_remotes())
     except gitops.RemoteRefused as exc:
         raise JobError(str(exc)) from None
-    workdir = Path(tempfile.mkdtemp(prefix="cairn-push-"))
+    workdir = storage.new_work_dir("cairn-push-")
     try:
         branch = row.config.get("branch", "main")
         gitops.build_repository(workdir, _git_files(generation), author=_author(row.created_by, generation),
@@ -650,7 +654,7 @@ def _export_push(row: RepositoryExport, generation: GeneratedProject, progress) 
         except gitops.PushFailed as exc:
             raise JobError(str(exc)) from None
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        storage.remove_work_dir(workdir)
     row.credential = ""  # the token is only kept for a retry of a failed push
     row.completed_at = utcnow()
 

@@ -125,8 +125,11 @@ def _store_uploads(ticket: Ticket, uploads: list[Upload], *, uploader: User, com
                    written: list[str]) -> None:
     for upload in uploads:
         path = f"tickets/{ticket.organization_id}/{ticket.id}/{secrets.token_hex(12)}"
-        with storage.atomic_write(path) as handle:
-            handle.write(upload.data)
+        try:
+            with storage.atomic_write(path) as handle:
+                handle.write(upload.data)
+        except storage.StorageFull as exc:  # said at the field, like any refused file; nothing is saved
+            raise TicketError(f"{upload.name}: {exc}", "attachments") from None
         written.append(path)
         db.session.add(TicketAttachment(
             organization_id=ticket.organization_id, ticket=ticket, comment=comment, uploaded_by_id=uploader.id,

@@ -8,7 +8,11 @@ the kind. The handler's behaviour comes from the task's params:
   or "crash" (raises ValueError with an internal detail users must not see);
 - ``gate``: report 50 % "Waiting at the gate", then wait until the test opens
   the gate (`open_gate`), so a test can watch the row while it runs;
-- ``sleep``: seconds to work, reporting progress every 0.2 s (a slow job).
+- ``sleep``: seconds to work, reporting progress every 0.2 s (a slow job);
+- ``mode`` "transient": the first ``transient_times`` runs (default 1) raise a lost-connection
+  OperationalError (the platform retries it);
+- ``file_lines`` (and ``line_pause``): write a storage file of that many numbered lines
+  (`sample_file_path`), atomically, reporting progress per line when paused.
 
 Every run counts itself in Redis (`calls`), so a test can prove a row ran once.
 """
@@ -54,12 +58,36 @@ def _sample_handler(task: BackgroundTask, progress) -> dict:
         time.sleep(0.2)
         progress(min(99, 10 + 89 * (time.time() - started) / sleep), "Working slowly")
     mode = params.get("mode", "ok")
+    if mode == "transient" and calls <= int(params.get("transient_times", 1)):
+        import sqlalchemy as sa
+
+        raise sa.exc.OperationalError("UPDATE background_tasks ...", {},
+                                      ConnectionError("server closed the connection unexpectedly"))
+    if params.get("file_lines"):
+        _write_sample_file(task, progress, int(params["file_lines"]), float(params.get("line_pause", 0)))
     if mode == "job_error":
         raise JobError(params.get("message", "The sample job refused: bad input."))
     if mode == "crash":
         raise ValueError(INTERNAL_DETAIL)
     task.result = {"calls": calls, "answer": 42}
     return task.result
+
+
+def sample_file_path(task_id: int) -> str:
+    return f"test-sample/{task_id}.txt"
+
+
+def _write_sample_file(task: BackgroundTask, progress, lines: int, pause: float) -> None:
+    """A file of `lines` numbered lines, written atomically with progress as it goes (killable halfway)."""
+    from app.platform import storage
+
+    with storage.atomic_write(sample_file_path(task.id)) as handle:
+        for number in range(lines):
+            handle.write(f"line {number}\n".encode())
+            if pause:
+                handle.flush()
+                time.sleep(pause)
+                progress(10 + 80 * number // lines, f"{number} of {lines} lines")
 
 
 register_job_kind(JobKind(SAMPLE, BackgroundTask, _sample_handler, title=lambda t: t.title or "Sample job"))
@@ -226,3 +254,76 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# --------------------------------------------------------------------------- a job that does nothing
+NOOP = "test_noop"
+
+
+def _noop_handler(task: BackgroundTask, progress) -> None:
+    """No work at all: what is left of a run is the platform's bookkeeping (statement counts, bench/jobs.py)."""
+
+
+register_job_kind(JobKind(NOOP, BackgroundTask, _noop_handler, title=lambda t: "No-op job"))
+
+
+def submit_noop(organization_id: int) -> BackgroundTask:
+    return job_submit(BackgroundTask(organization_id=organization_id, kind=NOOP, title="No-op", params={}))
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (initdb in a temp dir, run as the `postgres` user), so a test may restart it.
+
+    Never the shared server: other test runs use that one.
+    """
+
+    def __init__(self) -> None:
+        import glob
+        import tempfile
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        self.bin = Path(bins[-1]) if bins else None
+        self.directory = Path(tempfile.mkdtemp(prefix="cairn-pg-"))
+        self.data = self.directory / "data"
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    @staticmethod
+    def available() -> bool:
+        import glob
+        import shutil
+
+        return bool(glob.glob("/usr/lib/postgresql/*/bin/initdb")) and shutil.which("runuser") is not None \
+            and os.geteuid() == 0
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+
+    def start(self) -> "PrivatePostgres":
+        import shutil
+
+        shutil.chown(self.directory, "postgres")
+        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                          "--no-sync", "-E", "UTF8")
+        self._pg_ctl("start")
+        return self
+
+    def _pg_ctl(self, action: str, *extra: str) -> None:
+        options = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off")
+        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
+                          str(self.directory / "log"), "-w", action, *extra)
+
+    def restart(self) -> None:
+        """A fast restart: every connection is cut (SQLSTATE 57P01), the server is back in about a second."""
+        self._pg_ctl("restart", "-m", "fast")
+
+    def stop(self) -> None:
+        import shutil
+
+        try:
+            self._pg_ctl("stop", "-m", "immediate")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -43,8 +43,8 @@ def workers(backend, private_redis):
     """Start `flask worker` processes against the private Redis; all stopped (horses too) at the end."""
     started = []
 
-    def _start(**env: str):
-        proc = start_worker(backend, REDIS_URL=private_redis.url, **env)
+    def _start(beat: bool = False, **env: str):
+        proc = start_worker(backend, beat=beat, **{"REDIS_URL": private_redis.url, **env})
         started.append(proc)
         assert proc.poll() is None, "the worker exited at start"
         return proc

@@ -296,11 +296,93 @@ def test_sweep_partials_spares_a_write_in_progress(root):
 def test_sweep_partials_runs_as_a_periodic_task(root):
     from app.platform.jobs import periodic_tasks, run_periodic
 
-    assert periodic_tasks["sweep-partials"].function == "app.platform.storage.sweep_partials"
+    assert periodic_tasks["sweep-partials"].function == "app.platform.storage.sweep_leftovers"
     root.mkdir(parents=True, exist_ok=True)
     stale = root / "left.csv.0123456789ab.part"
     stale.write_bytes(b"killed mid-write")
     _age(stale, 2 * 3600)
+    left_dir = storage.new_work_dir("cairn-git-")
+    (left_dir / "names.txt").write_text("a killed job's clone")
+    for path in (left_dir / "names.txt", left_dir):
+        _age(path, 2 * 3600)
 
-    assert run_periodic("sweep-partials") == 1
-    assert not stale.exists()
+    assert run_periodic("sweep-partials") == {"partials": 1, "work_dirs": 1}
+    assert not stale.exists() and not left_dir.exists()
+
+
+# --------------------------------------------------------------------------- work directories
+def test_work_dirs_live_under_storage_and_go_however_the_block_ends(root):
+    with pytest.raises(RuntimeError):
+        with storage.work_dir("cairn-git-") as path:
+            assert path.parent == root.resolve() / storage.WORK_DIR and path.name.startswith("cairn-git-")
+            (path / "data.xlsx.tmp").write_bytes(b"names and emails")
+            raise RuntimeError("the job failed")
+    assert not path.exists()
+
+
+def test_sweep_keeps_a_work_dir_still_written_to(root):
+    busy = storage.new_work_dir("xlsx-")
+    (busy / "sheet1.xml").write_bytes(b"fresh")  # written now: the directory is young
+    _age(busy, 2 * 3600)
+    idle = storage.new_work_dir("xlsx-")
+    _age(idle, 2 * 3600)
+    assert storage.sweep_work_dirs(max_age_seconds=3600) == 1
+    assert busy.exists() and not idle.exists()
+
+
+# --------------------------------------------------------------------------- a full disk (fault-injected)
+class _FullDisk:
+    """A file object over a disk with `room` bytes left: writes past it fail, and so does close()'s flush."""
+
+    def __init__(self, real, room: int) -> None:
+        self.real, self.room, self.pending = real, room, 0
+
+    def write(self, data: bytes) -> int:
+        self.pending += len(data)
+        if self.pending > self.room:
+            raise OSError(28, "No space left on device")
+        return self.real.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def close(self) -> None:
+        self.real.close()
+        if self.pending > self.room:
+            raise OSError(28, "No space left on device")
+
+
+def test_a_full_disk_frees_the_partial_file_even_when_close_fails_and_says_storage_is_full(root, monkeypatch):
+    import builtins
+
+    real_open = builtins.open
+
+    def full_open(path, mode="r", *args, **kwargs):
+        handle = real_open(path, mode, *args, **kwargs)
+        return _FullDisk(handle, room=10) if str(path).endswith(storage.PARTIAL_SUFFIX) else handle
+
+    monkeypatch.setattr(storage, "open", full_open, raising=False)
+    with pytest.raises(storage.StorageFull) as caught:
+        with storage.atomic_write("exports/1/big.csv") as handle:
+            handle.write(b"x" * 100)
+    assert str(caught.value).startswith("Storage is full")
+    assert list((root / "exports/1").iterdir()) == []  # no partial file keeps the disk full
+
+
+def test_xlsxwriter_spools_under_storage_and_leaves_nothing_when_the_export_fails(root):
+    from app.exports.writers import ExcelWriter
+
+    with pytest.raises(RuntimeError):
+        with storage.atomic_write("exports/1/book.xlsx") as handle:
+            writer = ExcelWriter(handle, ["Name", "Email"], ["name", "email"])
+            writer.write_rows([("Ada", "ada@example.com")] * 50)
+            assert writer.work_dir.parent == root.resolve() / storage.WORK_DIR
+            raise RuntimeError("the database went away mid-export")
+    assert not writer.work_dir.exists() and _partials(root) == []
+
+    with storage.atomic_write("exports/1/book.xlsx") as handle:
+        writer = ExcelWriter(handle, ["Name"], ["name"])
+        writer.write_rows([("Ada",)])
+        writer.close()
+    assert not writer.work_dir.exists() and (root / "exports/1/book.xlsx").stat().st_size > 0
+    assert list((root / storage.WORK_DIR).iterdir()) == []
