@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, _playwright, browser_context, console, live_server  # noqa: F401
+from tests.browser.conftest import PHONE
 from tests.browser.flows import mark_page, page_was_not_reloaded, sign_up
 
 pytestmark = pytest.mark.browser
