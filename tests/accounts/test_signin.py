@@ -102,6 +102,7 @@ def test_an_attacker_cannot_lock_the_owner_out(app, admin, monkeypatch):
     """The attack: 50 wrong passwords for the victim's account (and 50 more accounts) from one address.
     The owner, signing in from their own address, is not delayed at all."""
     monkeypatch.setitem(app.config, "LOGIN_FREE_FAILURES", 3)
+    monkeypatch.setitem(app.config, "LOGIN_BACKOFF_BASE_SECONDS", 600)  # the wait outlasts a slow test run
     attacker = _at(app, "203.0.113.9")
     for n in range(50):
         attacker.login(admin.email, f"wrong-password-{n}")
@@ -115,6 +116,7 @@ def test_an_attacker_cannot_lock_the_owner_out(app, admin, monkeypatch):
 def test_a_crowd_behind_one_address_is_not_locked_out_by_one_of_them(app, admin, make_user, org, monkeypatch):
     """Everyone behind one NAT address: one person's failures delay only that person's account."""
     monkeypatch.setitem(app.config, "LOGIN_FREE_FAILURES", 2)
+    monkeypatch.setitem(app.config, "LOGIN_BACKOFF_BASE_SECONDS", 600)
     colleague = make_user(org, "agent", "colleague@acme.example.com")
     office = _at(app, "192.0.2.10")
     for _ in range(25):
@@ -143,6 +145,7 @@ def test_backoff_lives_in_the_database_and_works_with_redis_down(app, admin, mon
 
     monkeypatch.setattr(jobs, "get_connection", redis_down)
     monkeypatch.setitem(app.config, "LOGIN_FREE_FAILURES", 2)
+    monkeypatch.setitem(app.config, "LOGIN_BACKOFF_BASE_SECONDS", 600)
     attacker = _at(app, "203.0.113.9")
     for _ in range(2):
         assert attacker.login(admin.email, "wrong-password-1").status_code == 422
