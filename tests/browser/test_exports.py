@@ -98,12 +98,19 @@ def test_preview_export_and_download_csv_while_progress_moves(page, app, jobs, m
     download = info.value
     assert download.suggested_filename.startswith("apollo-hours-") and download.suggested_filename.endswith(".csv")
     rows = list(csv.reader(io.StringIO(open(download.path(), encoding="utf-8-sig").read())))
-    assert len(rows) == ROWS + 1 and rows[0][3] == "Project" and rows[1][3] == "Apollo"
+    assert len(rows) == ROWS + 1 and rows[0][2] == "Project" and rows[1][2] == "Apollo"
+    assert rows[0][4:6] == ["Duration (min)", "Hours"]  # a new time-entry export starts with both
 
 
-def test_exports_settings_and_a_refused_recipient_in_the_browser(page):
+def test_exports_settings_and_a_refused_recipient_in_the_browser(app, page):
     """An admin reaches Exports settings from the tabs, verifies an outside address; a schedule to a stranger
     is refused at the field and one to the verified address is saved (desktop, then the page on a phone)."""
+    from app.exports.seeds import seed_default_templates
+    from app.extensions import db
+
+    with app.app_context():  # the built-in templates (other tests' clean-up empties every table)
+        with db.engine.begin() as connection:
+            seed_default_templates(connection)
     email = sign_up(page, organization="Relayless")
     page.get_by_role("link", name="Time & exports").click()
     page.locator("nav.exports-tabs").get_by_role("link", name="Settings").click()
