@@ -35,8 +35,23 @@ def counted():
 
 
 @pytest.fixture()
-def roomy_org(make_org):
-    org = make_org("Cheap Jobs")
+def app_ctx(app, backend):
+    """This app's database on an embedded queue nobody reads: services mode's shared worker process
+    must not take the jobs these tests run inline."""
+    from tests.conftest import make_test_app
+    from tests.platform.sample_jobs import dispose_app
+
+    quiet = make_test_app(backend, REDIS_URL="")
+    with quiet.app_context():
+        yield quiet
+    dispose_app(quiet)
+
+
+@pytest.fixture()
+def roomy_org(app_ctx):
+    from tests.factories import make_organization
+
+    org = make_organization("Cheap Jobs")
     org.settings = {"max_concurrent_jobs": 2}
     db.session.commit()
     return org.id
