@@ -769,7 +769,9 @@ def _readable_error(exc: BaseException, job_id: str | None) -> str:
     if isinstance(exc, JobError):
         return str(exc)
     cause: BaseException | None = exc
-    while cause is not None:  # a full disk, however deep in the chain: the user and the operator are told
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:  # a full disk, however deep in the chain, is said so
+        seen.add(id(cause))
         if isinstance(cause, storage.StorageFull):
             return str(cause)
         if storage.is_storage_full(cause):

@@ -94,7 +94,9 @@ def atomic_write(relative_path: str) -> Iterator[IO[bytes]]:
         partial = final.with_name(f"{final.name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
         handle = open(partial, "xb")
     except OSError as exc:
-        raise storage_error(exc) from exc
+        if is_storage_full(exc):
+            raise storage_error(exc) from exc
+        raise
     _work_dirs_of_write[id(handle)] = []
     try:
         yield handle
@@ -224,7 +226,9 @@ def new_work_dir(prefix: str, *, for_write: IO[bytes] | None = None) -> Path:
         root.mkdir(exist_ok=True)
         path = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
     except OSError as exc:
-        raise storage_error(exc) from exc
+        if is_storage_full(exc):
+            raise storage_error(exc) from exc
+        raise
     if for_write is not None and id(for_write) in _work_dirs_of_write:
         _work_dirs_of_write[id(for_write)].append(path)
     return path

@@ -386,3 +386,12 @@ def test_xlsxwriter_spools_under_storage_and_leaves_nothing_when_the_export_fail
         writer.close()
     assert not writer.work_dir.exists() and (root / "exports/1/book.xlsx").stat().st_size > 0
     assert list((root / storage.WORK_DIR).iterdir()) == []
+
+
+def test_an_ordinary_os_error_is_raised_as_it_is(root):
+    (root / "exports").mkdir(parents=True)
+    (root / "exports/7").write_text("a file where a folder goes")
+    with pytest.raises(FileExistsError) as caught:
+        with storage.atomic_write("exports/7/report.csv"):
+            pass
+    assert caught.value.__cause__ is not caught.value  # no self-loop a readable-error walk would spin on
