@@ -43,4 +43,5 @@ def test_status_panel_stays_in_view_with_400_values(page, app, viewport):
     assert values.evaluate("el => el.scrollHeight > el.clientHeight")  # it scrolls inside
     values.focus()  # and a keyboard reaches it (a focusable scroll region)
     page.keyboard.press("End")
-    assert values.evaluate("el => el.scrollTop > 0")
+    # Scrolling may be animated: wait for it rather than read it at once.
+    page.wait_for_function("el => el.scrollTop > 0", arg=values.element_handle(), timeout=5000)

@@ -56,6 +56,8 @@ def test_customer_opens_agent_replies_and_resolves(page, browser_context, consol
     _sign_in(agent, helpdesk["agent"])
     agent.locator("#mainnav summary", has_text="Helpdesk").click()  # the helpdesk's pages share a menu
     agent.locator("#mainnav").get_by_role("link", name="Tickets", exact=True).click()
+    agent.wait_for_url("**/tickets/")
+    agent.wait_for_load_state("load")  # htmx has wired the search box: typing before that sends nothing
     agent.fill("input[name=q]", "fire")  # search as you type
     expect(agent).to_have_url(re.compile(r"q=fire"))
     agent.locator("#ticket-results").get_by_role("link", name="Printer is on fire").click()
