@@ -38,6 +38,7 @@ from app.rules.models import (
     RulePreview,
     Submission,
 )
+from app.platform.parsing import parse_id
 
 log = logging.getLogger("cairn.rules")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -967,10 +968,10 @@ def generations_query(workspace, *, status: str = "", rule_id: str = "", user_id
     stmt = sa.select(Generation).where(Generation.workspace_id == workspace.id)
     if status in ("pending", "in_progress", "completed", "failed"):
         stmt = stmt.where(Generation.status == status)
-    if str(rule_id).isdigit():
-        stmt = stmt.where(Generation.rule_id == int(rule_id))
-    if str(user_id).isdigit():
-        stmt = stmt.where(Generation.requested_by_id == int(user_id))
+    if parse_id(rule_id) is not None:
+        stmt = stmt.where(Generation.rule_id == parse_id(rule_id))
+    if parse_id(user_id) is not None:
+        stmt = stmt.where(Generation.requested_by_id == parse_id(user_id))
     return stmt.order_by(Generation.created_at.desc(), Generation.id.desc())
 
 
@@ -986,10 +987,10 @@ def names_query(workspace, *, q: str = "", rule_id: str = "", status: str = "act
         stmt = stmt.where(GeneratedName.is_active.is_(True))
     if q:
         stmt = stmt.where(textsearch.contains(GeneratedName.value, q))
-    if str(rule_id).isdigit():
-        stmt = stmt.where(GeneratedName.rule_id == int(rule_id))
-    if str(generation_id).isdigit():
-        stmt = stmt.where(GeneratedName.generation_id == int(generation_id))
+    if parse_id(rule_id) is not None:
+        stmt = stmt.where(GeneratedName.rule_id == parse_id(rule_id))
+    if parse_id(generation_id) is not None:
+        stmt = stmt.where(GeneratedName.generation_id == parse_id(generation_id))
     if dimension and value:
         stmt = stmt.where(GeneratedName.dimension_values[dimension].as_string() == value)
     return stmt.order_by(GeneratedName.created_at.desc(), GeneratedName.id.desc())
@@ -1133,10 +1134,8 @@ def conflict_results_query(check: ConflictCheck, *, severity: str = "") -> sa.Se
 
 
 def _as_int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
+    number = parse_id(value)
+    return -1 if number is None else number
 
 
 def find_conflicts(workspace, values: list[str], *, scope: str = "workspace", platform=None, rule=None):
