@@ -375,9 +375,8 @@ def constraints_of(platform: Optional[Platform]) -> renderer.Constraints:
 # Rules and fields
 # ---------------------------------------------------------------------------
 def _platform_in(workspace, platform_id) -> Platform:
-    try:
-        platform_id = int(platform_id)
-    except (TypeError, ValueError):
+    platform_id = parse_id(platform_id)
+    if platform_id is None:
         raise RulesError("Choose a platform.", "platform_id")
     platform = db.session.scalars(Platform.select_active().where(
         Platform.workspace_id == workspace.id, Platform.id == platform_id)).first()
@@ -617,11 +616,8 @@ def generation_create(*, workspace, rule_id, dimension_values: dict, field_filte
     """Check the request, record a submission and a pending generation, and queue the job."""
     from app.platform.jobs import job_submit
 
-    try:
-        rule = db.session.scalars(Rule.select_active().where(Rule.workspace_id == workspace.id,
-                                                             Rule.id == int(rule_id))).first()
-    except (TypeError, ValueError):
-        rule = None
+    rule = db.session.scalars(Rule.select_active().where(Rule.workspace_id == workspace.id,
+                                                         Rule.id == (parse_id(rule_id) or -1))).first()
     if rule is None:
         raise RulesError("Choose a rule of this workspace.", "rule")
     try:
