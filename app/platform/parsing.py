@@ -236,6 +236,8 @@ def column_problem(column, value: Any) -> str | None:
         if isinstance(kind, sa.String) and length and len(value) > length:
             return f"is at most {length} characters (this one has {len(value):,})"
         return None
+    if isinstance(kind, sa.JSON):
+        return _json_problem(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, float) and isinstance(kind, (sa.Float, sa.Numeric)):
@@ -245,4 +247,21 @@ def column_problem(column, value: Any) -> str | None:
         if isinstance(kind, sa.SmallInteger):
             limit = 2**15 - 1
         return None if -limit - 1 <= value <= limit else f"must be between {-limit - 1:,} and {limit:,}"
+    return None
+
+
+def _json_problem(value: Any, depth: int = 0) -> str | None:
+    """JSON columns: no NaN/infinity (not JSON; PostgreSQL refuses them), no NUL or broken Unicode in strings."""
+    if depth > 64:
+        return "is nested too deeply"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must hold finite numbers only (not NaN or infinity)"
+    if isinstance(value, str) and not is_storable_text(value):
+        return "can't contain NUL characters or broken Unicode"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        problem = _json_problem(key, depth + 1) if isinstance(key, str) else None
+        problem = problem or _json_problem(item, depth + 1)
+        if problem:
+            return problem
     return None

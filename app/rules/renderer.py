@@ -24,6 +24,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
+from app.platform import patterns
+
 TOKEN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z0-9_]+))?\}")
 SEQ = "seq"
 HARD_MAX = 255  # the strings column
@@ -49,10 +51,11 @@ def compile_pattern(pattern: str) -> re.Pattern:
 
 @functools.lru_cache(maxsize=1024)
 def _compile_pattern(pattern: str) -> re.Pattern:
+    # RE2 (platform.patterns): linear-time matching, so a platform's `(a+)+$` can't stall the live preview or a worker.
     try:
-        return re.compile(pattern)
-    except Exception as exc:  # the engine's own error type
-        raise RegexError(str(exc)) from exc
+        return patterns.compile_pattern(pattern)
+    except patterns.RegexError as exc:
+        raise RegexError(str(exc)) from None
 
 
 class CharSetError(ValueError):

@@ -14,7 +14,6 @@ import re
 
 import pytest
 
-from tests.helpers import csrf_from
 from tests.security.forms import forms_on
 from tests.security.world import build_world, route_url, routes
 
