@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -82,3 +83,30 @@ def test_a_tag_with_quotes_is_a_tag_not_json(app, admin, make_user, org):
     assert "Quoted" in page_text(client.get("/tickets/", query_string={"tag": 'a"b'}))
     injected = page_text(client.get("/tickets/", query_string={"tag": 'x","y'}))
     assert "Plain" not in injected
+
+
+def test_a_cron_pattern_that_never_fires_is_a_form_error(app, make_user, org):
+    from app.exports.cron import CronError, next_run
+    from app.platform.models import utcnow
+
+    with pytest.raises(CronError, match="never runs"):
+        next_run("0 12 31 4 *", "UTC", utcnow())
+    agent = make_user(org, "agent", "agent@acme.example.com")
+    client, auth = signed_in(app, agent)
+    page = page_text(client.get("/exports/schedules/new"))
+    select = page[page.index('name="template_id"'):]
+    template_id = re.search(r'<option[^>]*value="([0-9]+)"', select[:select.index("</select>")]).group(1)
+    response = auth.post("/exports/schedules/new", {"name": "Never", "template_id": template_id,
+                                                    "cron_pattern": "0 12 31 4 *", "timezone": "UTC",
+                                                    "email_recipients": agent.email, "include_download_link": "y"},
+                         page="/exports/schedules/new")
+    assert response.status_code == 422
+    assert "never runs" in page_text(response)
+
+
+def test_nan_and_infinity_meta_values_are_kept_as_text(app_ctx):
+    from app.projects.services import parse_meta_value
+
+    assert parse_meta_value("NaN") == "NaN" and parse_meta_value("-Infinity") == "-Infinity"
+    assert parse_meta_value("1e999") == "1e999" and parse_meta_value("[1, NaN]") == "[1, NaN]"
+    assert parse_meta_value("2.5") == 2.5 and parse_meta_value('{"a": 1}') == {"a": 1}
