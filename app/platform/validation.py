@@ -287,7 +287,8 @@ class CentralizedValidator:
             if not ok:
                 errors.setdefault(rule.field_name, []).append(rule.get_error_message(value, model_instance))
         for name, message in column_fit_errors(model_instance, only_set):
-            errors.setdefault(name, []).append(message)
+            if name not in errors:  # a registered rule already said what is wrong with it, in its own words
+                errors[name] = [message]
         return errors
 
     def validate_field(self, model_instance: Any, field_name: str) -> list[str]:

@@ -89,8 +89,11 @@ def test_a_cron_pattern_that_never_fires_is_a_form_error(app, make_user, org):
     from app.exports.cron import CronError, next_run
     from app.platform.models import utcnow
 
+    from tests.security.world import seed_export_templates
+
     with pytest.raises(CronError, match="never runs"):
         next_run("0 12 31 4 *", "UTC", utcnow())
+    seed_export_templates(app)
     agent = make_user(org, "agent", "agent@acme.example.com")
     client, auth = signed_in(app, agent)
     page = page_text(client.get("/exports/schedules/new"))

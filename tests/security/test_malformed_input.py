@@ -23,7 +23,7 @@ NUMBERS = ["2147483648", "9223372036854775808", "99999999999999999999", "-1", "-
 TEXTS = ["a\x00b", HUGE, "\u202e\ufeff\U0001d54f\U0001f921e\u0301\u200d", "9999-99-99", "2020-02-30", "-0001-01-01",
          'a"b\',c;|=1+1', "../../etc/passwd", "0 12 31 4 *", "{{ 7*7 }}{% for x in range(10**9) %}{% endfor %}"]
 MALFORMED = NUMBERS + TEXTS
-PATH_IDS = ["2147483648", "9223372036854775808", "99999999999999999999", "0", "%C2%B2", "-1"]
+PATH_IDS = ["2147483648", "99999999999999999999", "0", "%C2%B2"]
 QUERY_NAMES = ("page", "page_size", "q", "tag", "status", "priority", "customer", "assignee", "sort", "member", "user",
                "rule", "field", "highlight", "generation", "dimension", "value", "date_from", "date_to", "type",
                "severity", "a", "b", "kind", "breached", "workspace")

@@ -64,11 +64,22 @@ def _sign_in(app, email: str, password: str = DEMO_PASSWORD):
     return client
 
 
+def seed_export_templates(app) -> None:
+    """The exports data migration's built-in templates (clean_database empties every table after each test)."""
+    from app.exports.seeds import seed_default_templates
+    from app.extensions import db
+
+    with app.app_context():
+        with db.engine.begin() as connection:
+            seed_default_templates(connection)
+
+
 def build_world(app) -> World:
     from app.accounts.tokens import api_token_create
     from app.extensions import db
     from tests.factories import make_member, make_organization
 
+    seed_export_templates(app)
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     with app.app_context():
