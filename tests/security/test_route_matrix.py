@@ -17,6 +17,7 @@ from tests.security.matrix_run import exercise
 from tests.security.world import ACTS_AS, FOREIGN, build_world
 
 PUBLIC, MEMBER, STAFF, MANAGER, ADMIN = "public", "member", "staff", "manager", "admin"
+NOBODY = "nobody"  # operator pages: no organization role opens them (404 for all)
 CUSTOMER = "customer"  # customers only (rating their own ticket)
 OWNER = "owner"  # projects are private to their owner: the demo projects belong to the demo admin
 ALLOWED = {
@@ -27,41 +28,43 @@ ALLOWED = {
     ADMIN: {"admin"},
     CUSTOMER: {"customer"},
     OWNER: {"admin"},
+    NOBODY: set(),
 }
 REFUSED = {302, 401, 403, 404}
 
 # endpoint -> who may use it; "POST endpoint" where the POST differs from the GET.
 # A trailing "?" means the route needs query arguments the matrix doesn't send: 404 is fine then.
 ACCESS: dict[str, str] = {
-    "static": PUBLIC, "core.index": PUBLIC, "core.dashboard": MEMBER, "core.jobs": MEMBER, "core.job_status": MEMBER,
-    "core.job_retry_view": MEMBER,
+    "static": PUBLIC, "core.index": PUBLIC, "core.favicon": PUBLIC, "core.dashboard": MEMBER, "core.jobs": STAFF,
+    "core.job_status": STAFF, "core.job_retry_view": STAFF, "platform_undo.undo": MEMBER, "operator.indexes": NOBODY,
     # accounts
     "accounts.sign_in": PUBLIC, "accounts.sign_up": PUBLIC, "accounts.sign_out": PUBLIC,
-    "accounts.accept_invite": PUBLIC, "accounts.preferences": MEMBER, "accounts.password": MEMBER,
+    "accounts.accept_invite": PUBLIC, "accounts.password_forgot": PUBLIC, "accounts.password_reset": PUBLIC,
+    "accounts.email_confirm": PUBLIC, "accounts.email_change": MEMBER, "accounts.preferences": MEMBER, "accounts.password": MEMBER,
     "accounts.profile": MEMBER, "accounts.session_end": MEMBER, "accounts.api_token_new": MEMBER,
-    "accounts.api_token_revoke_view": MEMBER, "accounts.workspaces": MEMBER, "POST accounts.workspaces": MANAGER,
-    "accounts.workspace_switch": MEMBER, "accounts.workspace_edit": MANAGER, "accounts.workspace_delete": MANAGER,
+    "accounts.api_token_revoke_view": MEMBER, "accounts.workspaces": STAFF, "POST accounts.workspaces": MANAGER,
+    "accounts.workspace_switch": STAFF, "accounts.workspace_edit": MANAGER, "accounts.workspace_delete": MANAGER,
     "accounts.workspace_restore": MANAGER, "accounts.activity": MANAGER, "accounts.members": MANAGER,
     "accounts.trash": MANAGER, "accounts.member_add": ADMIN, "accounts.member_edit": ADMIN,
     "accounts.member_deactivate": ADMIN, "accounts.member_reinvite": ADMIN, "accounts.member_restore": ADMIN,
     "accounts.organization": ADMIN, "accounts.organization_delete": ADMIN, "accounts.usage": ADMIN,
     "accounts.usage_trim": ADMIN, "accounts.trash_purge": ADMIN,
-    # exports
-    "exports.index": MEMBER, "exports.download_file": MEMBER, "exports.request_new": MEMBER,
-    "exports.request_detail": MEMBER, "exports.request_delete": MEMBER, "exports.request_download": MEMBER,
-    "exports.preview": MEMBER, "exports.schedules": MEMBER, "exports.schedule_new": MEMBER,
-    "exports.schedule_edit": MEMBER, "exports.schedule_delete": MEMBER, "exports.schedule_toggle": MEMBER,
-    "exports.templates": MEMBER, "exports.template_new": MEMBER, "exports.template_edit": MANAGER,
-    "exports.template_delete": MEMBER, "exports.template_share": MEMBER, "exports.timesheet": MEMBER,
-    "exports.entry_create": MEMBER, "exports.entry_edit": STAFF, "POST exports.entry_edit": MEMBER,
-    "exports.entry_delete": MEMBER, "exports.usage": MEMBER, "exports.audit": MANAGER,
+    # exports (customers: the helpdesk only, unless an admin opens more areas)
+    "exports.index": STAFF, "exports.download_file": STAFF, "exports.request_new": STAFF,
+    "exports.request_detail": STAFF, "exports.request_delete": STAFF, "exports.request_download": STAFF,
+    "exports.preview": STAFF, "exports.schedules": STAFF, "exports.schedule_new": STAFF,
+    "exports.schedule_edit": STAFF, "exports.schedule_delete": STAFF, "exports.schedule_toggle": STAFF,
+    "exports.templates": STAFF, "exports.template_new": STAFF, "exports.template_edit": MANAGER,
+    "exports.template_delete": STAFF, "exports.template_share": STAFF, "exports.timesheet": STAFF,
+    "exports.entry_create": STAFF, "exports.entry_edit": STAFF, "POST exports.entry_edit": STAFF,
+    "exports.entry_delete": STAFF, "exports.usage": STAFF, "exports.audit": MANAGER,
     # projects
-    "projects.index": MEMBER, "projects.create": MEMBER, "projects.type_fields": MEMBER,
-    "projects.templates": MEMBER, "POST projects.templates": MANAGER, "projects.template_remove": MANAGER,
+    "projects.index": STAFF, "projects.create": STAFF, "projects.type_fields": STAFF,
+    "projects.templates": STAFF, "POST projects.templates": MANAGER, "projects.template_remove": MANAGER,
     "projects.settings": ADMIN, "projects.cleanup_now": ADMIN,
     **{f"projects.{name}": OWNER for name in (
         "detail", "edit", "delete", "publish", "calendar", "generate", "meta_add", "meta_remove", "date_add",
-        "date_remove", "attachment_add", "attachment_download", "attachment_remove", "attachment_restore",
+        "date_remove", "generation_diff", "attachment_add", "attachment_download", "attachment_remove", "attachment_restore",
         "generation_detail", "generation_archive", "export_create", "export_download", "file_view", "manifest")},
     # rules (staff only) and their JSON API
     **{f"rules.{name}": STAFF for name in (
@@ -69,7 +72,8 @@ ACCESS: dict[str, str] = {
         "conflicts", "conflict_detail", "dimensions", "dimension_detail", "dimension_action", "value_new", "export",
         "generations", "generation_detail", "generation_conflict_check", "generation_new", "import_rules", "names",
         "name_action", "platforms", "platform_edit", "platform_action", "preview_detail", "propagation_detail",
-        "value_edit", "value_action", "value_propagate")},
+        "value_edit", "value_action", "value_propagate", "names_stale", "platform_catalogue", "platform_catalogue_add",
+        "platform_catalogue_update", "name_now", "propagate")},
     "rules.preview_compare": STAFF + "?",
     **{f"rules_api.{name}": STAFF for name in (
         "conflict_checks", "conflict_check", "generations", "generation", "rule_previews", "rule_preview")},
@@ -99,11 +103,11 @@ def allowed_statuses(method: str, rule, role: str, found: bool) -> set[int] | No
     if not may_use:
         return REFUSED | ({400} if role == "bearer" else set())
     if role == "bearer":  # tokens may be limited to the JSON API; a bearer POST carries no CSRF token
-        return {200, 302, 400, 410, 422} | REFUSED
+        return {200, 301, 302, 400, 410, 422} | REFUSED
     if method != "GET":
         return None
-    statuses = {200, 302}
-    if not found or optional or "<token>" in rule.rule:
+    statuses = {200, 301, 302}
+    if not found or optional or "<token>" in rule.rule or "<" in rule.rule and "token" in rule.rule:
         statuses |= {404, 410}
     return statuses
 
