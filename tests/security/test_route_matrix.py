@@ -82,10 +82,13 @@ ACCESS: dict[str, str] = {
     "tickets.comment": MEMBER, "tickets.attach": MEMBER, "tickets.download": MEMBER, "tickets.rate": CUSTOMER,
     "tickets.kb": MEMBER, "tickets.kb_article": MEMBER, "tickets.kb_edit": STAFF, "tickets.kb_delete": STAFF,
     "tickets.trash": STAFF, "tickets.trash_restore": STAFF, "tickets.sla": MANAGER, "tickets.sla_edit": MANAGER,
-    "tickets.sla_toggle": MANAGER, "tickets.settings": MANAGER,
+    "tickets.sla_toggle": MANAGER, "tickets.settings": MANAGER, "tickets.mailboxes": MANAGER,
+    "tickets.mailbox_fetch_now": MANAGER, "tickets.mailbox_remove": MANAGER, "exports.settings": ADMIN,
     **{f"tickets.{name}": STAFF for name in (
         "change_assignee", "change_priority", "change_status", "change_subject", "delete", "restore", "merge",
-        "set_custom_fields", "set_tags")},
+        "set_custom_fields", "set_tags", "bulk_change", "canned_delete", "canned_insert", "canned_replies",
+        "inbound_decide", "inbound_messages", "inbound_original", "report", "trash_empty", "view_delete", "view_save",
+        "views_nav")},
 }
 
 
