@@ -6,8 +6,10 @@ import os
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from app.config import Config, check_secret_key
+from app.platform.validation import ModelValidationError
 
 
 def create_app(config: type | dict | None = None) -> Flask:
@@ -22,6 +24,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     configure_proxy(app)
     ensure_directories(app)
     register_extensions(app)
+    register_input_parsing(app)
     register_blueprints(app)
     register_security(app)
     register_errorhandlers(app)
@@ -109,6 +112,13 @@ def _configure_sqlite(app: Flask) -> None:
             cursor.close()
 
 
+def register_input_parsing(app: Flask) -> None:
+    """Ids, numbers and text read one way (platform.parsing); before the blueprints, whose routes use `int`."""
+    from app.platform.parsing import init_app
+
+    init_app(app)
+
+
 def register_blueprints(app: Flask) -> None:
     from app.accounts import bp as accounts_bp
     from app.core import bp as core_bp
@@ -146,7 +156,11 @@ def register_security(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     from app.platform.htmx import is_htmx
 
-    def render_error(status: int, title: str, message: str):
+    def render_error(status: int, title: str, message: str, error: Exception | None = None):
+        # An abort() with its own description (abort(422, description=...)) says what was wrong.
+        described = getattr(error, "description", None)
+        if described and isinstance(error, HTTPException) and described != type(error).description:
+            message = described
         if status >= 500:
             from app.extensions import db
 
@@ -166,7 +180,15 @@ def register_errorhandlers(app: Flask) -> None:
         500: ("Something went wrong", "The error has been logged. Try again, and tell us if it keeps happening."),
     }
     for status, (title, message) in messages.items():
-        app.register_error_handler(status, lambda e, s=status, t=title, m=message: render_error(s, t, m))
+        app.register_error_handler(status, lambda e, s=status, t=title, m=message: render_error(s, t, m, e))
+
+    @app.errorhandler(ModelValidationError)
+    def invalid_row(error):
+        # A view that didn't catch its service's validation error: the user still gets the message, not a 500.
+        from app.extensions import db
+
+        db.session.rollback()
+        return render_error(422, "Check what you entered", " ".join(error.messages()))
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -6,6 +6,7 @@ from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, S
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.exports.models import FORMATS
+from app.platform.parsing import coerce_id
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -42,7 +43,7 @@ class TemplateForm(FlaskForm):
 
 
 class ShareForm(FlaskForm):
-    user_ids = MultiCheckboxField("Share with", choices=[], coerce=int, validate_choice=False)
+    user_ids = MultiCheckboxField("Share with", choices=[], coerce=coerce_id, validate_choice=False)
 
 
 class ScheduleForm(FlaskForm):

@@ -781,6 +781,7 @@ def _schedule_values(*, user, name: str, template: ExportTemplate | None, cron_p
     try:
         pattern = cron.check_pattern(cron_pattern)
         cron.check_timezone(timezone_name)
+        cron.next_run(pattern, timezone_name, utcnow())  # valid syntax that never fires (0 12 31 4 *) is refused here
     except cron.CronError as exc:
         raise ExportError(str(exc), exc.field) from None
     _check_interval(pattern, timezone_name)

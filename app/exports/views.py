@@ -21,6 +21,7 @@ from app.platform.htmx import is_htmx
 from app.platform.jobs import JOB_STATUS_LABELS, LOGICAL_STATUSES, kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import get_or_404, roles_required, scoped
+from app.platform.parsing import parse_id
 from app.platform.timezones import local_today, zone_name_of
 
 
@@ -474,10 +475,8 @@ def _schedule_values(form: ScheduleForm) -> dict:
 
 
 def _int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
+    number = parse_id(value)
+    return -1 if number is None else number
 
 
 def _schedules_refused():

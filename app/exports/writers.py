@@ -20,7 +20,8 @@ except ImportError:  # pragma: no cover
 
 from app.platform import storage
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+# OWASP's list plus ";" and "|" (some spreadsheets read a leading ";" or "|" as a separator or a DDE call).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", ";", "|")
 EXCEL_MAX_ROWS = 1_048_576  # including the header row: 1,048,575 data rows per sheet
 
 

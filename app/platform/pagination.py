@@ -10,6 +10,7 @@ from flask import request
 from flask_login import current_user
 
 from app.extensions import db
+from app.platform.parsing import parse_page
 
 
 def preferred_page_size(default: int = 25) -> int:
@@ -65,8 +66,8 @@ def paginate(statement: sa.Select, *, page: int | None = None, per_page: int | N
     """
     per_page = per_page or preferred_page_size()
     if page is None:
-        page = request.args.get("page", 1, type=int) or 1
-    page = max(1, page)
+        page = request.args.get("page")
+    page = parse_page(page)
     offset = (page - 1) * per_page
     bound = None if count_limit is None else max(count_limit, offset + per_page) + 1
     if total is None or (bound is not None and bound > total > count_limit):

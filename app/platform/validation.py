@@ -286,6 +286,9 @@ class CentralizedValidator:
                 ok = False
             if not ok:
                 errors.setdefault(rule.field_name, []).append(rule.get_error_message(value, model_instance))
+        for name, message in column_fit_errors(model_instance, only_set):
+            if name not in errors:  # a registered rule already said what is wrong with it, in its own words
+                errors[name] = [message]
         return errors
 
     def validate_field(self, model_instance: Any, field_name: str) -> list[str]:
@@ -301,6 +304,30 @@ class CentralizedValidator:
 
 
 validator = CentralizedValidator()
+
+
+def column_fit_errors(model_instance: Any, only: set[str] | None = None) -> list[tuple[str, str]]:
+    """Every mapped model, without registering anything: values its columns can't hold.
+
+    Text longer than a `String(n)`, NUL bytes, ints past the column's range, NaN: the
+    database would refuse them with an error (a 500 on PostgreSQL; SQLite even stores
+    some). Here they are a validation message at the field instead.
+    """
+    from app.platform.parsing import column_problem
+
+    mapper = sa.inspect(type(model_instance), raiseerr=False)
+    if mapper is None:
+        return []
+    problems = []
+    for attr in mapper.column_attrs:
+        if (only is not None and attr.key not in only) or len(attr.columns) != 1:
+            continue
+        value = model_instance.__dict__.get(attr.key)
+        problem = column_problem(attr.columns[0], value)
+        if problem:
+            label = attr.key.replace("_", " ")
+            problems.append((attr.key, f"{label[:1].upper()}{label[1:]} {problem}."))
+    return problems
 
 
 def validate_before_flush(session, instances: Iterable[Any]) -> None:

@@ -39,6 +39,10 @@ def check_member_path(path: str) -> str:
         raise UnsafePath(f"{path!r}: '..' would point outside the project.")
     if any(part in ("", ".") for part in parts):
         raise UnsafePath(f"{path!r}: empty or '.' path segments are not allowed.")
+    # A planted .git/config or hook runs when someone opens the unpacked project with git. ".GIT", ".git."
+    # and ".git " are the same folder on case-insensitive or Windows file systems.
+    if any(part.lower().rstrip(". ") == ".git" for part in parts):
+        raise UnsafePath(f"{path!r}: a .git folder is not allowed in a template (Cairn adds one itself on export).")
     if len(path) > 500:
         raise UnsafePath(f"{path[:60]!r}...: paths are limited to 500 characters.")
     return path

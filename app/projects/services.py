@@ -5,6 +5,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import mimetypes
 import re
 import secrets
@@ -165,10 +166,21 @@ def projects_query(*, organization_id: int, owner_id: int, project_type: str | N
 def parse_meta_value(raw: str) -> Any:
     """JSON when it parses (numbers, lists, objects, true/false), else the text itself."""
     raw = (raw or "").strip()
-    try:
-        return json.loads(raw)
-    except ValueError:
+    try:  # NaN, Infinity and 1e999 are text here: JSON columns (and PostgreSQL) hold finite numbers only
+        return json.loads(raw, parse_constant=_not_json, parse_float=_finite_float)
+    except (ValueError, RecursionError):
         return raw
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
 
 
 def meta_set(*, project: Project, key: str, raw_value: str) -> ProjectMeta:

@@ -1,8 +1,9 @@
 """Generation templates: built-in ones, organization uploads (checked zips), questions, sandboxed rendering.
 
 A template is a set of files whose paths and (for `.jinja` files of uploads, every
-file of built-ins) contents are rendered with `jinja2.sandbox.SandboxedEnvironment`
-from the project's data, metadata, dates and the answers to the template's questions.
+file of built-ins) contents are rendered in Jinja's sandbox with limits on output size and
+work (`projects.sandbox.BoundedSandbox`), from the project's data, metadata, dates and the
+answers to the template's questions. Question patterns run on RE2 (`platform.patterns`).
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
+from app.platform.patterns import PATTERN_HELP, check_pattern, fullmatch
 from app.projects.archives import UnsafePath, check_member_path, slug_for
 from app.projects.models import SCHOOL_FIELDS, SELF_STUDY_FIELDS
+from app.projects.sandbox import BoundedSandbox, RenderLimit, render_in
 
 MAX_TEMPLATE_FILES = 500
 MAX_TEMPLATE_BYTES = 20 * 1024 * 1024  # uncompressed, all files together
@@ -56,11 +58,9 @@ class Question:
         if kind == "choice" and not choices:
             raise TemplateRefused(f"Question {data['name']!r}: a choice question needs choices.")
         pattern = str(data.get("pattern", ""))
-        if pattern:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise TemplateRefused(f"Question {data['name']!r}: the pattern is not a valid regex ({exc}).")
+        if pattern and check_pattern(pattern):
+            raise TemplateRefused(f"Question {data['name']!r}: the pattern is not a valid regex "
+                                  f"({check_pattern(pattern)} {PATTERN_HELP})")
         return cls(name=data["name"], label=str(data.get("label") or data["name"]), kind=kind,
                    default=data.get("default", False if kind == "bool" else ""), choices=choices, pattern=pattern,
                    pattern_message=str(data.get("pattern_message", "")), help=str(data.get("help", "")),
@@ -81,10 +81,10 @@ class Question:
             return value, f"{self.label} is required."
         if self.kind == "choice" and value and value not in self.choices:
             return value, f"{self.label} must be one of: {', '.join(self.choices)}."
-        if self.pattern and value and not re.fullmatch(self.pattern, value):
-            return value, self.pattern_message or f"{self.label} doesn't have the expected form."
-        if len(value) > 500:
+        if len(value) > 500:  # before the pattern: a pattern never reads more than 500 characters
             return value, f"{self.label} is limited to 500 characters."
+        if self.pattern and value and not fullmatch(self.pattern, value):
+            return value, self.pattern_message or f"{self.label} doesn't have the expected form."
         return value, None
 
 
@@ -267,8 +267,13 @@ BUILTIN_TEMPLATES: dict[str, TemplateSpec] = {
 
 
 # --------------------------------------------------------------------------- rendering
-def sandbox() -> SandboxedEnvironment:
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+MAX_DEFAULT_CHARS = 10_000  # a rendered question default (answers themselves are at most 500 characters)
+
+
+def sandbox(max_chars: int = MAX_RENDERED_FILE_BYTES) -> BoundedSandbox:
+    """A sandbox for one rendering job: limited in output, value sizes and work (see projects.sandbox)."""
+    return BoundedSandbox(max_chars=max_chars, undefined=StrictUndefined, autoescape=False,
+                          keep_trailing_newline=True)
 
 
 def project_context(project, owner_name: str = "") -> dict:
@@ -288,16 +293,18 @@ def project_context(project, owner_name: str = "") -> dict:
 
 def render_defaults(questions: list[Question], context: dict) -> list[Question]:
     """Questions whose text defaults are themselves templates ("{{ project.name }} report")."""
-    env = sandbox()
+    env = sandbox(MAX_DEFAULT_CHARS)
     out = []
     for q in questions:
-        default = q.default
+        default, help_text = q.default, q.help
         if isinstance(default, str) and "{" in default:
             try:
-                default = env.from_string(default).render(**context)
+                default = render_in(env, default, context)
             except TemplateError:
                 default = ""
-        out.append(Question(**{**q.__dict__, "default": default}))
+            except RenderLimit as exc:  # shown under the question instead of its help
+                default, help_text = "", f"This question's default was refused: {exc}."
+        out.append(Question(**{**q.__dict__, "default": default, "help": help_text}))
     return out
 
 
@@ -314,7 +321,9 @@ def render_files(files: list[TemplateFile], context: dict) -> list[RenderedFile]
     out: dict[str, RenderedFile] = {}
     for tf in files:
         try:
-            path = env.from_string(tf.path).render(**context).strip()
+            path = render_in(env, tf.path, context).strip()
+        except RenderLimit as exc:
+            raise TemplateRefused(f"The file name {tf.path[:80]!r} was refused: {exc}.") from exc
         except TemplateError as exc:
             raise TemplateRefused(f"The file name {tf.path!r} could not be rendered: {exc}") from exc
         if not path:
@@ -331,7 +340,9 @@ def render_files(files: list[TemplateFile], context: dict) -> list[RenderedFile]
                 text = None
             if text is not None:
                 try:
-                    content = env.from_string(text).render(**context).encode("utf-8")
+                    content = render_in(env, text, context).encode("utf-8")
+                except RenderLimit as exc:
+                    raise TemplateRefused(f"{path}: refused, {exc}.") from exc
                 except TemplateError as exc:
                     raise TemplateRefused(f"{tf.path}: {exc}") from exc
         if len(content) > MAX_RENDERED_FILE_BYTES:
@@ -348,6 +359,25 @@ class CheckedTemplate:
     questions: list[Question]
     files: list[TemplateFile]
     total_size: int
+
+
+SAMPLE_CONTEXT = {"project": {"name": "Sample project", "type": "school", "description": "", "course_name": "",
+                              "course_code": "", "teacher_name": "", "goal_description": "", "study_frequency": "",
+                              "start_date": "", "end_date": ""},
+                  "meta": {}, "dates": [], "slug": "sample-project", "owner": "Sample Owner"}
+
+
+def _check_defaults(questions: list[Question]) -> None:
+    """Refuse an upload whose question defaults break the rendering limits (try them on a sample project)."""
+    env = sandbox(MAX_DEFAULT_CHARS)
+    for question in questions:
+        if isinstance(question.default, str) and "{" in question.default:
+            try:
+                render_in(env, question.default, SAMPLE_CONTEXT)
+            except RenderLimit as exc:
+                raise TemplateRefused(f"Question {question.name!r}: its default is refused: {exc}.") from None
+            except TemplateError:
+                pass  # names of the real project's data may be missing here: rendered for real later
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
@@ -412,6 +442,7 @@ def check_template_zip(data: bytes) -> CheckedTemplate:
     if not files:
         raise TemplateRefused("The template has no files besides its questions.")
     questions = [Question.from_dict(q) for q in meta.get("questions", [])] if isinstance(meta.get("questions", []), list) else []
+    _check_defaults(questions)
     return CheckedTemplate(name=str(meta.get("name", ""))[:200], description=str(meta.get("description", ""))[:2000],
                            questions=questions, files=files, total_size=total)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.extensions import db
 from app.platform.idempotency import idempotent
 from app.platform import storage
+from app.platform.downloads import send_download
 from app.platform.htmx import is_htmx
 from app.platform.jobs import BackgroundTask, job_submit, kind_of
 from app.platform.models import SoftDeleteError
@@ -284,8 +285,8 @@ def calendar(project_id: int):
     project = _project_or_404(project_id)
     body = services.calendar_ics(project, host=request.host.split(":")[0] or "cairn")
     filename = f"{services.archives.slug_for(project.name)}.ics"
-    return Response(body, mimetype="text/calendar",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return send_download(body.encode("utf-8") if isinstance(body, str) else body, filename=filename,
+                         mimetype="text/calendar")
 
 
 @bp.route("/<int:project_id>/attachments", methods=["POST"])
@@ -320,7 +321,8 @@ def attachment_download(project_id: int, attachment_id: int):
     path = storage.resolve(attachment.storage_path)
     if not path.exists():
         abort(404)
-    return send_file(path, mimetype=attachment.content_type, as_attachment=True, download_name=attachment.filename)
+    # Never the type the uploader's browser claimed (text/html would run as a page): a download of bytes.
+    return send_download(path, filename=attachment.filename, fallback="attachment")
 
 
 @bp.route("/<int:project_id>/attachments/<int:attachment_id>/delete", methods=["POST"])
@@ -473,9 +475,8 @@ def file_view(project_id: int, file_id: int, generation_id: int):
     if file.file_type != "binary" and len(content) <= 1 << 20:
         text = content.decode("utf-8", "replace")
     if request.args.get("raw") == "1":
-        return Response(content, mimetype="text/plain; charset=utf-8" if text is not None else "application/octet-stream",
-                        headers={"Content-Disposition": f'attachment; filename="{file.file_name}"',
-                                 "X-Content-Type-Options": "nosniff"})
+        return send_download(content, filename=file.file_name,
+                             mimetype="text/plain; charset=utf-8" if text is not None else "application/octet-stream")
     context = dict(project=project, generation=generation, file=file, text=text,
                    tree=services.file_tree(generation.files))
     if is_htmx():
@@ -494,8 +495,8 @@ def manifest(project_id: int, generation_id: int):
             "options": generation.options,
             "files": [{"path": f.file_path, "size": f.file_size, "sha256": f.content_hash,
                        "mode": "0755" if f.is_executable else "0644", "type": f.file_type} for f in generation.files]}
-    return Response(json.dumps(body, indent=2, sort_keys=True), mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="manifest-{generation.id}.json"'})
+    return send_download(json.dumps(body, indent=2, sort_keys=True).encode("utf-8"),
+                         filename=f"manifest-{generation.id}.json", mimetype="application/json")
 
 
 @bp.route("/<int:project_id>/generations/<int:generation_id>/archive", methods=["POST"])
@@ -552,7 +553,7 @@ def export_download(export_id: int):
     except services.ProjectError as exc:
         return render_template("errors/error.html", status=410, title="Download unavailable", message=str(exc)), 410
     mimetype = {"zip": "application/zip", "tar": "application/x-tar", "tar.gz": "application/gzip"}[export.export_type]
-    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=export.download_name)
+    return send_download(path, filename=export.download_name, mimetype=mimetype, fallback="export")
 
 
 # --------------------------------------------------------------------------- templates and settings

@@ -17,6 +17,7 @@ from app.platform.pagination import paginate
 from app.platform.tenancy import current_workspace, get_or_404, scoped
 from app.rules import api_bp, services
 from app.rules.models import ConflictCheck, GeneratedName, Generation, Rule, RulePreview
+from app.platform.parsing import parse_id
 
 csrf.exempt(api_bp)
 
@@ -206,12 +207,12 @@ def rule_previews():
         return redirect(url_for("rules.index"))
     if request.method == "GET":
         stmt = scoped(RulePreview).order_by(RulePreview.created_at.desc(), RulePreview.id.desc())
-        if str(request.args.get("rule", "")).isdigit():
-            stmt = stmt.where(RulePreview.rule_id == int(request.args["rule"]))
+        if parse_id(request.args.get("rule")) is not None:
+            stmt = stmt.where(RulePreview.rule_id == parse_id(request.args["rule"]))
         return _page(stmt, preview_json)
     body = _body()
     rule = db.session.scalars(scoped(Rule, Rule.select_active()).where(
-        Rule.id == (int(body["rule"]) if str(body.get("rule", "")).isdigit() else -1))).first()
+        Rule.id == (parse_id(body.get("rule")) or -1))).first()
     if rule is None:
         return _error(422, "Choose a rule of this workspace.", field="rule")
     test_data = body.get("test_data") or {}

@@ -24,6 +24,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
+from app.platform import patterns
+
 TOKEN = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z0-9_]+))?\}")
 SEQ = "seq"
 HARD_MAX = 255  # the strings column
@@ -49,10 +51,22 @@ def compile_pattern(pattern: str) -> re.Pattern:
 
 @functools.lru_cache(maxsize=1024)
 def _compile_pattern(pattern: str) -> re.Pattern:
-    try:
+    # RE2 (platform.patterns): linear-time matching, so a platform's `(a+)+$` can't stall the live preview or a worker.
+    # The catalogue's own patterns ship with Cairn and were reviewed: the three RE2 can't read (a `(?![0-9]+$)`
+    # lookahead at the start, a `{1,1024}` count) run on Python's re, whoever types them.
+    if pattern in _catalogue_patterns():
         return re.compile(pattern)
-    except Exception as exc:  # the engine's own error type
-        raise RegexError(str(exc)) from exc
+    try:
+        return patterns.compile_pattern(pattern)
+    except patterns.RegexError as exc:
+        raise RegexError(str(exc)) from None
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue_patterns() -> frozenset[str]:
+    from app.rules import catalogue
+
+    return frozenset(entry.regex for entry in catalogue.entries().values() if entry.regex)
 
 
 class CharSetError(ValueError):

@@ -38,6 +38,7 @@ from app.rules.models import (
     RulePreview,
     Submission,
 )
+from app.platform.parsing import parse_id
 
 log = logging.getLogger("cairn.rules")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -374,9 +375,8 @@ def constraints_of(platform: Optional[Platform]) -> renderer.Constraints:
 # Rules and fields
 # ---------------------------------------------------------------------------
 def _platform_in(workspace, platform_id) -> Platform:
-    try:
-        platform_id = int(platform_id)
-    except (TypeError, ValueError):
+    platform_id = parse_id(platform_id)
+    if platform_id is None:
         raise RulesError("Choose a platform.", "platform_id")
     platform = db.session.scalars(Platform.select_active().where(
         Platform.workspace_id == workspace.id, Platform.id == platform_id)).first()
@@ -616,11 +616,8 @@ def generation_create(*, workspace, rule_id, dimension_values: dict, field_filte
     """Check the request, record a submission and a pending generation, and queue the job."""
     from app.platform.jobs import job_submit
 
-    try:
-        rule = db.session.scalars(Rule.select_active().where(Rule.workspace_id == workspace.id,
-                                                             Rule.id == int(rule_id))).first()
-    except (TypeError, ValueError):
-        rule = None
+    rule = db.session.scalars(Rule.select_active().where(Rule.workspace_id == workspace.id,
+                                                         Rule.id == (parse_id(rule_id) or -1))).first()
     if rule is None:
         raise RulesError("Choose a rule of this workspace.", "rule")
     try:
@@ -967,10 +964,10 @@ def generations_query(workspace, *, status: str = "", rule_id: str = "", user_id
     stmt = sa.select(Generation).where(Generation.workspace_id == workspace.id)
     if status in ("pending", "in_progress", "completed", "failed"):
         stmt = stmt.where(Generation.status == status)
-    if str(rule_id).isdigit():
-        stmt = stmt.where(Generation.rule_id == int(rule_id))
-    if str(user_id).isdigit():
-        stmt = stmt.where(Generation.requested_by_id == int(user_id))
+    if parse_id(rule_id) is not None:
+        stmt = stmt.where(Generation.rule_id == parse_id(rule_id))
+    if parse_id(user_id) is not None:
+        stmt = stmt.where(Generation.requested_by_id == parse_id(user_id))
     return stmt.order_by(Generation.created_at.desc(), Generation.id.desc())
 
 
@@ -986,10 +983,10 @@ def names_query(workspace, *, q: str = "", rule_id: str = "", status: str = "act
         stmt = stmt.where(GeneratedName.is_active.is_(True))
     if q:
         stmt = stmt.where(textsearch.contains(GeneratedName.value, q))
-    if str(rule_id).isdigit():
-        stmt = stmt.where(GeneratedName.rule_id == int(rule_id))
-    if str(generation_id).isdigit():
-        stmt = stmt.where(GeneratedName.generation_id == int(generation_id))
+    if parse_id(rule_id) is not None:
+        stmt = stmt.where(GeneratedName.rule_id == parse_id(rule_id))
+    if parse_id(generation_id) is not None:
+        stmt = stmt.where(GeneratedName.generation_id == parse_id(generation_id))
     if dimension and value:
         stmt = stmt.where(GeneratedName.dimension_values[dimension].as_string() == value)
     return stmt.order_by(GeneratedName.created_at.desc(), GeneratedName.id.desc())
@@ -1133,10 +1130,8 @@ def conflict_results_query(check: ConflictCheck, *, severity: str = "") -> sa.Se
 
 
 def _as_int(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
+    number = parse_id(value)
+    return -1 if number is None else number
 
 
 def find_conflicts(workspace, values: list[str], *, scope: str = "workspace", platform=None, rule=None):

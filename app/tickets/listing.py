@@ -6,6 +6,7 @@ PostgreSQL indexes in the tickets migrations are built for (see bench/tickets_li
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.platform import textsearch
 from app.platform.pagination import Page, paginate
+from app.platform.parsing import parse_id
 from app.platform.transactions import plan_each_statement
 from app.tickets.models import ACTIVE_STATUSES, PRIORITIES, STATUSES, SLAClockMixin, Ticket, TicketComment
 from app.tickets.services import names_only
@@ -57,15 +59,16 @@ SORT_LABELS = {"-number": "Newest", "number": "Oldest", "-updated": "Recently up
 
 def _tag_condition(tag: str):
     if db.engine.dialect.name == "postgresql":
-        return Ticket.tags.op("@>")(sa.cast(sa.literal(f'["{tag}"]'), Ticket.tags.type))
+        # The tag goes into a JSON document built by json.dumps, bound as a parameter: `a"b` is just a tag.
+        return Ticket.tags.op("@>")(sa.cast(sa.literal(json.dumps([tag])), Ticket.tags.type))
     each = sa.func.json_each(Ticket.tags).table_valued("value")
     return sa.exists(sa.select(1).select_from(each).where(each.c.value == tag))
 
 
 def _customer_condition(customer: str, organization_id: int):
     """A typed filter, not a dropdown: an organization may have thousands of customers."""
-    if customer.isdigit():
-        return Ticket.customer_id == int(customer)
+    if parse_id(customer) is not None:
+        return Ticket.customer_id == parse_id(customer)
     matching = sa.select(User.id).where(User.organization_id == organization_id, User.role == "customer",
                                         textsearch.contains_any([User.full_name, User.email], customer))
     return Ticket.customer_id.in_(matching)
@@ -129,8 +132,8 @@ def _filter_conditions(*, user: User, filters: TicketFilters) -> list:
             conditions.append(Ticket.assigned_agent_id == user.id)
         elif filters.assignee == "none":
             conditions.append(Ticket.assigned_agent_id.is_(None))
-        elif filters.assignee.isdigit():
-            conditions.append(Ticket.assigned_agent_id == int(filters.assignee))
+        elif parse_id(filters.assignee) is not None:
+            conditions.append(Ticket.assigned_agent_id == parse_id(filters.assignee))
         if filters.customer.strip():
             conditions.append(_customer_condition(filters.customer.strip(), user.organization_id))
         if filters.breached:
@@ -266,9 +269,9 @@ def _deferred_window(conditions: list, organization_id: int, sort: str, limit: i
 
 def customer_label(filters: TicketFilters, organization_id: int) -> str:
     """What the customer filter box shows: the name behind an id from a link, else what was typed."""
-    if not filters.customer.isdigit():
+    if parse_id(filters.customer) is None:
         return filters.customer
-    customer = db.session.scalar(sa.select(User).where(User.id == int(filters.customer),
+    customer = db.session.scalar(sa.select(User).where(User.id == parse_id(filters.customer),
                                                        User.organization_id == organization_id)
                                  .options(*names_only()))
     return customer.email if customer is not None else ""

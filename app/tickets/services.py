@@ -33,6 +33,7 @@ from app.tickets.models import (
     TicketHistory,
 )
 from app.tickets.sla import compute_due
+from app.platform.parsing import parse_id
 
 # Where each status may go next; anything else is refused with the reason below.
 TRANSITIONS = {
@@ -347,7 +348,7 @@ def ticket_assign_from_form(*, ticket: Ticket, actor: User, agent_id: str) -> Ti
     agent = None
     if agent_id:
         agent = db.session.scalars(sa.select(User).where(
-            User.id == (int(agent_id) if agent_id.isdigit() else -1),
+            User.id == (parse_id(agent_id) or -1),
             User.organization_id == ticket.organization_id)).first()
         if agent is None:
             raise TicketError("Choose an agent of this organization.", "assignee")

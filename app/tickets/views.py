@@ -41,6 +41,7 @@ from app.tickets.models import (
 )
 from app.tickets.listing import SORT_LABELS, TicketFilters
 from app.tickets.services import TRANSITIONS, TicketError
+from app.platform.parsing import parse_id
 
 managers_only = roles_required("admin", "manager")
 
@@ -369,7 +370,7 @@ def merge(ticket_id: int):
     raw = request.form.get("target", "").strip().lstrip("#")
     target = db.session.scalars(sa.select(Ticket).where(
         Ticket.organization_id == current_user.organization_id, Ticket.is_active.is_(True),
-        Ticket.ticket_number == (int(raw) if raw.isdigit() and len(raw) < 10 else -1))).first()
+        Ticket.ticket_number == (parse_id(raw) or -1))).first()
     try:
         if target is None:
             raise TicketError(f"There is no ticket #{raw or '?'} in this organization.")
@@ -431,7 +432,7 @@ def trash():
 @bp.route("/trash/restore", methods=["POST"])
 @staff_required
 def trash_restore():
-    ids = [int(i) for i in request.form.getlist("ticket_ids") if i.isdigit()]
+    ids = [i for i in map(parse_id, request.form.getlist("ticket_ids")) if i is not None]
     if not ids:
         flash("Choose the tickets to restore.", "error")
         return redirect(url_for("tickets.trash"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
 from app.platform.jobs import BackgroundTask
@@ -104,7 +105,7 @@ def test_get_requests_never_change_state(app, org, admin, make_user):
         if "GET" not in rule.methods:
             continue
         # Known ids where the platform has rows; any other argument gets a plausible value of its type.
-        values = {arg: ids.get(arg, 1 if type(rule._converters[arg]).__name__ == "IntegerConverter" else "x")
+        values = {arg: ids.get(arg, 1 if isinstance(rule._converters[arg], IntegerConverter) else "x")
                   for arg in rule.arguments}
         url = rule.build(values, append_unknown=False)[1]
         response = client.get(url)
