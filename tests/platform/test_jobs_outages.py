@@ -99,9 +99,13 @@ def test_a_postgresql_restart_mid_job_is_retried_and_noted_not_failed(backend, p
             db.engine.dispose()
             row = wait_for_row(row_id, lambda r: r.is_terminal, timeout=30, what="finished")
             assert row.status == SUCCEEDED, row.error_message
-            assert row.attempts == 2 and calls(row_id) == 2
-            assert row.error_message.startswith("Retried automatically after ")
-            assert "worker" not in row.error_message
+            # Where the restart lands decides the path: during a statement, the job fails transiently and is
+            # retried with a note; between statements, the pool's pre-ping reconnects and the job never notices.
+            # Either way it succeeds, and never as "worker lost" (test_jobs_transient.py forces the retry path).
+            assert (row.attempts, calls(row_id)) in ((1, 1), (2, 2)), (row.attempts, calls(row_id))
+            if row.attempts == 2:
+                assert row.error_message.startswith("Retried automatically after ")
+            assert "worker" not in (row.error_message or "")
     finally:
         if app is not None:
             dispose_app(app)
