@@ -95,6 +95,8 @@ class User(TimestampMixin, SoftDeleteMixin, TenantMixin, UserMixin, db.Model):
     """A member of one organization. `is_active` False means deactivated (soft deleted)."""
 
     __tablename__ = "users"
+
+    __organization_id_indexed__ = False  # idx_user_org_active leads with it
     __table_args__ = (
         sa.CheckConstraint(
             "max_concurrent_tickets >= 1 AND max_concurrent_tickets <= 100", name="check_user_max_tickets_range"
@@ -227,6 +229,8 @@ class Workspace(TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
     """A space inside an organization; naming rules and other team data live here."""
 
     __tablename__ = "workspaces"
+
+    __organization_id_indexed__ = False  # unique_org_slug leads with it
     __table_args__ = (sa.UniqueConstraint("organization_id", "slug", name="unique_org_slug"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -313,6 +317,8 @@ class AuditEvent(TenantMixin, db.Model):
     """Who changed what in an organization: written by model hooks, shown on the Activity page."""
 
     __tablename__ = "audit_events"
+
+    __organization_id_indexed__ = False  # idx_audit_org_created leads with it
     __table_args__ = (sa.Index("idx_audit_org_created", "organization_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -36,6 +36,8 @@ class TimeEntry(TimestampMixin, TenantMixin, db.Model):
     """One block of work a member logged: the default export dataset."""
 
     __tablename__ = "time_entries"
+
+    __organization_id_indexed__ = False  # idx_time_entry_org_date leads with it
     __table_args__ = (
         sa.CheckConstraint("duration_minutes > 0 AND duration_minutes <= 1440", name="check_time_entry_duration"),
         sa.Index("idx_time_entry_org_date", "organization_id", "date"),
@@ -150,7 +152,8 @@ class ExportRequest(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
     date_range_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     date_range_end: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     selected_fields: Mapped[list] = json_list_column()
-    status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="pending", index=True)
+    # No index of its own: idx_export_request_status_created (status, created_at) serves it.
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="pending")
     progress: Mapped[int] = mapped_column("progress_percentage", nullable=False, default=0)
     file_path: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
     file_size: Mapped[Optional[int]] = mapped_column(sa.BigInteger, nullable=True)

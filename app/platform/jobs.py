@@ -163,6 +163,7 @@ class BackgroundTask(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
     """Platform-level background work (trash purge, usage retention) started from the UI."""
 
     __tablename__ = "background_tasks"
+    __organization_id_indexed__ = False  # idx_task_org_created leads with it
     __table_args__ = (sa.Index("idx_task_org_created", "organization_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -56,6 +56,8 @@ class Project(TimestampMixin, TenantMixin, db.Model):
     """A study project of one user. A draft until published; abandoned drafts are cleaned up."""
 
     __tablename__ = "projects"
+
+    __organization_id_indexed__ = False  # idx_project_owner_created leads with it
     __table_args__ = (
         sa.CheckConstraint("project_type IN ('school', 'self_study')", name="check_project_type_valid"),
         sa.CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
@@ -151,8 +153,8 @@ class ProjectMeta(TimestampMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
-                                            index=True)
+    # No index of its own: uq_project_meta_key (project_id, key) serves lookups by project.
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
     key: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     value: Mapped[Optional[object]] = mapped_column(json_type(), nullable=True)
 
@@ -205,6 +207,8 @@ class ProjectTemplate(TimestampMixin, TenantMixin, db.Model):
     """An organization's own generation template, uploaded as a checked zip."""
 
     __tablename__ = "project_templates"
+
+    __organization_id_indexed__ = False  # uq_project_template_slug leads with it
     __table_args__ = (sa.UniqueConstraint("organization_id", "slug", name="uq_project_template_slug"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

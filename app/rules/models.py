@@ -38,6 +38,8 @@ class Dimension(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
     """A named part of a name (environment, project, region): a list of values, or free text."""
 
     __tablename__ = "rule_dimensions"
+
+    __workspace_id_indexed__ = False  # idx_dimension_workspace_position leads with it
     __table_args__ = (
         sa.UniqueConstraint("workspace_id", "key", name="uq_dimension_workspace_key"),
         sa.CheckConstraint("kind IN ('list', 'free_text')", name="check_dimension_kind"),
@@ -84,6 +86,8 @@ class Platform(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
     """Where a name is used, and what that target accepts."""
 
     __tablename__ = "rule_platforms"
+
+    __workspace_id_indexed__ = False  # uq_platform_workspace_name leads with it
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_platform_workspace_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,6 +122,7 @@ class Platform(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
 
 class Rule(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
     __tablename__ = "rules"
+    __workspace_id_indexed__ = False  # uq_rule_workspace_name leads with it
     __table_args__ = (sa.UniqueConstraint("workspace_id", "name", name="uq_rule_workspace_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,6 +175,7 @@ class Submission(TimestampMixin, WorkspaceMixin, db.Model):
 
 class Generation(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     __tablename__ = "generations"
+    __workspace_id_indexed__ = False  # idx_generation_workspace_created leads with it
     __table_args__ = (
         sa.Index("idx_generation_workspace_status", "workspace_id", "status"),
         sa.Index("idx_generation_rule_status", "rule_id", "status"),
@@ -200,6 +206,8 @@ class GeneratedName(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
     """A generated name (the seed's String). Soft delete = release: the value becomes available again."""
 
     __tablename__ = "strings"
+
+    __workspace_id_indexed__ = False  # idx_string_workspace_normalized leads with it
     __table_args__ = (
         sa.Index("uq_string_workspace_active_value", "workspace_id", "value", unique=True,
                  sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active")),
@@ -249,6 +257,8 @@ class ConflictCheck(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     """
 
     __tablename__ = "conflict_checks"
+
+    __workspace_id_indexed__ = False  # idx_conflict_check_workspace_created leads with it
     __table_args__ = (
         sa.CheckConstraint("scope IN ('workspace', 'platform', 'rule')", name="check_conflict_scope"),
         sa.Index("idx_conflict_check_workspace_created", "workspace_id", "created_at"),
@@ -336,6 +346,8 @@ class PropagationRun(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     """
 
     __tablename__ = "rule_propagations"
+
+    __workspace_id_indexed__ = False  # idx_propagation_workspace_created leads with it
     __table_args__ = (sa.Index("idx_propagation_workspace_created", "workspace_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

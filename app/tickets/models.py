@@ -106,6 +106,7 @@ class SLAClockMixin:
 
 class Ticket(SLAClockMixin, TimestampMixin, EnhancedSoftDeleteMixin, TenantMixin, db.Model):
     __tablename__ = "tickets"
+    __organization_id_indexed__ = False  # idx_ticket_org_agent and others leads with it
     __platform_purge__ = False  # the hourly tickets-purge job removes them, with their files (app.tickets.jobs)
     __table_args__ = (
         sa.UniqueConstraint("organization_id", "ticket_number", name="unique_org_ticket_number"),
@@ -302,6 +303,7 @@ class TicketHistory(TenantMixin, db.Model):
 
 class KnowledgeArticle(TimestampMixin, TenantMixin, db.Model):
     __tablename__ = "knowledge_articles"
+    __organization_id_indexed__ = False  # idx_kb_org_published leads with it
     __table_args__ = (
         sa.Index("idx_kb_org_published", "organization_id", "is_published"),
         pg_only(sa.Index("idx_kb_search_gin", "title", "content", postgresql_using="gin",
@@ -326,6 +328,8 @@ class CannedReply(TimestampMixin, TenantMixin, db.Model):
     """
 
     __tablename__ = "canned_replies"
+
+    __organization_id_indexed__ = False  # idx_canned_org_owner leads with it
     __table_args__ = (
         sa.CheckConstraint("length(title) > 0", name="check_canned_title_not_empty"),
         sa.Index("idx_canned_org_owner", "organization_id", "owner_id"),
@@ -355,6 +359,8 @@ class Mailbox(TimestampMixin, TenantMixin, db.Model):
     """
 
     __tablename__ = "ticket_mailboxes"
+
+    __organization_id_indexed__ = False  # unique_org_mailbox_address leads with it
     __table_args__ = (
         sa.CheckConstraint("security IN ('ssl', 'starttls', 'none')", name="check_mailbox_security_valid"),
         sa.CheckConstraint("imap_port > 0 AND imap_port < 65536", name="check_mailbox_port_range"),
@@ -384,6 +390,8 @@ class InboundEmail(TimestampMixin, TenantMixin, db.Model):
     unique per organization: a message fetched twice (a retry after a crash) is imported once."""
 
     __tablename__ = "ticket_inbound_emails"
+
+    __organization_id_indexed__ = False  # idx_inbound_org_status leads with it
     __table_args__ = (
         sa.UniqueConstraint("organization_id", "message_id", name="unique_org_inbound_message_id"),
         sa.CheckConstraint("status IN ('imported', 'ignored', 'held', 'rejected', 'discarded')",
@@ -413,6 +421,8 @@ class SavedView(TimestampMixin, TenantMixin, db.Model):
     """The list's filters and sort under a name: personal (owner set) or shared with the team (no owner)."""
 
     __tablename__ = "ticket_saved_views"
+
+    __organization_id_indexed__ = False  # idx_saved_view_org_owner leads with it
     __table_args__ = (
         sa.CheckConstraint("length(name) > 0", name="check_saved_view_name_not_empty"),
         sa.Index("idx_saved_view_org_owner", "organization_id", "owner_id"),
