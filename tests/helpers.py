@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import contextvars
+import os
 import re
+import signal
+import subprocess
 
 from flask.testing import FlaskClient
 
@@ -143,3 +146,22 @@ def record_outbox(monkeypatch) -> Outbox:
 
     monkeypatch.setattr(mail, "enqueue_deliveries", record)
     return sent
+
+
+def stop_process_group(proc: subprocess.Popen | None, *, grace: float = 10) -> None:
+    """Stop a process started with `start_new_session=True` and everything in its group.
+
+    A worker's work-horse is in the worker's process group: SIGTERM lets the worker end
+    its current job cleanly; after `grace` seconds the group is killed.
+    """
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(grace)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(5)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.conftest import require
+from tests.helpers import stop_process_group
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -146,7 +146,7 @@ class JobRunner:
             embedded.join(10)
         shared = conftest._WORKERS.pop("main", None)
         if shared is not None:
-            _stop_process(shared)  # `run_jobs` starts a new one when a later test needs it
+            stop_process_group(shared)  # `run_jobs` starts a new one when a later test needs it
 
     def start(self) -> None:
         if self.backend["redis"]:
@@ -166,23 +166,10 @@ class JobRunner:
             self.thread.join(10)
             self.thread = None
         if self.process is not None:
-            _stop_process(self.process)
+            stop_process_group(self.process)
             self.process = None
 
 
-def _stop_process(proc: subprocess.Popen) -> None:
-    """Stop a worker started in its own session, with its work-horse (same process group)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(5)
 
 
 @pytest.fixture()

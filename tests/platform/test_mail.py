@@ -10,8 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -25,6 +23,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.platform import mail
 from tests.conftest import require
+from tests.helpers import stop_process_group
 
 HOST = "127.0.0.1"
 
@@ -124,18 +123,6 @@ def mail_config(app, smtp_server, monkeypatch):
 
 
 # --------------------------------------------------------------------------- worker
-def _stop_worker(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)  # the worker and its work-horse
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 def _wait_until_idle(app, proc: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -169,7 +156,7 @@ def mail_worker(app, backend, smtp_server):
 
     previous = conftest._WORKERS.pop("main", None)
     had_worker = previous is not None and previous.poll() is None
-    _stop_worker(previous)
+    stop_process_group(previous)
     proc = conftest.start_worker(backend, MAIL_SERVER=smtp_server.host, MAIL_PORT=str(smtp_server.port),
                                  MAIL_USE_TLS="false", MAIL_USERNAME="", **WORKER_MAIL_SETTINGS)
     conftest._WORKERS["main"] = proc
@@ -177,7 +164,7 @@ def mail_worker(app, backend, smtp_server):
     yield proc
     if conftest._WORKERS.get("main") is proc:
         del conftest._WORKERS["main"]
-    _stop_worker(proc)
+    stop_process_group(proc)
     if had_worker and "main" not in conftest._WORKERS:
         # Start-up periodic jobs of a new worker would otherwise run during the next test.
         replacement = conftest.start_worker(backend)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.helpers import csrf_from, signed_in
+from tests.helpers import csrf_from, signed_in, stop_process_group
 
 
 @dataclass
@@ -89,23 +89,6 @@ def make_zip(entries: dict[str, bytes | tuple[bytes, int]], *, symlinks: dict[st
     return buffer.getvalue()
 
 
-def _stop(proc) -> None:
-    """Stop a worker this fixture's process started (its own process group: with its work-horse)."""
-    import os
-    import signal
-    import subprocess
-
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(5)
 
 
 @pytest.fixture()
@@ -118,7 +101,7 @@ def operator_allows_private_remotes(app, backend, monkeypatch):
         return
     from tests import conftest as root
 
-    _stop(root._WORKERS.pop("main", None))
+    stop_process_group(root._WORKERS.pop("main", None))
     root._WORKERS["main"] = root.start_worker(backend, GIT_ALLOW_PRIVATE_REMOTES="true")
     yield
-    _stop(root._WORKERS.pop("main", None))  # the next test starts a worker with the default (off)
+    stop_process_group(root._WORKERS.pop("main", None))  # the next test starts a worker with the default (off)
