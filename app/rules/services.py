@@ -1212,6 +1212,10 @@ _NEAR_SQL = ("SELECT x.value, s.id, s.value FROM (SELECT c.value AS value, min(c
 # PostgreSQL: fuzzystrmatch (migration 0006) in C; SQLite: the renderer's own function, registered below.
 _ONE_EDIT_SQL = {"postgresql": "levenshtein_less_equal(s.value, p.value, 1) = 1",
                  "sqlite": "rules_one_edit(s.value, p.value)"}
+# SQLite compares an index expression with a column of the outer query only without the column's affinity:
+# `length(s.value) = p.m` uses just the index's first column (a scan of the workspace, or of the whole
+# organization for a global platform, per probe), `= +p.m` uses all three.
+_SQLITE_NEAR_KEYS = (("= p.m ", "= +p.m "), ("= p.head", "= +p.head"), ("= p.tail", "= +p.tail"))
 
 
 def _probe_rows(values: list[str]) -> list[tuple]:
@@ -1283,6 +1287,9 @@ def _match_names(workspace, values: list[str], scope: str, platform, rule,
     for severity, sql in (("info", _NEAR_SQL), ("warning", _NORMALIZED_SQL), ("error", _EXACT_SQL)):
         if tenant:
             sql = sql.replace("s.workspace_id = :ws", tenant)
+        if dialect == "sqlite" and severity == "info":
+            for plain, bare in _SQLITE_NEAR_KEYS:
+                sql = sql.replace(plain, bare)
         statement = sa.text(sql.replace("{scope}", scope_sql).replace("{one_edit}", _ONE_EDIT_SQL[dialect]))
         for value, string_id, other in db.session.execute(statement, params):
             found[value] = (severity, string_id, other)
