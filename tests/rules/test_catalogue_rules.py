@@ -195,3 +195,23 @@ def test_the_decision_is_shown_on_the_catalogue_and_the_platform(app, org, admin
     db.session.commit()
     spec, limits = services.spec_of(field, frozenset()), services.constraints_of(platform)
     assert renderer.render(spec, {"project": "web.app"}, seq=3, constraints=limits).value == "vm-webapp-03"
+
+
+def test_the_migration_rewrites_stored_platforms_to_the_catalogues_re2_forms():
+    """Platforms added before the rewrite stored the table's pattern; migration 0023 gives them the same RE2 form
+    (and first/last rules) the catalogue now has."""
+    import importlib.util
+
+    from app.rules.catalogue import azure_build
+
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0023_rules_global_stale.py"
+    spec = importlib.util.spec_from_file_location("migration_0023", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert set(migration.RE2_FORMS) == set(azure_build.REWRITES)
+    for old, (new, first, last) in migration.RE2_FORMS.items():
+        regex, edges, _ = azure_build.REWRITES[old]
+        assert (new, first, last) == (regex, edges.get("first", ""), edges.get("last", ""))
+        entry = next(e for e in catalogue.entries().values() if e.source_regex == old)
+        assert entry.regex == new and (not first or (entry.invalid_first_chars, entry.invalid_last_chars) == (first,
+                                                                                                            last))
