@@ -5,7 +5,7 @@ from flask import url_for
 
 from app.platform.jobs import JobKind, register_job_kind
 from app.rules import services
-from app.rules.models import ConflictCheck, Generation, PropagationRun
+from app.rules.models import ConflictCheck, Generation, PropagationRun, StaleScan
 
 register_job_kind(JobKind(
     name="rules_generation",
@@ -33,4 +33,13 @@ register_job_kind(JobKind(
     result_template="rules/_conflict_result.html",
     title=lambda row: row.title,
     detail_url=lambda row: url_for("rules.conflict_detail", check_id=row.id),
+))
+
+register_job_kind(JobKind(
+    name="rules_stale_scan",
+    model=StaleScan,
+    handler=services.stale_scan_run,
+    result_template="rules/_stale_scan_result.html",
+    title=lambda row: row.title,
+    detail_url=lambda row: url_for("rules.names_stale"),
 ))

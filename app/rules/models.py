@@ -223,6 +223,19 @@ class GeneratedName(TimestampMixin, WorkspaceMixin, SoftDeleteMixin, db.Model):
         sa.Index("idx_string_active_len_tail", "workspace_id", sa.text("length(value)"),
                  sa.text("substr(value, length(value) / 2 + 1)"),
                  sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active")),
+        # The same four searches across the organization, for platforms whose names are unique globally
+        # (services._match_names swaps workspace_id for organization_id); rule_id is in the exact and
+        # normalised ones so the "made for the same platform" filter needs no table row.
+        sa.Index("idx_string_org_active_value", "organization_id", "value", "rule_id",
+                 sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active")),
+        sa.Index("idx_string_org_active_normalized", "organization_id", "normalized", "rule_id",
+                 sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active")),
+        sa.Index("idx_string_org_active_len_head", "organization_id", sa.text("length(value)"),
+                 sa.text("substr(value, 1, length(value) / 2)"),
+                 sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active")),
+        sa.Index("idx_string_org_active_len_tail", "organization_id", sa.text("length(value)"),
+                 sa.text("substr(value, length(value) / 2 + 1)"),
+                 sqlite_where=sa.text("is_active"), postgresql_where=sa.text("is_active")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -373,3 +386,27 @@ class PropagationRun(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
         if self.is_rename:
             return f"Rename {self.dimension_key} {self.old_value} → {self.new_value}"
         return f"Regenerate the stale names of {self.target_label or self.scope}"
+
+
+class StaleScan(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
+    """Which names of a workspace render differently now (stale): a job, so that a million names never hold
+    up a page. The page shows its live status panel, then its findings a page at a time; `stale_ids` are
+    the stale names' ids in id order (what each would become is rendered again for the page shown only)."""
+
+    __tablename__ = "rule_stale_scans"
+    __table_args__ = (sa.Index("idx_stale_scan_workspace_created", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    checked: Mapped[int] = mapped_column(nullable=False, default=0)  # names rendered again
+    stale_ids: Mapped[list] = json_list_column()
+
+    requested_by = relationship("User")
+
+    @property
+    def stale_count(self) -> int:
+        return len(self.stale_ids or [])
+
+    @property
+    def title(self) -> str:
+        return "Looking for stale names"

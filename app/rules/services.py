@@ -36,6 +36,7 @@ from app.rules.models import (
     Rule,
     RuleField,
     RulePreview,
+    StaleScan,
     Submission,
 )
 from app.platform.parsing import parse_id
@@ -1211,6 +1212,10 @@ _NEAR_SQL = ("SELECT x.value, s.id, s.value FROM (SELECT c.value AS value, min(c
 # PostgreSQL: fuzzystrmatch (migration 0006) in C; SQLite: the renderer's own function, registered below.
 _ONE_EDIT_SQL = {"postgresql": "levenshtein_less_equal(s.value, p.value, 1) = 1",
                  "sqlite": "rules_one_edit(s.value, p.value)"}
+# SQLite compares an index expression with a column of the outer query only without the column's affinity:
+# `length(s.value) = p.m` uses just the index's first column (a scan of the workspace, or of the whole
+# organization for a global platform, per probe), `= +p.m` uses all three.
+_SQLITE_NEAR_KEYS = (("= p.m ", "= +p.m "), ("= p.head", "= +p.head"), ("= p.tail", "= +p.tail"))
 
 
 def _probe_rows(values: list[str]) -> list[tuple]:
@@ -1282,6 +1287,9 @@ def _match_names(workspace, values: list[str], scope: str, platform, rule,
     for severity, sql in (("info", _NEAR_SQL), ("warning", _NORMALIZED_SQL), ("error", _EXACT_SQL)):
         if tenant:
             sql = sql.replace("s.workspace_id = :ws", tenant)
+        if dialect == "sqlite" and severity == "info":
+            for plain, bare in _SQLITE_NEAR_KEYS:
+                sql = sql.replace(plain, bare)
         statement = sa.text(sql.replace("{scope}", scope_sql).replace("{one_edit}", _ONE_EDIT_SQL[dialect]))
         for value, string_id, other in db.session.execute(statement, params):
             found[value] = (severity, string_id, other)
@@ -1346,7 +1354,7 @@ def workspace_import(*, workspace, document: Any) -> dict:
         db.session.rollback()
         raise RulesError("The document has an unexpected shape; nothing was imported.", "file", [str(exc)[:300]])
     db.session.commit()
-    counts["stale"] = names_stale(workspace.id, limit=0)[0]
+    counts["stale"], counts["stale_exact"] = stale_estimate(workspace.id)
     return counts
 
 
@@ -1483,7 +1491,9 @@ def _import_spec(known_keys: set[str], data: dict) -> renderer.FieldSpec:
 # ---------------------------------------------------------------------------
 # Propagation: names keep their identity (id, sequence number, rule field) when rules change
 # ---------------------------------------------------------------------------
-STALE_SHOWN = 500  # stale names listed on the page; the count covers all of them
+STALE_SHOWN = 500  # stale names names_stale() returns with what they'd become; the count covers all of them
+STALE_PAGE = 100  # stale names per page of Names -> Stale
+STALE_INLINE = 2_000  # up to this many names in scope are rendered on the request; past it, a StaleScan job
 
 
 class _RenderCache:
@@ -1594,32 +1604,108 @@ def names_in_scope(workspace_id: int, scope: str, target_id: Optional[int]) -> s
     return stmt
 
 
-def names_stale(workspace_id: int, scope: str = "workspace", target_id: Optional[int] = None,
-                limit: Optional[int] = STALE_SHOWN) -> tuple[int, list[dict]]:
-    """(how many names in scope render differently now, the first `limit` of them with what they'd become)."""
+def names_in_scope_count(workspace_id: int, scope: str = "workspace", target_id: Optional[int] = None) -> int:
+    """How many names a change in scope can make stale: one SQL count, whatever the size of the workspace."""
+    ids = names_in_scope(workspace_id, scope, target_id).with_only_columns(GeneratedName.id)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery())) or 0
+
+
+def stale_ids(workspace_id: int, scope: str = "workspace", target_id: Optional[int] = None,
+              progress: Any = None) -> tuple[list[int], int]:
+    """(ids of the names in scope that render differently now, in id order; how many names were rendered).
+
+    Renders every name in scope again, 2,000 at a time, dropping each batch from
+    the session once judged: the StaleScan job runs it on a million names, the
+    page inline on a small workspace. `progress(checked)` is told after each batch.
+    """
     cache = _RenderCache(workspace_id)
-    stale, count = [], 0
     base = names_in_scope(workspace_id, scope, target_id).order_by(GeneratedName.id)
-    last_id = 0
+    found, checked, last_id = [], 0, 0
     while True:
         names = list(db.session.scalars(base.where(GeneratedName.id > last_id).limit(2000)))
         if not names:
             break
         last_id = names[-1].id
         for name in names:
-            new, note = _rerender(name, cache)
-            if new != name.value:
-                count += 1
-                if limit is None or len(stale) < limit:
-                    stale.append({"name": name, "new": new, "note": note})
-    return count, stale
+            if _rerender(name, cache)[0] != name.value:
+                found.append(name.id)
+        for name in names:
+            db.session.expunge(name)
+        checked += len(names)
+        if progress is not None:
+            progress(checked)
+    return found, checked
 
 
-def value_stale_count(value_row: DimensionValue, old_value: str | None) -> int:
+def stale_rows(workspace_id: int, ids: list[int]) -> list[dict]:
+    """The names of `ids` (one page of them) with what each would become now; a name regenerated or released
+    since it was found is shown as such."""
+    cache = _RenderCache(workspace_id)
+    by_id = {n.id: n for n in db.session.scalars(sa.select(GeneratedName).where(
+        GeneratedName.workspace_id == workspace_id, GeneratedName.id.in_(ids)))}
+    rows = []
+    for name_id in ids:
+        name = by_id.get(name_id)
+        if name is None:
+            continue
+        new, note = _rerender(name, cache)
+        current = name.is_active and new != name.value
+        rows.append({"name": name, "new": new, "note": note if current else "up to date now", "current": current})
+    return rows
+
+
+def names_stale(workspace_id: int, scope: str = "workspace", target_id: Optional[int] = None,
+                limit: Optional[int] = STALE_SHOWN) -> tuple[int, list[dict]]:
+    """(how many names in scope render differently now, the first `limit` of them with what they'd become).
+
+    Renders every name in scope: for a workspace of any size use a StaleScan job
+    (the page) or `stale_estimate` (the offer after a change)."""
+    ids, _ = stale_ids(workspace_id, scope, target_id)
+    return len(ids), stale_rows(workspace_id, ids[:limit] if limit is not None else ids) if limit != 0 else []
+
+
+def stale_estimate(workspace_id: int, scope: str = "workspace", target_id: Optional[int] = None) -> tuple[int, bool]:
+    """(stale names, exact?) for the "Regenerate names?" offer, without rendering a big workspace on the request.
+
+    Up to STALE_INLINE names in scope are rendered and counted exactly; past that
+    the SQL count of names in scope is returned as an upper bound (the propagation
+    job renders each one and changes only those that differ)."""
+    in_scope = names_in_scope_count(workspace_id, scope, target_id)
+    if in_scope <= STALE_INLINE:
+        return len(stale_ids(workspace_id, scope, target_id)[0]), True
+    return in_scope, False
+
+
+def value_stale_count(value_row: DimensionValue, old_value: str | None) -> tuple[int, bool]:
     """Names a value change left stale: all built from a renamed value, else those its short code changed."""
     if old_value:
-        return names_using_count(value_row.workspace_id, value_row.dimension.key, old_value)
-    return names_stale(value_row.workspace_id, "value", value_row.id, limit=0)[0]
+        return names_using_count(value_row.workspace_id, value_row.dimension.key, old_value), True
+    return stale_estimate(value_row.workspace_id, "value", value_row.id)
+
+
+def stale_scan_start(*, workspace, user) -> StaleScan:
+    """Queue finding the workspace's stale names (Names -> Stale shows the scan's status, then its findings)."""
+    from app.platform.jobs import job_submit
+
+    return job_submit(StaleScan(organization_id=workspace.organization_id, workspace_id=workspace.id,
+                                requested_by_id=getattr(user, "id", None)))
+
+
+def stale_scan_latest(workspace_id: int) -> Optional[StaleScan]:
+    return db.session.scalars(sa.select(StaleScan).where(StaleScan.workspace_id == workspace_id)
+                              .order_by(StaleScan.id.desc()).limit(1)).first()
+
+
+def stale_scan_run(scan: StaleScan, progress) -> None:
+    """The job: render every active rule-made name of the workspace again and keep the ids of those that differ."""
+    total = max(1, names_in_scope_count(scan.workspace_id))
+
+    def report(checked: int) -> None:
+        progress(min(99, checked * 100 // total), f"{checked:,} of {total:,} names checked")
+
+    ids, checked = stale_ids(scan.workspace_id, progress=report)
+    scan.stale_ids, scan.checked = ids, checked
+    db.session.flush()
 
 
 def propagation_start(*, workspace, user, value_row: DimensionValue | None = None, old_value: str = "",

@@ -12,7 +12,8 @@ from app.extensions import db
 from app.platform.idempotency import idempotent
 from app.platform.htmx import is_htmx
 from app.platform.jobs import kind_of
-from app.platform.pagination import paginate
+from app.platform.pagination import Page, paginate
+from app.platform.parsing import parse_page
 from app.platform.tenancy import current_workspace, get_or_404, scoped, staff_required
 from app.platform.undo import flash_undo
 from app.platform.transactions import plan_each_statement
@@ -167,28 +168,33 @@ def value_edit(value_id: int):
             flash("Value saved.", "success")
             back = url_for("rules.dimension_detail", dimension_id=row.dimension_id)
             if old:
-                affected = services.value_stale_count(row, old)
+                affected, exact = services.value_stale_count(row, old)
                 what = f"were built from {old!r}, now renamed to {row.value!r}"
             elif row.short_code != old_code:
-                affected = services.value_stale_count(row, None)
+                affected, exact = services.value_stale_count(row, None)
                 what = f"use the short code of {row.value!r}, changed from {old_code!r} to {row.short_code!r}"
             else:
-                affected = 0
+                affected, exact = 0, True
             if affected:
-                return _propagate_offer(affected, what, back, scope="value", target_id=row.id, old_value=old or "")
+                return _propagate_offer(affected, what, back, exact=exact, scope="value", target_id=row.id,
+                                        old_value=old or "")
             return redirect(back)
     return render_template("rules/value_edit.html", row=row, errors=errors), status
 
 
-def _propagate_offer(affected: int, what: str, back: str, **hidden):
-    return render_template("rules/propagate_offer.html", affected=affected, what=what, back=back, hidden=hidden)
+def _propagate_offer(affected: int, what: str, back: str, exact: bool = True, **hidden):
+    return render_template("rules/propagate_offer.html", affected=affected, what=what, back=back, hidden=hidden,
+                           exact=exact)
 
 
 def _saved_or_offer(workspace, scope: str, target_id: int, what: str, back: str):
-    """After a change to what a rule renders: offer to regenerate the names it left stale, else go back."""
-    affected = services.names_stale(workspace.id, scope, target_id, limit=0)[0]
+    """After a change to what a rule renders: offer to regenerate the names it left stale, else go back.
+
+    Counted without rendering a big workspace on the request (`stale_estimate`): exact up to
+    STALE_INLINE names in scope, else the SQL count of the names the change can reach."""
+    affected, exact = services.stale_estimate(workspace.id, scope, target_id)
     if affected:
-        return _propagate_offer(affected, what, back, scope=scope, target_id=target_id)
+        return _propagate_offer(affected, what, back, exact=exact, scope=scope, target_id=target_id)
     return redirect(back)
 
 
@@ -632,10 +638,34 @@ def names():
 @bp.route("/names/stale")
 @staff_required
 def names_stale():
-    """Names that no longer match what their rule renders (a value, short code, field or platform changed)."""
+    """Names that no longer match what their rule renders (a value, short code, field or platform changed).
+
+    Up to STALE_INLINE names are judged on the request; a bigger workspace is judged by a StaleScan job
+    whose live status panel the page shows. Either way the page renders only its own 100 stale names."""
     workspace = _ws()
-    count, rows = services.names_stale(workspace.id)
-    return render_template("rules/names_stale.html", count=count, rows=rows, shown=services.STALE_SHOWN)
+    in_scope = services.names_in_scope_count(workspace.id)
+    scan = None
+    if in_scope <= services.STALE_INLINE:
+        ids = services.stale_ids(workspace.id)[0]
+    else:
+        scan = services.stale_scan_latest(workspace.id)
+        ids = scan.stale_ids if scan is not None and scan.logical_status == "succeeded" else []
+    page = parse_page(request.args.get("page"))
+    per_page = services.STALE_PAGE
+    shown = ids[(page - 1) * per_page:page * per_page]
+    pages = Page(items=services.stale_rows(workspace.id, shown), page=page, per_page=per_page, total=len(ids))
+    return render_template("rules/names_stale.html", count=len(ids), page=pages, in_scope=in_scope, scan=scan,
+                           inline=scan is None and in_scope <= services.STALE_INLINE,
+                           kind=kind_of(scan) if scan is not None else None)
+
+
+@bp.route("/names/stale/scan", methods=["POST"])
+@staff_required
+def names_stale_scan():
+    """Start looking for stale names (a job: the page shows its progress, then what it found)."""
+    services.stale_scan_start(workspace=_ws(), user=current_user)
+    flash("Looking for stale names: every name is rendered again under today's rules.", "success")
+    return redirect(url_for("rules.names_stale"))
 
 
 @bp.route("/names/<int:name_id>/<action>", methods=["POST"])
@@ -756,7 +786,8 @@ def import_rules():
                 flash("Imported {dimensions} dimension(s), {values} value(s), {platforms} platform(s), "
                       "{rules} rule(s) with {fields} field(s).".format(**counts), "success")
                 if counts["stale"]:
-                    flash(f"{counts['stale']:,} name(s) now render differently: review them under Names → Stale.",
+                    may = "now render" if counts["stale_exact"] else "may now render"
+                    flash(f"{counts['stale']:,} name(s) {may} differently: review them under Names → Stale.",
                           "info")
                     return redirect(url_for("rules.names_stale"))
                 return redirect(url_for("rules.index"))

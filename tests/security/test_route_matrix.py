@@ -73,7 +73,7 @@ ACCESS: dict[str, str] = {
         "generations", "generation_detail", "generation_conflict_check", "generation_new", "import_rules", "names",
         "name_action", "platforms", "platform_edit", "platform_action", "preview_detail", "propagation_detail",
         "value_edit", "value_action", "value_propagate", "names_stale", "platform_catalogue", "platform_catalogue_add",
-        "platform_catalogue_update", "name_now", "propagate")},
+        "platform_catalogue_update", "name_now", "propagate", "names_stale_scan")},
     "rules.preview_compare": STAFF + "?",
     **{f"rules_api.{name}": STAFF for name in (
         "conflict_checks", "conflict_check", "generations", "generation", "rule_previews", "rule_preview")},

@@ -3,6 +3,11 @@
 `azure.json` is built from the Azure Naming Tool's table (`azure_build.py`,
 MIT licence in azure-naming-tool-LICENSE.txt); `aws.json`, `gcp.json` and
 `kubernetes.json` are written by hand from the providers' documentation.
+Where the Azure Naming Tool's table contradicts itself, `decided_by` says what
+decided the entry's rules ("microsoft": Microsoft's published rule, quoted in
+`published_rule` and cited in `decision_source`; "both": no published rule
+decides, so both readings apply) and `contradiction` says what disagreed in
+one line (README.md beside this module lists every decision).
 Every entry cites its source and carries a `version`: a workspace's platform
 added from an entry remembers the version, and an entry whose version moved on
 offers "update available".
@@ -23,6 +28,8 @@ UNIQUENESS = {
     "resource_group": "Resource group",
     "parent": "Parent resource",
 }
+DECIDED_BY = {"microsoft": "Microsoft's published rule decides",
+              "both": "No published rule decides: both readings apply"}
 PLATFORM_FIELDS = ("max_length", "min_length", "allowed_chars", "regex", "lowercase_only", "invalid_first_chars",
                    "invalid_last_chars", "invalid_consecutive_chars")
 
@@ -49,6 +56,14 @@ class Entry:
     source: str
     notes: str
     version: int
+    decided_by: str = ""  # "microsoft" (the published rule decided), "both" (both readings apply) or ""
+    contradiction: str = ""  # one line: what the table's columns disagree on
+    published_rule: str = ""
+    decision_source: str = ""
+
+    @property
+    def decided_by_label(self) -> str:
+        return DECIDED_BY.get(self.decided_by, "")
 
     @property
     def uniqueness_label(self) -> str:
@@ -56,8 +71,12 @@ class Entry:
 
     def platform_fields(self) -> dict:
         """What a workspace's platform takes from the entry (services.platform_* validate it like a form)."""
-        description = " ".join(t for t in (self.description, self.notes, f"Unique within: {self.scope_label}.",
-                                           f"Source: {self.source}") if t)
+        decided = ""
+        if self.decided_by:
+            decided = f"{self.decided_by_label}: {self.contradiction} Published rule: {self.published_rule}"
+            decided += f" ({self.decision_source})" if self.decision_source else ""
+        description = " ".join(t for t in (self.description, self.notes, decided,
+                                           f"Unique within: {self.scope_label}.", f"Source: {self.source}") if t)
         return {"name": self.name, "description": description, "uniqueness_scope": self.uniqueness,
                 **{k: getattr(self, k) for k in PLATFORM_FIELDS}}
 
@@ -73,7 +92,9 @@ def _entry(data: dict, provider: str) -> Entry:
         invalid_consecutive_chars=data.get("invalid_consecutive_chars", ""),
         uniqueness=data["uniqueness"], scope_label=data.get("scope_label", ""),
         description=data.get("description", ""), source=data["source"], notes=data.get("notes", ""),
-        version=int(data.get("version", 1)))
+        version=int(data.get("version", 1)), decided_by=data.get("decided_by", ""),
+        contradiction=data.get("contradiction", ""), published_rule=data.get("published_rule", ""),
+        decision_source=data.get("decision_source", ""))
 
 
 @functools.lru_cache(maxsize=1)
