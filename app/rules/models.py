@@ -394,6 +394,7 @@ class StaleScan(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     the stale names' ids in id order (what each would become is rendered again for the page shown only)."""
 
     __tablename__ = "rule_stale_scans"
+    __workspace_id_indexed__ = False  # idx_stale_scan_workspace_created leads with it
     __table_args__ = (sa.Index("idx_stale_scan_workspace_created", "workspace_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -204,7 +204,7 @@ def test_the_migration_rewrites_stored_platforms_to_the_catalogues_re2_forms():
 
     from app.rules.catalogue import azure_build
 
-    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0023_rules_global_stale.py"
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0024_rules_global_stale.py"
     spec = importlib.util.spec_from_file_location("migration_0023", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)

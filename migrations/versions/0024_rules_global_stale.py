@@ -10,15 +10,15 @@
   equivalent RE2 form (app/rules/catalogue/README.md; the equivalence is property-tested), so their
   check keeps working now that catalogue patterns have no Python-re fallback.
 
-Revision ID: 0023_rules_global_stale
+Revision ID: 0024_rules_global_stale
 Revises: 0022_accounts_security
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = '0023_rules_global_stale'
-down_revision = '0022_accounts_security'
+revision = "0024_rules_global_stale"
+down_revision = "0023_platform_redundant_indexes"
 branch_labels = None
 depends_on = None
 
@@ -70,7 +70,6 @@ def upgrade():
         batch_op.create_index('idx_stale_scan_workspace_created', ['workspace_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_rule_stale_scans_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_rule_stale_scans_status'), ['status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_rule_stale_scans_workspace_id'), ['workspace_id'], unique=False)
 
     platforms = sa.table('rule_platforms', sa.column('regex', sa.String), sa.column('invalid_first_chars', sa.String),
                          sa.column('invalid_last_chars', sa.String))
@@ -83,7 +82,6 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('rule_stale_scans', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_rule_stale_scans_workspace_id'))
         batch_op.drop_index(batch_op.f('ix_rule_stale_scans_status'))
         batch_op.drop_index(batch_op.f('ix_rule_stale_scans_organization_id'))
         batch_op.drop_index('idx_stale_scan_workspace_created')
