@@ -126,9 +126,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
-    from app.projects import bp as projects_bp
+    from app.projects import api_bp as projects_api_bp, bp as projects_bp
 
     app.register_blueprint(projects_bp)
+    app.register_blueprint(projects_api_bp)
     app.register_blueprint(exports_bp)
     from app.operator import bp as operator_bp
 
@@ -140,6 +141,9 @@ def register_blueprints(app: Flask) -> None:
     from app.tickets import bp as tickets_bp
 
     app.register_blueprint(tickets_bp)
+    from app.api_docs import bp as api_docs_bp
+
+    app.register_blueprint(api_docs_bp)
     from app.platform import undo
 
     undo.init_app(app)

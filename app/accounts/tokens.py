@@ -29,7 +29,7 @@ from app.platform.models import utcnow
 
 TOKEN_PREFIX = "cairn_"
 # The blueprints whose views a bearer token may call: the JSON API, nothing else.
-API_BLUEPRINTS = frozenset({"rules_api"})
+API_BLUEPRINTS = frozenset({"rules_api", "projects_api"})
 # Days a new token lives ("" = until revoked).
 TOKEN_LIFETIMES = {"7": "7 days", "30": "30 days", "90": "90 days", "365": "1 year", "": "No expiry"}
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
