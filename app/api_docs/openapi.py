@@ -120,7 +120,18 @@ SCHEMAS = {
     },
     "ProjectMetaWrite": {
         "type": "object",
-        "properties": {"key": text(255, description="Required when adding; can't change on an entry."),
+        "properties": {"key": text(255, description="If sent, the entry's own key (it can't change)."),
+                       "value": {"description": "Any JSON value; its JSON text is at most 20000 characters."}},
+    },
+    "ProjectMetaCreate": {
+        "type": "object", "required": ["key"],
+        "properties": {"key": text(255, pattern=r"\S"),
+                       "value": {"description": "Any JSON value (default null); its JSON text is at most 20000 "
+                                                "characters."}},
+    },
+    "ProjectMetaPut": {
+        "type": "object", "required": ["value"],
+        "properties": {"key": text(255, description="If sent, the entry's own key (it can't change)."),
                        "value": {"description": "Any JSON value; its JSON text is at most 20000 characters."}},
     },
     "ProjectMetaList": {
@@ -144,21 +155,42 @@ SCHEMAS = {
             "metadata": {"type": "array", "items": ref("ProjectMeta"), "readOnly": True},
         },
     },
-    "ProjectWrite": {
+    "ProjectPatch": {
         "type": "object",
-        "description": "What GET returns is accepted back with the same meaning. Read-only fields (id, owner, "
-                       "timestamps, published_at, metadata) are ignored. PUT: name and the type's data are "
-                       "required, missing optional fields are cleared; PATCH: only the fields sent change. "
+        "description": "PATCH: only the fields sent change (within school_data / self_study_data too). "
+                       "Read-only fields (id, owner, timestamps, published_at, metadata) are ignored. "
                        "is_draft false publishes a draft; a published project can't become a draft again.",
         "properties": {
             "project_type": {"type": "string", "enum": ["school", "self_study"],
-                             "description": "Required on POST; on PUT/PATCH it must be the project's own."},
+                             "description": "If sent, the project's own type (it can't change)."},
             "name": text(255), "description": nullable(text(5000)),
             "start_date": nullable(DATE), "end_date": {**nullable(DATE), "description": "Not before start_date."},
             "is_draft": {"type": "boolean"},
             "school_data": nullable(ref("SchoolData")), "self_study_data": nullable(ref("SelfStudyData")),
         },
     },
+    "ProjectWrite": {
+        "description": "POST and PUT: a whole project, as GET returns it (read-only fields are ignored). PUT clears "
+                       "the optional fields it doesn't send; on PUT project_type may be left out (it can't change).",
+        "oneOf": [ref("SchoolProjectWrite"), ref("SelfStudyProjectWrite")],
+        "discriminator": {"propertyName": "project_type",
+                          "mapping": {"school": "#/components/schemas/SchoolProjectWrite",
+                                      "self_study": "#/components/schemas/SelfStudyProjectWrite"}},
+    },
+    **{f"{prefix}ProjectWrite": {
+        "type": "object", "required": ["project_type", "name", data_key],
+        "properties": {
+            "project_type": {"type": "string", "const": project_type},
+            "name": text(255, pattern=r"\S"), "description": nullable(text(5000)),
+            "start_date": nullable(DATE), "end_date": {**nullable(DATE), "description": "Not before start_date."},
+            "is_draft": {"type": "boolean", "description": "false publishes (default: a draft)."},
+            data_key: {"type": "object", "required": list(fields),
+                       "properties": {f: text(STUDY_FIELDS_MAX.get(f), pattern=r"\S") for f in fields}},
+            other_key: {"type": "null", "description": "Always null for this type."},
+        },
+    } for prefix, project_type, data_key, other_key, fields in (
+        ("School", "school", "school_data", "self_study_data", ("course_name", "course_code", "teacher_name")),
+        ("SelfStudy", "self_study", "self_study_data", "school_data", ("goal_description", "study_frequency")))},
     "ProjectPage": page_of("Project"),
     # ----- rules
     "Generation": {
@@ -312,7 +344,7 @@ def projects_paths() -> dict:
             "parameters": [PROJECT_ID],
             "get": op("Read a project", tag, one, NOT_FOUND),
             "put": op("Replace a project's fields", tag, one, NOT_FOUND, INVALID, body=ref("ProjectWrite")),
-            "patch": op("Change some of a project's fields", tag, one, NOT_FOUND, INVALID, body=ref("ProjectWrite")),
+            "patch": op("Change some of a project's fields", tag, one, NOT_FOUND, INVALID, body=ref("ProjectPatch")),
             "delete": op("Delete a project (and its metadata, dates and generations)", tag, gone, NOT_FOUND,
                          {"409": error("Active attachments protect the project: remove them first.")}),
         },
@@ -323,13 +355,12 @@ def projects_paths() -> dict:
             "post": op("Add an entry (or replace the value of an existing key)", tag,
                        {"201": json_body(ref("ProjectMeta"), "Added; `Location` is its URL."),
                         "200": json_body(ref("ProjectMeta"), "The key existed: its value was replaced.")},
-                       NOT_FOUND, INVALID, body=ref("ProjectMetaWrite")),
+                       NOT_FOUND, INVALID, body=ref("ProjectMetaCreate")),
         },
         "/api/projects/{project_id}/metadata/{meta_id}/": {
             "parameters": [PROJECT_ID, META_ID],
             "get": op("Read an entry", tag, meta_one, NOT_FOUND),
-            "put": op("Replace an entry's value (value required)", tag, meta_one, NOT_FOUND, INVALID,
-                      body=ref("ProjectMetaWrite")),
+            "put": op("Replace an entry's value", tag, meta_one, NOT_FOUND, INVALID, body=ref("ProjectMetaPut")),
             "patch": op("Change an entry's value", tag, meta_one, NOT_FOUND, INVALID, body=ref("ProjectMetaWrite")),
             "delete": op("Remove an entry", tag, gone, NOT_FOUND),
         },
