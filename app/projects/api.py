@@ -33,6 +33,7 @@ from app.platform.idempotency import idempotent
 from app.platform.pagination import paginate
 from app.platform.parsing import parse_int
 from app.platform.tenancy import get_or_404
+from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError
 from app.projects import api_bp, services
 from app.projects.forms import MetaForm, ProjectForm
@@ -165,6 +166,8 @@ def school_projects():
 def search():
     """Seed 002's `search` action: the projects page's search (name, course name, goal)."""
     q = request.args.get("q", "").strip()[:100]
+    if q:
+        plan_each_statement()  # as the projects page does before a search
     return _page(_query(q=q))
 
 
@@ -281,8 +284,6 @@ def _update(project: Project, *, partial: bool):
     project_type = project.project_type
     if body.get("project_type", project_type) != project_type:
         raise BadInput({"project_type": ["The type of a project can't change once created."]})
-    if not partial and "name" not in body:
-        raise BadInput({"name": ["Project name is required."]})
     form = _validated(_form_values(body, project_type, _current_values(project) if partial else None),
                       project_type)
     if body.get("is_draft") is True and not project.is_draft:
