@@ -158,6 +158,7 @@ def register_security(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from app.api_docs import api_error_wanted
     from app.platform.htmx import is_htmx
 
     def render_error(status: int, title: str, message: str, error: Exception | None = None):
@@ -169,6 +170,10 @@ def register_errorhandlers(app: Flask) -> None:
             from app.extensions import db
 
             db.session.rollback()  # the failed request may have left the session mid-transaction
+        if api_error_wanted():  # a URL no API route matched (/api/projects/abc/): the API's JSON error shape
+            from flask import jsonify
+
+            return jsonify({"error": message}), status
         template = "errors/_error.html" if is_htmx() else "errors/error.html"
         return render_template(template, status=status, title=title, message=message), status
 

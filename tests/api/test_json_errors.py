@@ -36,3 +36,16 @@ def test_refusals_of_the_projects_api_are_json(app, bearer, make_user, org):
     _row, token = api_token_create(user=customer, name="c", scopes=["read"])
     refused = script.get("/api/projects/", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 403 and refused.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("url", ["/api/projects/abc/", "/api/projects/1/metadata/x/", "/api/nothing",
+                                 "/generations/abc/"])
+def test_urls_no_api_route_matches_are_json_404s(app, bearer, url):
+    response = browser(app).get(url, headers=bearer)
+    assert response.status_code == 404 and response.mimetype == "application/json"
+    assert response.get_json()["error"]
+
+
+def test_methods_an_api_route_lacks_are_json_405s(app, bearer):
+    response = browser(app).post("/api/projects/1/", headers=bearer, json={})
+    assert response.status_code == 405 and response.get_json()["error"]
