@@ -5,7 +5,7 @@ what the document says. Runs on SQLite and on PostgreSQL (the suite's two passes
 Bounded: MAX_EXAMPLES requests an operation, drawn from valid requests, invalid ones (schemathesis' negative
 mode: wrong types, missing fields, ids that aren't ids; they must be refused with a documented 4xx in JSON) and,
 where the path names objects, valid requests on the seeded rows so the happy paths run too. No shrinking, no
-deadline: about 30 s a database.
+deadline: about 30 s a database on SQLite, 45 s on PostgreSQL (a loaded 2-core machine).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 
 from app.api_docs.openapi import build
 
-MAX_EXAMPLES = 24
+MAX_EXAMPLES = 20
 CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 OPERATIONS = [(path, method) for path, item in build()["paths"].items() for method in item if method != "parameters"]
