@@ -240,3 +240,14 @@ def test_openapi_document_is_served_and_lists_every_api_route(app, client):
     assert routes == described
     project_id = [p for p in doc["paths"]["/api/projects/{project_id}/"]["parameters"] if p["name"] == "project_id"]
     assert project_id[0]["schema"] == {"$ref": "#/components/schemas/ProjectId"}  # the id's type is said once
+
+
+def test_a_signed_in_browser_writes_with_its_csrf_token(app, people):
+    from tests.helpers import csrf_from, signed_in
+
+    client, _auth = signed_in(app, people["student"])
+    assert client.get("/api/projects/").status_code == 200  # the session works for reading
+    refused = client.post("/api/projects/", json=SCHOOL)
+    assert refused.status_code == 400 and refused.get_json()["error"]  # no CSRF token: a forged request
+    token = csrf_from(client.get("/projects/new").get_data(as_text=True))
+    assert client.post("/api/projects/", json=SCHOOL, headers={"X-CSRFToken": token}).status_code == 201
