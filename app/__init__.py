@@ -126,9 +126,10 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
-    from app.projects import bp as projects_bp
+    from app.projects import api_bp as projects_api_bp, bp as projects_bp
 
     app.register_blueprint(projects_bp)
+    app.register_blueprint(projects_api_bp)
     app.register_blueprint(exports_bp)
     from app.operator import bp as operator_bp
 
@@ -140,6 +141,9 @@ def register_blueprints(app: Flask) -> None:
     from app.tickets import bp as tickets_bp
 
     app.register_blueprint(tickets_bp)
+    from app.api_docs import bp as api_docs_bp
+
+    app.register_blueprint(api_docs_bp)
     from app.platform import undo
 
     undo.init_app(app)
@@ -154,6 +158,7 @@ def register_security(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from app.api_docs import api_error_wanted
     from app.platform.htmx import is_htmx
 
     def render_error(status: int, title: str, message: str, error: Exception | None = None):
@@ -165,6 +170,10 @@ def register_errorhandlers(app: Flask) -> None:
             from app.extensions import db
 
             db.session.rollback()  # the failed request may have left the session mid-transaction
+        if api_error_wanted():  # a URL no API route matched (/api/projects/abc/): the API's JSON error shape
+            from flask import jsonify
+
+            return jsonify({"error": message}), status
         template = "errors/_error.html" if is_htmx() else "errors/error.html"
         return render_template(template, status=status, title=title, message=message), status
 

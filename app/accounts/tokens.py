@@ -4,7 +4,7 @@ What a token can do, and nothing more:
 - it authenticates requests to the JSON API only (`API_BLUEPRINTS`): on any page or form the
   header is ignored, so a token can't reach the members, tokens or organization pages, nor
   get a CSRF token from a page's session;
-- within the scopes chosen at creation (read: GET; write: POST), until it expires or is revoked;
+- within the scopes chosen at creation (read: GET; write: POST, PUT, PATCH, DELETE), until it expires or is revoked;
 - a request that carries a bearer header never gets a session cookie (`BearerAwareSessionInterface`).
 Password change (if the user leaves the box ticked), role change, deactivation and the
 organization's deletion revoke the user's tokens; restoring a member does not bring them back.
@@ -29,7 +29,7 @@ from app.platform.models import utcnow
 
 TOKEN_PREFIX = "cairn_"
 # The blueprints whose views a bearer token may call: the JSON API, nothing else.
-API_BLUEPRINTS = frozenset({"rules_api"})
+API_BLUEPRINTS = frozenset({"rules_api", "projects_api"})
 # Days a new token lives ("" = until revoked).
 TOKEN_LIFETIMES = {"7": "7 days", "30": "30 days", "90": "90 days", "365": "1 year", "": "No expiry"}
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

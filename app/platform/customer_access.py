@@ -16,6 +16,7 @@ GATED_ENDPOINTS: tuple[tuple[str, str | None], ...] = (
     ("core.dashboard", "jobs"),
     ("core.job", "jobs"),
     ("projects.", "projects"),
+    ("projects_api.", "projects"),
     ("exports.", "timesheet"),
     ("accounts.workspace", "workspaces"),
     ("rules.", None),

@@ -2,5 +2,6 @@
 from flask import Blueprint
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
+api_bp = Blueprint("projects_api", __name__, url_prefix="/api/projects")
 
-from app.projects import models, rules, hooks, jobs, views, datasets  # noqa: E402,F401
+from app.projects import models, rules, hooks, jobs, views, api, datasets  # noqa: E402,F401

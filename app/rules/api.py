@@ -231,7 +231,6 @@ def rule_preview(preview_id: int):
     return jsonify(preview_json(row))
 
 
-@api_bp.errorhandler(404)
 def _not_found(error):
     if wants_json():
         return _error(404, "Not found (or it belongs to another workspace).")
@@ -239,3 +238,20 @@ def _not_found(error):
 
     return render_template("errors/error.html", status=404, title="Not found",
                            message="There is nothing here, or it belongs to someone else."), 404
+
+
+def _refused(error):
+    """A script gets every refusal as JSON (the 400 of unstorable text, a customer's 403...); a browser the page."""
+    if not wants_json():
+        from flask import current_app
+
+        handlers = current_app.error_handler_spec[None][error.code]  # the app's page for this status
+        handler = next((handlers[c] for c in type(error).__mro__ if c in handlers), None)
+        return handler(error) if handler is not None else error
+    described = error.description if error.description != type(error).description else error.name
+    return _error(error.code, described)
+
+
+api_bp.register_error_handler(404, _not_found)
+for _code in (400, 403, 405, 413, 422, 429):  # by code: the app's handlers are per code and win over a class one
+    api_bp.register_error_handler(_code, _refused)

@@ -66,6 +66,10 @@ ACCESS: dict[str, str] = {
         "detail", "edit", "delete", "publish", "calendar", "generate", "meta_add", "meta_remove", "date_add",
         "date_remove", "generation_diff", "attachment_add", "attachment_download", "attachment_remove", "attachment_restore",
         "generation_detail", "generation_archive", "export_create", "export_download", "file_view", "manifest")},
+    # the projects JSON API: as the project pages (customers only where the area is opened to them)
+    "projects_api.projects": STAFF, "projects_api.school_projects": STAFF, "projects_api.search": STAFF,
+    **{f"projects_api.{name}": OWNER for name in ("project", "metadata", "metadata_item")},
+    "api_docs.openapi": PUBLIC,  # the JSON API's OpenAPI document
     # rules (staff only) and their JSON API
     **{f"rules.{name}": STAFF for name in (
         "index", "rule_detail", "rule_action", "field_save", "field_delete", "rule_live_preview", "preview_save",
