@@ -169,8 +169,31 @@ class Submission(TimestampMixin, WorkspaceMixin, db.Model):
 
 
 class Generation(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
+    """A batch of names made from a rule (seed 000), run as a job; its status is seed 000's GenerationStatus.
+
+    The column holds only the seed's four values (CHECK `check_generation_status_valid`, migration 0023).
+    Cairn's job life cycle (platform/jobs.py) is mapped onto them, never stored under its own names:
+
+    | Cairn (logical)                                   | stored        |
+    |---------------------------------------------------|---------------|
+    | queued, waiting for a free slot (no rq_job_id)    | pending       |
+    | queued, handed to RQ (rq_job_id set)              | pending       |
+    | running (also after an automatic retry)           | in_progress   |
+    | succeeded                                         | completed     |
+    | failed (the reconciler's lost or timed-out runs)  | failed        |
+
+    "Waiting for a free slot" and "handed to RQ" differ by `rq_job_id`, not by status,
+    and a retry puts a failed row back to pending. Rows written before migration 0023
+    with the logical names were mapped (queued -> pending, running -> in_progress,
+    succeeded -> completed; anything else -> failed with a note).
+    """
+
     __tablename__ = "generations"
     __table_args__ = (
+        # Seed 000's GenerationStatus, and only those (STATUS_NAMES maps Cairn's job life cycle onto them).
+        sa.CheckConstraint("status IN ('pending', 'in_progress', 'completed', 'failed')",
+                           name="check_generation_status_valid"),
+        sa.CheckConstraint("result_count >= 0", name="check_generation_result_count"),
         sa.Index("idx_generation_workspace_status", "workspace_id", "status"),
         sa.Index("idx_generation_rule_status", "rule_id", "status"),
         sa.Index("idx_generation_workspace_created", "workspace_id", "created_at"),
@@ -251,6 +274,9 @@ class ConflictCheck(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     __tablename__ = "conflict_checks"
     __table_args__ = (
         sa.CheckConstraint("scope IN ('workspace', 'platform', 'rule')", name="check_conflict_scope"),
+        sa.CheckConstraint("max_severity IS NULL OR max_severity IN ('info', 'warning', 'error', 'critical')",
+                           name="check_conflict_max_severity_valid"),
+        sa.CheckConstraint("proposed_count >= 0 AND conflicts_found >= 0", name="check_conflict_check_counts"),
         sa.Index("idx_conflict_check_workspace_created", "workspace_id", "created_at"),
     )
     STATUS_NAMES = Generation.STATUS_NAMES
