@@ -1123,10 +1123,13 @@ def _store_findings(check: ConflictCheck, findings: list[tuple[str, str, str, Op
 
 
 def conflict_results_query(check: ConflictCheck, *, severity: str = "") -> sa.Select:
+    """A check's findings, worst severity first, then in the order they were found (the page, its fragment
+    and the JSON API all list them so)."""
     stmt = sa.select(ConflictResult).where(ConflictResult.check_id == check.id)
     if severity in SEVERITIES:
         stmt = stmt.where(ConflictResult.severity == severity)
-    return stmt.order_by(ConflictResult.id)
+    worst_first = sa.case({"critical": 0, "error": 1, "warning": 2}, value=ConflictResult.severity, else_=3)
+    return stmt.order_by(worst_first, ConflictResult.id)
 
 
 def _as_int(value) -> int:
