@@ -19,6 +19,7 @@ from app.platform.models import (
     WorkspaceMixin,
     json_dict_column,
     json_list_column,
+    pg_only,
 )
 
 DIMENSION_KINDS = ("list", "free_text")
@@ -313,10 +314,22 @@ class ConflictCheck(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
         return f"Conflict check of {source}"
 
 
+# Findings are listed worst first (critical, error, warning, info), then in the order found (id), read in that
+# order from an index on (check_id, this expression, id): the query must use the same expression as literal SQL
+# (bound values would not match the index). PostgreSQL's index is written as PostgreSQL prints it back, so
+# the models-vs-migrations comparison sees the same index; SQLite's as written (it can't compare it).
+SEVERITY_RANK_SQL = "(CASE severity WHEN 'critical' THEN 0 WHEN 'error' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END)"
+_SEVERITY_RANK_PG = ("(\nCASE severity\n    WHEN 'critical'::text THEN 0\n    WHEN 'error'::text THEN 1\n"
+                     "    WHEN 'warning'::text THEN 2\n    ELSE 3\nEND)")
+
+
 class ConflictResult(TimestampMixin, db.Model):
     __tablename__ = "conflict_results"
     __table_args__ = (
         sa.CheckConstraint("severity IN ('info', 'warning', 'error', 'critical')", name="check_conflict_severity"),
+        pg_only(sa.Index("idx_conflict_result_worst_first", "check_id", sa.text(_SEVERITY_RANK_PG), "id")),
+        sa.Index("idx_conflict_result_worst_first_lite", "check_id", sa.text(SEVERITY_RANK_SQL), "id")
+        .ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -24,6 +24,7 @@ from app.rules.models import (
     PROPAGATION_SCOPES,
     SCOPES,
     SEVERITIES,
+    SEVERITY_RANK_SQL,
     TRUNCATIONS,
     ConflictCheck,
     ConflictResult,
@@ -1128,8 +1129,7 @@ def conflict_results_query(check: ConflictCheck, *, severity: str = "") -> sa.Se
     stmt = sa.select(ConflictResult).where(ConflictResult.check_id == check.id)
     if severity in SEVERITIES:
         stmt = stmt.where(ConflictResult.severity == severity)
-    worst_first = sa.case({"critical": 0, "error": 1, "warning": 2}, value=ConflictResult.severity, else_=3)
-    return stmt.order_by(worst_first, ConflictResult.id)
+    return stmt.order_by(sa.literal_column(SEVERITY_RANK_SQL), ConflictResult.id)  # idx_conflict_result_worst_first
 
 
 def _as_int(value) -> int:

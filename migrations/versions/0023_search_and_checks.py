@@ -16,6 +16,9 @@ Checks (existing rows are fixed first, so the upgrade cannot fail on old data):
   recomputed from the check's stored results (NULL when it has none).
 - every count / size / total column >= 0 (negative legacy values become 0).
 
+Conflict findings are listed worst severity first: idx_conflict_result_worst_first (check_id, severity
+rank, id) holds that order (SQLite: idx_conflict_result_worst_first_lite), so a page is read, not sorted.
+
 Revision ID: 0023_search_and_checks
 Revises: 0022_accounts_security
 """
@@ -112,6 +115,7 @@ PG_SEARCH_DROP = [
     "DROP FUNCTION IF EXISTS projects_search_vector_own()",
     "DROP FUNCTION IF EXISTS projects_search_document(text, text, text)",
 ]
+SEVERITY_RANK_SQL = "(CASE severity WHEN 'critical' THEN 0 WHEN 'error' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END)"
 _WORD = re.compile(r"[^\W_]+")
 
 
@@ -173,9 +177,13 @@ def upgrade():
         with op.batch_alter_table(table, schema=None) as batch_op:
             for name, sql, _columns in checks:
                 batch_op.create_check_constraint(name, sql)
+    name = 'idx_conflict_result_worst_first' + ('' if postgres else '_lite')
+    op.create_index(name, 'conflict_results', ['check_id', sa.text(SEVERITY_RANK_SQL), 'id'], unique=False)
 
 
 def downgrade():
+    postgres = op.get_bind().dialect.name == 'postgresql'
+    op.drop_index('idx_conflict_result_worst_first' + ('' if postgres else '_lite'), table_name='conflict_results')
     for table, checks in reversed(list(CHECKS.items())):
         with op.batch_alter_table(table, schema=None) as batch_op:
             for name, _sql, _columns in reversed(checks):

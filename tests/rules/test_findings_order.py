@@ -46,3 +46,23 @@ def test_page_fragment_and_json_list_the_worst_first(app, naming, admin):
     # One severity: the order they were found.
     only = client.get(f"/rules/conflicts/{check.id}?severity=error")
     assert _listed(only.get_data(as_text=True)) == ["error-1", "error-2"]
+
+
+def test_the_worst_first_order_is_read_from_an_index(app_ctx, naming):
+    """No sort of every finding of a big check: the page walks idx_conflict_result_worst_first in order."""
+    import sqlalchemy as sa
+
+    from app.rules.services import conflict_results_query
+
+    check = _check(naming)
+    stmt = conflict_results_query(check).limit(50)
+    sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
+            conn.execute(sa.text("SET LOCAL enable_sort = off"))  # a plan that still sorts would show it
+            plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {sql}")).scalars())
+            assert "idx_conflict_result_worst_first" in plan and "Sort" not in plan, plan
+        else:
+            plan = "\n".join(row[-1] for row in conn.execute(sa.text(f"EXPLAIN QUERY PLAN {sql}")))
+            assert "idx_conflict_result_worst_first_lite" in plan and "TEMP B-TREE" not in plan, plan
