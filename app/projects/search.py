@@ -5,11 +5,13 @@ self-study project's goal. They live in three tables (joined-table subtypes), so
 one searchable value is kept on `projects.search_vector`:
 
 - **PostgreSQL**: a `tsvector` filled by triggers (migration 0023): `projects`
-  computes it on insert and on every update from the row's name and its type
+  computes it on insert and when its name changes, from the name and the type
   row; `school_projects` / `self_study_projects` recompute their project's after
-  they are written (the ORM inserts the type row after the `projects` row). So
-  every writer (the ORM, bulk SQL, `flask seed-demo`, a psql session) keeps it
-  right, and the migration fills it for existing rows. It is read through the GIN
+  a type row is inserted or its course name / goal changes (the ORM inserts the
+  type row after the `projects` row). So every writer (the ORM, bulk SQL,
+  `flask seed-demo`, a psql session) keeps it right, and the migration fills it
+  for existing rows. A later migration that rebuilds one of these tables (copy
+  and rename) must create the trigger again: `projects_search_*` in 0023. It is read through the GIN
   index `idx_project_search_gin (organization_id, owner_id, search_vector)`
   (btree_gin puts the tenant first) and ranked with `ts_rank` (name weight A,
   course/goal weight B), newest first among equal ranks.
