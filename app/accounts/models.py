@@ -381,7 +381,10 @@ class SignInThrottle(db.Model):
     """
 
     __tablename__ = "sign_in_throttles"
-    __table_args__ = (sa.Index("idx_sign_in_throttle_last", "last_failure_at"),)
+    __table_args__ = (
+        sa.Index("idx_sign_in_throttle_last", "last_failure_at"),
+        sa.CheckConstraint("failures >= 0", name="check_sign_in_throttle_failures"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)

@@ -721,6 +721,27 @@ def workspace_restore(*, actor: User, workspace: Workspace) -> Workspace:
     return workspace
 
 
+def trash_restore(*, actor: User, member_ids: list[int], workspace_ids: list[int]) -> dict[str, int]:
+    """The Trash page's "Restore selected": the chosen members and workspaces of the actor's organization back
+    together, with the platform's bulk restore (SoftDeleteMixin.restore_all: each row's restore hooks, so its
+    audit row, as one by one), in one transaction. Workspaces deleted as not restorable are left in the trash.
+
+    Returns counts: members, workspaces restored, and `kept` (chosen rows left where they were).
+    """
+    members = sa.select(User).where(User.organization_id == actor.organization_id, User.id.in_(member_ids))
+    workspaces = sa.select(Workspace).where(Workspace.organization_id == actor.organization_id,
+                                            Workspace.id.in_(workspace_ids), Workspace.can_be_restored.is_(True))
+    try:
+        restored_members = User.restore_all(members, user=actor).changed if member_ids else []
+        restored_workspaces = Workspace.restore_all(workspaces, user=actor).changed if workspace_ids else []
+    except BaseException:
+        db.session.rollback()
+        raise
+    _commit_or_rollback()
+    kept = len(set(member_ids)) + len(set(workspace_ids)) - len(restored_members) - len(restored_workspaces)
+    return {"members": len(restored_members), "workspaces": len(restored_workspaces), "kept": kept}
+
+
 # ---------------------------------------------------------------------------
 # Background tasks an admin starts from the UI
 # ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from app.platform import textsearch
 from app.platform.jobs import JobError
 from app.platform.models import SoftDeleteError, utcnow
 from app.platform.pagination import paginate
+from app.platform.parsing import parse_id
 from app.platform.security import is_safe_redirect
 from app.platform.timezones import zone_choices
 from app.platform.undo import flash_undo
@@ -562,6 +563,29 @@ def trash():
     return render_template("accounts/trash.html", members=db.session.scalars(members).all(),
                            workspaces=db.session.scalars(workspaces).all(),
                            retention_days=current_organization().trash_retention_days)
+
+
+@bp.route("/trash/restore", methods=["POST"])
+@roles_required("admin", "manager")
+def trash_restore():
+    """Restore the chosen members (admins) and workspaces (workspace managers) together."""
+    member_ids = [i for i in map(parse_id, request.form.getlist("member_ids")) if i is not None]
+    workspace_ids = [i for i in map(parse_id, request.form.getlist("workspace_ids")) if i is not None]
+    if member_ids and current_user.role != "admin":
+        abort(403)
+    if workspace_ids:
+        _require_workspace_manager()
+    if not member_ids and not workspace_ids:
+        flash("Choose what to restore.", "error")
+        return redirect(url_for("accounts.trash"))
+    counts = services.trash_restore(actor=current_user, member_ids=member_ids, workspace_ids=workspace_ids)
+    parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in
+             ((counts["members"], "member"), (counts["workspaces"], "workspace")) if n]
+    message = (" and ".join(parts) + " restored.") if parts else "Nothing was restored."
+    if counts["kept"]:
+        message += f" {counts['kept']} left in the trash (already restored, or not restorable)."
+    flash(message, "success" if parts else "info")
+    return redirect(url_for("accounts.trash"))
 
 
 @bp.route("/trash/purge", methods=["POST"])

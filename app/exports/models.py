@@ -74,6 +74,7 @@ class ExportTemplate(TimestampMixin, db.Model):
     __tablename__ = "export_templates"
     __table_args__ = (
         sa.CheckConstraint(_in("format", [f for f, _ in FORMATS]), name="check_export_template_format"),
+        sa.CheckConstraint("usage_count >= 0", name="check_export_template_usage_count"),
         sa.Index("idx_export_template_user_created", "user_id", "created_at"),
         sa.Index("idx_export_template_public_usage", "is_public", "usage_count"),
     )
@@ -131,6 +132,8 @@ class ExportRequest(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
         sa.CheckConstraint(_in("status", REQUEST_STATUSES), name="check_export_request_status"),
         sa.CheckConstraint("progress_percentage >= 0 AND progress_percentage <= 100",
                            name="check_export_request_progress"),
+        sa.CheckConstraint("download_count >= 0 AND (file_size IS NULL OR file_size >= 0)"
+                           " AND (row_count IS NULL OR row_count >= 0)", name="check_export_request_counts"),
         sa.UniqueConstraint("schedule_id", "next_run", name="uq_export_request_schedule_slot"),
         sa.Index("idx_export_request_user_created", "user_id", "created_at"),
         sa.Index("idx_export_request_status_created", "status", "created_at"),
@@ -238,6 +241,7 @@ class ExportSchedule(TimestampMixin, TenantMixin, db.Model):
     __tablename__ = "export_schedules"
     __table_args__ = (
         sa.CheckConstraint("run_count >= 0 AND failure_count >= 0", name="check_export_schedule_counts"),
+        sa.CheckConstraint("consecutive_failures >= 0", name="check_export_schedule_consecutive_failures"),
         sa.Index("idx_export_schedule_user_active", "user_id", "is_active"),
         sa.Index("idx_export_schedule_next_active", "next_run", "is_active"),
     )
@@ -264,12 +268,17 @@ class ExportSchedule(TimestampMixin, TenantMixin, db.Model):
     template = relationship("ExportTemplate", foreign_keys=[template_id])
 
 
+USAGE_COUNT_COLUMNS = ("total_exports", "csv_exports", "json_exports", "pdf_exports", "excel_exports",
+                       "total_records_exported", "total_file_size", "failed_exports")
+
+
 class ExportUsageStats(TimestampMixin, TenantMixin, db.Model):
     """Per user per day, rolled up from export requests by a periodic job."""
 
     __tablename__ = "export_usage_stats"
     __table_args__ = (
         sa.UniqueConstraint("user_id", "date", name="uq_export_usage_user_date"),
+        sa.CheckConstraint(" AND ".join(f"{c} >= 0" for c in USAGE_COUNT_COLUMNS), name="check_export_usage_counts"),
         sa.Index("idx_export_usage_user_date", "user_id", "date"),
         sa.Index("idx_export_usage_date", "date"),
     )

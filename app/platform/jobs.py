@@ -44,7 +44,7 @@ from rq import Queue, SimpleWorker, Worker, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException, TimerDeathPenalty
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.extensions import db
 from app.platform.models import TenantMixin, TimestampMixin, UTCDateTime, json_dict_column, utcnow
@@ -86,7 +86,12 @@ class JobStatusMixin:
     # One vocabulary for every area's jobs (exports, generations, archives...): the same word for the same status.
     STATUS_LABELS: dict[str, str] = JOB_STATUS_LABELS
 
-    status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default=QUEUED, index=True)
+    @declared_attr
+    def status(cls) -> Mapped[str]:
+        # The model's own word for "queued" (a Generation is created 'pending', seed 000's value), never
+        # the logical name: a row inserted without job_submit must still pass the model's status CHECK.
+        return mapped_column(sa.String(20), nullable=False, default=cls.STATUS_NAMES[QUEUED], index=True)
+
     progress: Mapped[int] = mapped_column(nullable=False, default=0)
     progress_message: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
     error_message: Mapped[Optional[str]] = mapped_column(sa.Text, nullable=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -164,21 +164,33 @@ class SoftDeleteMixin:
 
     @classmethod
     def soft_delete_all(cls, statement: sa.Select, *, user: "User | None" = None, reason: str = "",
-                        **options) -> "BulkResult":
+                        prepare: Callable[[Any], dict] | None = None, **options) -> "BulkResult":
         """Seed 001's queryset `delete()`: soft-delete every row `statement` selects, each exactly as
         `soft_delete` does one (its hooks, so its audit rows; the same metadata and retention options).
 
+        `prepare(row)`, if given, runs just before each row's delete and returns options of that row
+        alone (a ticket's metadata holds its own status and number), which win over `options`.
         Rows already deleted are skipped and counted, not an error. Rows load in batches, so a large
         selection never sits in memory whole. The calling service commits (or rolls back) once.
         """
-        return _bulk(cls, statement, lambda row: row.soft_delete(user=user, reason=reason, **options),
-                     lambda row: row.is_active, "already deleted")
+        def change(row) -> None:
+            row.soft_delete(user=user, reason=reason, **{**options, **(prepare(row) if prepare else {})})
+
+        return _bulk(cls, statement, change, lambda row: row.is_active, "already deleted")
 
     @classmethod
-    def restore_all(cls, statement: sa.Select, *, user: "User | None" = None) -> "BulkResult":
-        """Restore every deleted row `statement` selects, each with the restore hooks; active rows are skipped."""
-        return _bulk(cls, statement, lambda row: row.restore(user=user), lambda row: not row.is_active,
-                     "not deleted")
+    def restore_all(cls, statement: sa.Select, *, user: "User | None" = None,
+                    prepare: Callable[[Any], Any] | None = None) -> "BulkResult":
+        """Restore every deleted row `statement` selects, each with the restore hooks; active rows are skipped.
+
+        `prepare(row)`, if given, runs just before each row's restore (its return value is ignored).
+        """
+        def change(row) -> None:
+            if prepare is not None:
+                prepare(row)
+            row.restore(user=user)
+
+        return _bulk(cls, statement, change, lambda row: not row.is_active, "not deleted")
 
     @classmethod
     def select_active(cls):

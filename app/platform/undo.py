@@ -8,11 +8,17 @@ base.html renders the message with an Undo form that POSTs the token to
 (another organization's row answers 404), restores it with the restore function
 its area registered (`register_restore`), or `row.restore(user)` and a commit,
 and goes back to where the user was.
+
+A bulk delete (SoftDeleteMixin.soft_delete_all) calls `flash_undo_many(message,
+model, ids)`: one token names every row it moved, and Undo restores them together
+with the area's bulk restorer (`register_restore_many`) or `Model.restore_all`,
+only rows of the user's organization, in one transaction.
 """
 from __future__ import annotations
 
 from typing import Callable
 
+import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -25,11 +31,18 @@ from app.platform.tenancy import get_or_404
 UNDO_CATEGORY = "undo:"
 bp = Blueprint("platform_undo", __name__)
 _RESTORERS: dict[str, Callable] = {}
+_BULK_RESTORERS: dict[str, Callable] = {}
 
 
 def register_restore(model: type, restore: Callable) -> None:
     """Use `restore(row=..., user=...)` (the area's service, which commits) to undo deletes of `model`."""
     _RESTORERS[model.__tablename__] = restore
+
+
+def register_restore_many(model: type, restore: Callable) -> None:
+    """Use `restore(ids=..., user=...)` (the area's bulk service, which commits; returns how many) to undo
+    bulk deletes of `model`."""
+    _BULK_RESTORERS[model.__tablename__] = restore
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -44,6 +57,24 @@ def flash_undo(message: str, row, *, user=None) -> None:
     """Flash `message` with an Undo button that restores `row` (for UNDO_SECONDS)."""
     user = user or current_user
     flash(message, UNDO_CATEGORY + undo_token(row, user))
+
+
+def flash_undo_many(message: str, model: type, ids: list[int], *, user=None) -> None:
+    """Flash `message` with an Undo button that restores every row of `ids` (a bulk delete's, for UNDO_SECONDS)."""
+    user = user or current_user
+    token = _serializer().dumps({"t": model.__tablename__, "ids": [int(i) for i in ids], "u": user.id,
+                                 "o": user.organization_id})
+    flash(message, UNDO_CATEGORY + token)
+
+
+def _undo_many(model: type, ids: list[int], user) -> int:
+    restorer = _BULK_RESTORERS.get(model.__tablename__)
+    if restorer is not None:
+        return restorer(ids=ids, user=user)
+    chosen = sa.select(model).where(model.id.in_(ids), model.organization_id == user.organization_id)
+    result = model.restore_all(chosen, user=user)
+    db.session.commit()
+    return len(result.changed)
 
 
 def _model_for(table: str):
@@ -66,6 +97,15 @@ def undo():
     if data.get("u") != current_user.id or data.get("o") != current_user.organization_id:
         abort(404)
     model = _model_for(data.get("t", ""))
+    if "ids" in data:
+        try:
+            count = _undo_many(model, [int(i) for i in data["ids"]], current_user._get_current_object())
+        except (SoftDeleteError, ValueError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return _back()
+        flash(f"Undone: {count} {'is' if count == 1 else 'are'} back.", "success")
+        return _back()
     row = get_or_404(model, data.get("id"), include_deleted=True, workspace=False)
     try:
         restorer = _RESTORERS.get(model.__tablename__)

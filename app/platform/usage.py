@@ -28,6 +28,7 @@ log = logging.getLogger("cairn.usage")
 class APIUsageLog(db.Model):
     __tablename__ = "api_usage_logs"
     __table_args__ = (
+        sa.CheckConstraint("request_size_bytes >= 0 AND response_size_bytes >= 0", name="check_usage_log_sizes"),
         sa.Index("idx_usage_user_date", "user_id", "date"),
         sa.Index("idx_usage_workspace_date", "workspace_id", "date"),
         sa.Index("idx_usage_endpoint_date", "endpoint", "date"),

@@ -14,3 +14,14 @@ def keep_publication_consistent(project: Project, **_context) -> None:
         project.published_at = None
     elif project.published_at is None:
         project.published_at = utcnow()
+
+
+@model_hook("before_save", Project)
+def keep_search_text(project: Project, session, **_context) -> None:
+    """SQLite's search text (projects/search.py); on PostgreSQL triggers keep the tsvector."""
+    if session.get_bind().dialect.name == "postgresql":
+        return
+    from app.projects.search import document_text
+
+    project.search_vector = document_text([project.name, getattr(project, "course_name", None),
+                                           getattr(project, "goal_description", None)])

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Optional
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from app.extensions import db
@@ -70,6 +71,9 @@ class Project(TimestampMixin, TenantMixin, db.Model):
         # abandoned_drafts(hours): drafts by age, so cleanup reads a range of one index, already in its
         # (updated_at, id) keyset order: no sort even when many drafts share a timestamp.
         sa.Index("idx_project_draft_cleanup", "is_draft", "updated_at", "id"),
+        # Search (projects/search.py): one owner's projects by the words of their name, course and goal.
+        pg_only(sa.Index("idx_project_search_gin", "organization_id", "owner_id", "search_vector",
+                         postgresql_using="gin")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,6 +85,10 @@ class Project(TimestampMixin, TenantMixin, db.Model):
     end_date: Mapped[Optional[date]] = mapped_column(sa.Date, nullable=True)
     is_draft: Mapped[bool] = mapped_column(nullable=False, default=True)
     published_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    # The words of the name, course name and goal (projects/search.py): a tsvector kept by triggers on
+    # PostgreSQL, a plain text kept by the before_save hook on SQLite. Never loaded with the row.
+    search_vector: Mapped[Optional[str]] = mapped_column(
+        sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql"), nullable=True, deferred=True)
 
     owner = relationship("User", foreign_keys=[owner_id])
     metadata_items: Mapped[list["ProjectMeta"]] = relationship(
@@ -207,9 +215,11 @@ class ProjectTemplate(TimestampMixin, TenantMixin, db.Model):
     """An organization's own generation template, uploaded as a checked zip."""
 
     __tablename__ = "project_templates"
-
     __organization_id_indexed__ = False  # uq_project_template_slug leads with it
-    __table_args__ = (sa.UniqueConstraint("organization_id", "slug", name="uq_project_template_slug"),)
+    __table_args__ = (
+        sa.UniqueConstraint("organization_id", "slug", name="uq_project_template_slug"),
+        sa.CheckConstraint("total_files >= 0 AND total_size >= 0", name="check_project_template_totals"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), nullable=False)

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.platform import storage, textsearch
 from app.platform.jobs import JobError, job_submit
 from app.platform.models import utcnow
-from app.projects import archives, gitops, templating
+from app.projects import archives, gitops, search, templating
 from app.projects.models import (
     EXPORT_ARCHIVES,
     EXPORT_GIT,
@@ -149,17 +149,32 @@ def _remove_files(paths: list[str]) -> None:
 
 def projects_query(*, organization_id: int, owner_id: int, project_type: str | None = None,
                    drafts: bool | None = None, q: str = "") -> sa.Select:
-    """The user's projects, newest first; `q` searches name, course name and goal (case-insensitive)."""
+    """The user's projects, newest first; `q` searches the words of name, course name and goal.
+
+    On PostgreSQL `q` is a full-text search (projects/search.py: the last word is a
+    prefix, results best match first, then newest); on SQLite the same words match
+    the same projects, newest first. Any input is safe (punctuation is a separator).
+    """
     stmt = sa.select(Project).where(Project.organization_id == organization_id, Project.owner_id == owner_id)
     if project_type:
         stmt = stmt.where(Project.project_type == project_type)
     if drafts is not None:
         stmt = stmt.where(Project.is_draft.is_(drafts))
     q = (q or "").strip()
-    if q:
-        stmt = stmt.where(textsearch.contains_any(
-            [Project.name, SchoolProject.course_name, SelfStudyProject.goal_description], q, max_length=100))
-    return stmt.order_by(Project.created_at.desc(), Project.id.desc())
+    newest = (Project.created_at.desc(), Project.id.desc())
+    if not q:
+        return stmt.order_by(*newest)
+    condition, rank = search.condition_and_rank(Project.search_vector, q, db.engine.dialect.name)
+    stmt = stmt.where(condition)
+    return stmt.order_by(rank.desc(), *newest) if rank is not None else stmt.order_by(*newest)
+
+
+def projects_query_substring(*, organization_id: int, owner_id: int, q: str) -> sa.Select:
+    """The search this replaced (ILIKE '%q%' on the three columns): bench/projects_search.py's baseline."""
+    return sa.select(Project).where(
+        Project.organization_id == organization_id, Project.owner_id == owner_id,
+        textsearch.contains_any([Project.name, SchoolProject.course_name, SelfStudyProject.goal_description],
+                                q, max_length=100)).order_by(Project.created_at.desc(), Project.id.desc())
 
 
 # --------------------------------------------------------------------------- metadata and dates

@@ -19,6 +19,7 @@ from app.platform.models import (
     WorkspaceMixin,
     json_dict_column,
     json_list_column,
+    pg_only,
 )
 
 DIMENSION_KINDS = ("list", "free_text")
@@ -174,9 +175,32 @@ class Submission(TimestampMixin, WorkspaceMixin, db.Model):
 
 
 class Generation(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
+    """A batch of names made from a rule (seed 000), run as a job; its status is seed 000's GenerationStatus.
+
+    The column holds only the seed's four values (CHECK `check_generation_status_valid`, migration 0025).
+    Cairn's job life cycle (platform/jobs.py) is mapped onto them, never stored under its own names:
+
+    | Cairn (logical)                                   | stored        |
+    |---------------------------------------------------|---------------|
+    | queued, waiting for a free slot (no rq_job_id)    | pending       |
+    | queued, handed to RQ (rq_job_id set)              | pending       |
+    | running (also after an automatic retry)           | in_progress   |
+    | succeeded                                         | completed     |
+    | failed (the reconciler's lost or timed-out runs)  | failed        |
+
+    "Waiting for a free slot" and "handed to RQ" differ by `rq_job_id`, not by status,
+    and a retry puts a failed row back to pending. Rows written before migration 0025
+    with the logical names were mapped (queued -> pending, running -> in_progress,
+    succeeded -> completed; anything else -> failed with a note).
+    """
+
     __tablename__ = "generations"
     __workspace_id_indexed__ = False  # idx_generation_workspace_created leads with it
     __table_args__ = (
+        # Seed 000's GenerationStatus, and only those (STATUS_NAMES maps Cairn's job life cycle onto them).
+        sa.CheckConstraint("status IN ('pending', 'in_progress', 'completed', 'failed')",
+                           name="check_generation_status_valid"),
+        sa.CheckConstraint("result_count >= 0", name="check_generation_result_count"),
         sa.Index("idx_generation_workspace_status", "workspace_id", "status"),
         sa.Index("idx_generation_rule_status", "rule_id", "status"),
         sa.Index("idx_generation_workspace_created", "workspace_id", "created_at"),
@@ -274,6 +298,9 @@ class ConflictCheck(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     __workspace_id_indexed__ = False  # idx_conflict_check_workspace_created leads with it
     __table_args__ = (
         sa.CheckConstraint("scope IN ('workspace', 'platform', 'rule')", name="check_conflict_scope"),
+        sa.CheckConstraint("max_severity IS NULL OR max_severity IN ('info', 'warning', 'error', 'critical')",
+                           name="check_conflict_max_severity_valid"),
+        sa.CheckConstraint("proposed_count >= 0 AND conflicts_found >= 0", name="check_conflict_check_counts"),
         sa.Index("idx_conflict_check_workspace_created", "workspace_id", "created_at"),
     )
     STATUS_NAMES = Generation.STATUS_NAMES
@@ -310,15 +337,27 @@ class ConflictCheck(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
         return f"Conflict check of {source}"
 
 
+# Findings are listed worst first (critical, error, warning, info), then in the order found (id), read in that
+# order from an index on (check_id, this expression, id): the query must use the same expression as literal SQL
+# (bound values would not match the index). PostgreSQL's index is written as PostgreSQL prints it back, so
+# the models-vs-migrations comparison sees the same index; SQLite's as written (it can't compare it).
+SEVERITY_RANK_SQL = "(CASE severity WHEN 'critical' THEN 0 WHEN 'error' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END)"
+_SEVERITY_RANK_PG = ("(\nCASE severity\n    WHEN 'critical'::text THEN 0\n    WHEN 'error'::text THEN 1\n"
+                     "    WHEN 'warning'::text THEN 2\n    ELSE 3\nEND)")
+
+
 class ConflictResult(TimestampMixin, db.Model):
     __tablename__ = "conflict_results"
     __table_args__ = (
         sa.CheckConstraint("severity IN ('info', 'warning', 'error', 'critical')", name="check_conflict_severity"),
+        pg_only(sa.Index("idx_conflict_result_worst_first", "check_id", sa.text(_SEVERITY_RANK_PG), "id")),
+        sa.Index("idx_conflict_result_worst_first_lite", "check_id", sa.text(SEVERITY_RANK_SQL), "id")
+        .ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    check_id: Mapped[int] = mapped_column(sa.ForeignKey("conflict_checks.id", ondelete="CASCADE"), nullable=False,
-                                          index=True)
+    # No index of its own: idx_conflict_result_worst_first(_lite) leads with check_id.
+    check_id: Mapped[int] = mapped_column(sa.ForeignKey("conflict_checks.id", ondelete="CASCADE"), nullable=False)
     proposed_value: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     conflicting_string_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("strings.id", ondelete="CASCADE"))
     severity: Mapped[str] = mapped_column(sa.String(20), nullable=False)

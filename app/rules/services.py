@@ -24,6 +24,7 @@ from app.rules.models import (
     PROPAGATION_SCOPES,
     SCOPES,
     SEVERITIES,
+    SEVERITY_RANK_SQL,
     TRUNCATIONS,
     ConflictCheck,
     ConflictResult,
@@ -1124,10 +1125,12 @@ def _store_findings(check: ConflictCheck, findings: list[tuple[str, str, str, Op
 
 
 def conflict_results_query(check: ConflictCheck, *, severity: str = "") -> sa.Select:
+    """A check's findings, worst severity first, then in the order they were found (the page, its fragment
+    and the JSON API all list them so)."""
     stmt = sa.select(ConflictResult).where(ConflictResult.check_id == check.id)
     if severity in SEVERITIES:
         stmt = stmt.where(ConflictResult.severity == severity)
-    return stmt.order_by(ConflictResult.id)
+    return stmt.order_by(sa.literal_column(SEVERITY_RANK_SQL), ConflictResult.id)  # idx_conflict_result_worst_first
 
 
 def _as_int(value) -> int:

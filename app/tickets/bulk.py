@@ -1,8 +1,10 @@
 """Bulk actions on the ticket list: many tickets (chosen, or every one matching the filters) changed as one job.
 
-The job applies the same service each single change uses (status, priority, assignee, tags, trash),
+The job applies the same service each single change uses (status, priority, assignee, tags),
 ticket by ticket, so every rule, history row and notification is the same as by hand; a ticket a
-rule refuses is skipped and counted with its reason. Small selections run at once; larger ones run
+rule refuses is skipped and counted with its reason. "Move to trash" uses the platform's bulk soft
+delete (`Ticket.soft_delete_all` through services.tickets_delete): the same hooks, metadata, retention
+and history rows as one ticket's delete, one transaction per chunk; done at once, it has an Undo. Small selections run at once; larger ones run
 in the background with the job panel on the list page.
 """
 from __future__ import annotations
@@ -63,9 +65,30 @@ def bulk_start(*, actor: User, action: str, value: str, ticket_ids: list[int]) -
     return job_submit(task)
 
 
+TRASH_CHUNK = 500  # tickets moved to the trash per transaction (and per progress report) in the job
+
+
+def _bulk_trash(*, actor: User, reason: str, ticket_ids: list[int], progress=None) -> dict:
+    """Move to trash with the platform's bulk soft delete (services.tickets_delete: each ticket's own hooks,
+    metadata, retention and history row, as one by hand), a chunk per transaction."""
+    from app.tickets.services import tickets_delete
+
+    moved: list[int] = []
+    for start in range(0, len(ticket_ids), TRASH_CHUNK):
+        moved += tickets_delete(organization_id=actor.organization_id, actor=actor, reason=reason,
+                                ticket_ids=ticket_ids[start:start + TRASH_CHUNK])
+        done = min(start + TRASH_CHUNK, len(ticket_ids))
+        if progress is not None:
+            progress(100 * done / len(ticket_ids), f"{done:,} of {len(ticket_ids):,} tickets; {len(moved):,} changed")
+    return {"changed": len(moved), "skipped": len(ticket_ids) - len(moved), "reasons": [],
+            "action": ACTIONS["trash"], "changed_ids": moved}
+
+
 def bulk_apply(*, actor: User, action: str, value: str, ticket_ids: list[int], progress=None) -> dict:
     from app.tickets.services import TicketError
 
+    if action == "trash":
+        return _bulk_trash(actor=actor, reason=value, ticket_ids=ticket_ids, progress=progress)
     changed, skipped, reasons = 0, 0, []
     for index, ticket_id in enumerate(ticket_ids, 1):
         ticket = db.session.get(Ticket, ticket_id)
@@ -104,8 +127,6 @@ def _apply_one(ticket: Ticket, actor: User, action: str, value: str) -> None:
             [t for t in tags if t not in wanted]
         if tags != list(ticket.tags):
             services.ticket_set_tags(ticket=ticket, actor=actor, text=", ".join(tags))
-    elif action == "trash":
-        services.ticket_delete(ticket=ticket, actor=actor, reason=value)
 
 
 def bulk_run(task: BackgroundTask, progress) -> dict:
@@ -114,6 +135,7 @@ def bulk_run(task: BackgroundTask, progress) -> dict:
     params = task.params
     result = bulk_apply(actor=actor, action=params["action"], value=params.get("value", ""),
                         ticket_ids=[int(i) for i in params["ticket_ids"]], progress=progress)
+    result.pop("changed_ids", None)  # the panel shows counts; thousands of ids don't belong on the row
     task.result = result
     return result
 

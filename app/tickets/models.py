@@ -364,6 +364,7 @@ class Mailbox(TimestampMixin, TenantMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("security IN ('ssl', 'starttls', 'none')", name="check_mailbox_security_valid"),
         sa.CheckConstraint("imap_port > 0 AND imap_port < 65536", name="check_mailbox_port_range"),
+        sa.CheckConstraint("imported_count >= 0", name="check_mailbox_imported_count"),
         sa.UniqueConstraint("organization_id", "email_address", name="unique_org_mailbox_address"),
     )
 
@@ -396,6 +397,7 @@ class InboundEmail(TimestampMixin, TenantMixin, db.Model):
         sa.UniqueConstraint("organization_id", "message_id", name="unique_org_inbound_message_id"),
         sa.CheckConstraint("status IN ('imported', 'ignored', 'held', 'rejected', 'discarded')",
                            name="check_inbound_status_valid"),
+        sa.CheckConstraint("size >= 0", name="check_inbound_email_size"),
         sa.Index("idx_inbound_org_status", "organization_id", "status"),
         sa.Index("idx_inbound_ticket", "ticket_id"),
     )

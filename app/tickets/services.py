@@ -582,15 +582,41 @@ def ticket_restore(*, ticket: Ticket, actor: User) -> Ticket:
     return ticket
 
 
-def tickets_restore(*, organization_id: int, actor: User, ticket_ids: list[int]) -> int:
-    """Bulk restore: every chosen deleted ticket of this organization, in one transaction."""
-    rows = db.session.scalars(sa.select(Ticket).where(
-        Ticket.organization_id == organization_id, Ticket.id.in_(ticket_ids), Ticket.is_active.is_(False))).all()
-    for ticket in rows:
+def tickets_delete(*, organization_id: int, actor: User, ticket_ids: list[int], reason: str) -> list[int]:
+    """Bulk move to the trash (SoftDeleteMixin.soft_delete_all): every chosen live ticket of this organization,
+    each exactly as `ticket_delete` does one (reason, retention, its own metadata, hooks: history rows), in one
+    transaction. Returns the ids moved; tickets already in the trash or of another organization are left alone."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise TicketError("Say why the tickets are deleted (it is shown in the trash).", "reason")
+    organization = db.session.get(Organization, organization_id)
+    chosen = sa.select(Ticket).where(Ticket.organization_id == organization_id, Ticket.id.in_(ticket_ids))
+
+    def prepare(ticket: Ticket) -> dict:
         ticket._actor_id = actor.id
-        ticket.restore(user=actor)
+        return {"metadata": {"status": ticket.status, "ticket_number": ticket.ticket_number}}
+
+    try:
+        result = Ticket.soft_delete_all(chosen, user=actor, reason=reason, prepare=prepare,
+                                        retention_days=settings_for(organization)["retention_days"])
+    except SoftDeleteError as exc:
+        db.session.rollback()
+        raise TicketError(str(exc)) from exc
     _commit()
-    return len(rows)
+    return result.changed
+
+
+def tickets_restore(*, organization_id: int, actor: User, ticket_ids: list[int]) -> int:
+    """Bulk restore (SoftDeleteMixin.restore_all): every chosen deleted ticket of this organization, each with
+    the restore hooks (history rows), in one transaction."""
+    chosen = sa.select(Ticket).where(Ticket.organization_id == organization_id, Ticket.id.in_(ticket_ids))
+    try:
+        result = Ticket.restore_all(chosen, user=actor, prepare=lambda ticket: setattr(ticket, "_actor_id", actor.id))
+    except SoftDeleteError as exc:
+        db.session.rollback()
+        raise TicketError(str(exc)) from exc
+    _commit()
+    return len(result.changed)
 
 
 TRASH_EMPTY_WORD = "EMPTY"
@@ -931,6 +957,8 @@ def article_query(*, organization_id: int, q: str = "", include_drafts: bool = F
 
 
 # Undo of a delete (the flash's Undo button, platform/undo.py) restores through the service: history keeps the actor.
-from app.platform.undo import register_restore  # noqa: E402
+from app.platform.undo import register_restore, register_restore_many  # noqa: E402
 
 register_restore(Ticket, lambda *, row, user: ticket_restore(ticket=row, actor=user))
+register_restore_many(Ticket, lambda *, ids, user: tickets_restore(organization_id=user.organization_id, actor=user,
+                                                                   ticket_ids=ids))

@@ -12,7 +12,7 @@ from app.platform.htmx import is_htmx
 from app.platform.jobs import kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import current_organization, get_or_404, roles_required, scoped, staff_required
-from app.platform.undo import flash_undo
+from app.platform.undo import flash_undo, flash_undo_many
 from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError, attach_model_errors
 from app.tickets import bp, bulk, canned, listing, reports, saved_views, services
@@ -436,7 +436,12 @@ def trash_restore():
     if not ids:
         flash("Choose the tickets to restore.", "error")
         return redirect(url_for("tickets.trash"))
-    count = services.tickets_restore(organization_id=current_user.organization_id, actor=current_user, ticket_ids=ids)
+    try:
+        count = services.tickets_restore(organization_id=current_user.organization_id, actor=current_user,
+                                         ticket_ids=ids)
+    except TicketError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("tickets.trash"))
     flash(f"{count} ticket{'s' if count != 1 else ''} restored.", "success")
     return redirect(url_for("tickets.trash"))
 
@@ -738,7 +743,15 @@ def bulk_change():
         db.session.rollback()
         flash(str(exc), "error")
     else:
-        if isinstance(outcome, dict):
+        if isinstance(outcome, dict) and action == "trash":
+            moved, skipped = outcome["changed"], outcome["skipped"]
+            message = f"{moved} ticket{'s' if moved != 1 else ''} moved to the trash"
+            message += f" ({skipped} already there or gone)." if skipped else "."
+            if moved:
+                flash_undo_many(message, Ticket, outcome["changed_ids"])
+            else:
+                flash(message, "info")
+        elif isinstance(outcome, dict):
             message = f"{outcome['action']}: {outcome['changed']} ticket{'s' if outcome['changed'] != 1 else ''} changed"
             if outcome["skipped"]:
                 message += f", {outcome['skipped']} skipped ({'; '.join(outcome['reasons'][:3])})"

@@ -198,7 +198,7 @@ def test_the_decision_is_shown_on_the_catalogue_and_the_platform(app, org, admin
 
 
 def test_the_migration_rewrites_stored_platforms_to_the_catalogues_re2_forms():
-    """Platforms added before the rewrite stored the table's pattern; migration 0023 gives them the same RE2 form
+    """Platforms added before the rewrite stored the table's pattern; migration 0024 gives them the same RE2 form
     (and first/last rules) the catalogue now has."""
     import importlib.util
 

@@ -48,7 +48,7 @@ ACCESS: dict[str, str] = {
     "accounts.trash": MANAGER, "accounts.member_add": ADMIN, "accounts.member_edit": ADMIN,
     "accounts.member_deactivate": ADMIN, "accounts.member_reinvite": ADMIN, "accounts.member_restore": ADMIN,
     "accounts.organization": ADMIN, "accounts.organization_delete": ADMIN, "accounts.usage": ADMIN,
-    "accounts.usage_trim": ADMIN, "accounts.trash_purge": ADMIN,
+    "accounts.usage_trim": ADMIN, "accounts.trash_purge": ADMIN, "accounts.trash_restore": MANAGER,
     # exports (customers: the helpdesk only, unless an admin opens more areas)
     "exports.index": STAFF, "exports.download_file": STAFF, "exports.request_new": STAFF,
     "exports.request_detail": STAFF, "exports.request_delete": STAFF, "exports.request_download": STAFF,
