@@ -9,6 +9,7 @@ and no project carries empty columns of the other type.
 """
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Optional
 
@@ -27,6 +28,7 @@ from app.platform.models import (
     json_type,
     pg_only,
     utcnow,
+    uuid_pk,
 )
 
 SCHOOL, SELF_STUDY = "school", "self_study"
@@ -70,7 +72,7 @@ class Project(TimestampMixin, TenantMixin, db.Model):
         sa.Index("idx_project_draft_cleanup", "is_draft", "updated_at", "id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     project_type: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -116,7 +118,7 @@ class SchoolProject(Project):
     )
     __mapper_args__ = {"polymorphic_identity": SCHOOL}
 
-    id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     course_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     course_code: Mapped[str] = mapped_column(sa.String(50), nullable=False)
     teacher_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
@@ -130,7 +132,7 @@ class SelfStudyProject(Project):
     )
     __mapper_args__ = {"polymorphic_identity": SELF_STUDY}
 
-    id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     goal_description: Mapped[str] = mapped_column(sa.Text, nullable=False)
     # Free text, as in the seed; the form suggests STUDY_FREQUENCY_LABELS' values.
     study_frequency: Mapped[str] = mapped_column(sa.String(50), nullable=False)
@@ -151,7 +153,7 @@ class ProjectMeta(TimestampMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
                                             index=True)
     key: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     value: Mapped[Optional[object]] = mapped_column(json_type(), nullable=True)
@@ -169,7 +171,7 @@ class ImportantDate(TimestampMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
     kind: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="deadline")
     title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     date: Mapped[date] = mapped_column(sa.Date, nullable=False)
@@ -189,7 +191,7 @@ class ProjectAttachment(TimestampMixin, TenantMixin, SoftDeleteMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="RESTRICT"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="RESTRICT"), nullable=False)
     filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     storage_path: Mapped[str] = mapped_column(sa.String(500), nullable=False)
     content_type: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="application/octet-stream")
@@ -227,7 +229,7 @@ class WorkflowExecution(TimestampMixin, TenantMixin, db.Model):
     __table_args__ = (sa.Index("idx_workflow_project_created", "project_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
     workflow: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="generate")
     status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="running")
     steps: Mapped[list] = json_list_column()
@@ -272,12 +274,12 @@ class GeneratedProject(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
         sa.Index("idx_generated_project_updated", "updated_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    id: Mapped[uuid.UUID] = uuid_pk()
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
     workflow_execution_id: Mapped[Optional[int]] = mapped_column(
         sa.ForeignKey("workflow_executions.id", ondelete="SET NULL"), nullable=True)
-    previous_id: Mapped[Optional[int]] = mapped_column(
-        sa.ForeignKey("generated_projects.id", ondelete="SET NULL"), nullable=True)
+    previous_id: Mapped[Optional[uuid.UUID]] = mapped_column(
+        sa.Uuid, sa.ForeignKey("generated_projects.id", ondelete="SET NULL"), nullable=True)
     template_key: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     template_name: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     options: Mapped[dict] = json_dict_column()
@@ -337,9 +339,9 @@ class ProjectFile(TimestampMixin, db.Model):
         sa.Index("idx_project_file_updated", "updated_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    generated_project_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("generated_projects.id", ondelete="CASCADE"), nullable=False)
+    id: Mapped[uuid.UUID] = uuid_pk()
+    generated_project_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("generated_projects.id", ondelete="CASCADE"), nullable=False)
     file_path: Mapped[str] = mapped_column(sa.String(500), nullable=False, index=True)
     file_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     file_type: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="text")
@@ -372,9 +374,9 @@ class RepositoryExport(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
         sa.Index("idx_repository_export_updated", "updated_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    generated_project_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("generated_projects.id", ondelete="CASCADE"), nullable=False)
+    id: Mapped[uuid.UUID] = uuid_pk()
+    generated_project_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("generated_projects.id", ondelete="CASCADE"), nullable=False)
     export_type: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     repository_name: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
     repository_url: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
