@@ -283,7 +283,7 @@ def template_share(*, actor: Actor, template: ExportTemplate, user_ids: list[int
         raise ExportError("You can share only with the members listed.")
     members = [candidates[i] for i in sorted(wanted)]
     template.shared_with = members
-    _audit(actor, "shared", None, template_id=template.id, template=template.name,
+    _audit(actor, "shared", None, template_id=str(template.id), template=template.name,
            shared_with=[m.email for m in members])
     db.session.commit()
     return template

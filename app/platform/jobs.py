@@ -442,9 +442,13 @@ def _kind_for(waiting: _Waiting) -> JobKind | None:
     return job_kinds.get(name) if name else None
 
 
-def _new_job_id(kind: JobKind, row_id: int | None) -> str:
-    """`<kind>-<row id>-<random>`; a row not yet INSERTed has no id: `<kind>-<random>`."""
-    return f"{kind.name}-{row_id}-{uuid.uuid4().hex[:12]}" if row_id is not None else f"{kind.name}-{uuid.uuid4().hex}"
+def _new_job_id(kind: JobKind, row_id: int | uuid.UUID | None) -> str:
+    """`<kind>-<row id>-<random>` (a UUID id as 32 hex digits: the column holds 64 characters);
+    a row not yet INSERTed has no id: `<kind>-<random>`."""
+    if row_id is None:
+        return f"{kind.name}-{uuid.uuid4().hex}"
+    key = row_id.hex if isinstance(row_id, uuid.UUID) else row_id
+    return f"{kind.name}-{key}-{uuid.uuid4().hex[:12]}"
 
 
 def _take_slot(row: Any, kind: JobKind) -> None:

@@ -493,7 +493,7 @@ def manifest(project_id: uuid.UUID, generation_id: uuid.UUID):
     generation = _generation_or_404(project, generation_id)
     if not generation.is_usable:
         abort(404)
-    body = {"project": project.name, "generation": generation.id, "template": generation.template_key,
+    body = {"project": project.name, "generation": str(generation.id), "template": generation.template_key,
             "options": generation.options,
             "files": [{"path": f.file_path, "size": f.file_size, "sha256": f.content_hash,
                        "mode": "0755" if f.is_executable else "0644", "type": f.file_type} for f in generation.files]}
