@@ -20,7 +20,6 @@ from app.projects.models import (
     ImportantDate,
     Project,
     ProjectAttachment,
-    ProjectFile,
     ProjectMeta,
     RepositoryExport,
     WorkflowExecution,
