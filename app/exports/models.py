@@ -10,7 +10,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.platform.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobStatusMixin
-from app.platform.models import TenantMixin, TimestampMixin, UTCDateTime, json_dict_column, json_list_column, utcnow, uuid_pk
+from app.platform.models import (
+    TenantMixin,
+    TimestampMixin,
+    UTCDateTime,
+    json_dict_column,
+    json_list_column,
+    utcnow,
+    uuid_pk,
+)
 
 FORMATS = (("csv", "CSV"), ("json", "JSON"), ("pdf", "PDF"), ("excel", "Excel"))
 FORMAT_EXTENSIONS = {"csv": "csv", "json": "json", "pdf": "pdf", "excel": "xlsx"}

@@ -118,7 +118,8 @@ class SchoolProject(Project):
     )
     __mapper_args__ = {"polymorphic_identity": SCHOOL}
 
-    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                          primary_key=True)
     course_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     course_code: Mapped[str] = mapped_column(sa.String(50), nullable=False)
     teacher_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
@@ -132,7 +133,8 @@ class SelfStudyProject(Project):
     )
     __mapper_args__ = {"polymorphic_identity": SELF_STUDY}
 
-    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                          primary_key=True)
     goal_description: Mapped[str] = mapped_column(sa.Text, nullable=False)
     # Free text, as in the seed; the form suggests STUDY_FREQUENCY_LABELS' values.
     study_frequency: Mapped[str] = mapped_column(sa.String(50), nullable=False)
@@ -153,8 +155,8 @@ class ProjectMeta(TimestampMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
-                                            index=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                                  nullable=False, index=True)
     key: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     value: Mapped[Optional[object]] = mapped_column(json_type(), nullable=True)
 
@@ -171,7 +173,8 @@ class ImportantDate(TimestampMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                                  nullable=False)
     kind: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="deadline")
     title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     date: Mapped[date] = mapped_column(sa.Date, nullable=False)
@@ -191,7 +194,8 @@ class ProjectAttachment(TimestampMixin, TenantMixin, SoftDeleteMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="RESTRICT"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="RESTRICT"),
+                                                  nullable=False)
     filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     storage_path: Mapped[str] = mapped_column(sa.String(500), nullable=False)
     content_type: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="application/octet-stream")
@@ -229,7 +233,8 @@ class WorkflowExecution(TimestampMixin, TenantMixin, db.Model):
     __table_args__ = (sa.Index("idx_workflow_project_created", "project_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                                  nullable=False)
     workflow: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="generate")
     status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="running")
     steps: Mapped[list] = json_list_column()
@@ -275,7 +280,8 @@ class GeneratedProject(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                                  nullable=False)
     workflow_execution_id: Mapped[Optional[int]] = mapped_column(
         sa.ForeignKey("workflow_executions.id", ondelete="SET NULL"), nullable=True)
     previous_id: Mapped[Optional[uuid.UUID]] = mapped_column(
