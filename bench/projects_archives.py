@@ -141,9 +141,12 @@ def seed_drafts(count: int, owner_id: int, organization_id: int) -> None:
 
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text(
-            "INSERT INTO projects (name, project_type, owner_id, organization_id, description, is_draft, "
+            "INSERT INTO projects (id, name, project_type, owner_id, organization_id, description, is_draft, "
             "created_at, updated_at) "
-            "SELECT 'draft ' || g, 'self_study', :owner, :org, '', true, "
+            # A UUIDv7 as the app makes them: 48 bits of Unix milliseconds (now), version 7, random bits.
+            "SELECT CAST(lpad(to_hex(CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint)), 12, '0') "
+            "|| '7' || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15) AS uuid), "
+            "'draft ' || g, 'self_study', :owner, :org, '', true, "
             "now() - CASE WHEN g % 2 = 0 THEN interval '30 days' ELSE interval '1 hour' END - g * interval '1 ms', "
             "now() - CASE WHEN g % 2 = 0 THEN interval '30 days' ELSE interval '1 hour' END - g * interval '1 ms' "
             "FROM generate_series(1, :n) AS g ORDER BY random()"), {"owner": owner_id, "org": organization_id,
@@ -153,11 +156,11 @@ def seed_drafts(count: int, owner_id: int, organization_id: int) -> None:
         db.session.execute(sa.text("ANALYZE projects"))
         db.session.commit()
         return
-    from app.platform.models import utcnow
+    from app.platform.models import utcnow, uuid7
     from app.projects.models import Project
 
     now = utcnow()
-    rows = [{"name": f"draft {i}", "project_type": "self_study", "owner_id": owner_id,
+    rows = [{"id": uuid7(), "name": f"draft {i}", "project_type": "self_study", "owner_id": owner_id,
              "organization_id": organization_id, "description": "", "is_draft": True,
              "created_at": now - timedelta(days=30 if i % 2 == 0 else 0, hours=1, milliseconds=i),
              "updated_at": now - timedelta(days=30 if i % 2 == 0 else 0, hours=1, milliseconds=i)}

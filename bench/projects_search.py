@@ -1,4 +1,4 @@
-"""Project search: full text (migration 0025) against the substring search it replaced, in the same run.
+"""Project search: full text (migration 0026) against the substring search it replaced, in the same run.
 
 N projects (default 100,000, half school and half self-study, 10 owners in 2 organizations, so 10,000
 per owner; BENCH_QUICK=1 or --quick: 2,000) with names, course names and goals drawn from a mixed-language
@@ -115,7 +115,7 @@ def load(conn, data: list[dict]) -> None:
                 " VALUES (:id, :email, 'Owner', 'agent', 'online', 10, '[]', '[]', 'basic', 1,"
                 " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :org)"),
                 {"id": 100 * org + n, "email": f"o{org}-{n}@bench.example.com", "org": org})
-    if postgres:  # fill the vector once after the load (what migration 0025 does), not row by row
+    if postgres:  # fill the vector once after the load (what migration 0026 does), not row by row
         for table in ("projects", "school_projects", "self_study_projects"):
             conn.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
     _insert(conn, "projects", COMMON_COLUMNS, data)

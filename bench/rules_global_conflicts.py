@@ -1,5 +1,5 @@
 """The global-scope conflict check (a storage account name is unique across the organization) with and
-without the organization-first indexes of migration 0024_rules_global_stale, in one run.
+without the organization-first indexes of migration 0025_rules_global_stale, in one run.
 
 An organization of W workspaces holds M active names (default 50,000, or BENCH_GLOBAL_NAMES; BENCH_RULES_FULL=1:
 1,000,000; BENCH_QUICK=1: 2,000), half of them made for the catalogue's Azure storage-account platform (unique

@@ -6,10 +6,22 @@ import os
 import re
 import signal
 import subprocess
+import uuid
 
 from flask.testing import FlaskClient
 
 from tests.factories import PASSWORD
+
+# A UUID as URLs carry it (projects and exports are keyed by UUIDv7s).
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def uuid_after(prefix: str, text: str) -> uuid.UUID:
+    """The UUID that follows `prefix` in `text` (a Location header, a page): `uuid_after("/projects/", url)`."""
+    match = re.search(re.escape(prefix) + f"({UUID_PATTERN})", text)
+    assert match, f"no UUID after {prefix!r} in {text[:200]!r}"
+    return uuid.UUID(match.group(1))
+
 
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 

@@ -102,7 +102,7 @@ SCHEMAS = {
         },
     },
     # The one place that says what a project id is.
-    "ProjectId": {"type": "integer", "minimum": 1, "maximum": 2147483647},
+    "ProjectId": {"type": "string", "format": "uuid", "description": "A UUIDv7 (time-ordered)."},
     "SchoolData": {
         "type": "object", "description": "A school project's own fields (all required and non-blank).",
         "properties": {name: text(STUDY_FIELDS_MAX[name]) for name in ("course_name", "course_code", "teacher_name")},

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.platform.jobs import QUEUED, RUNNING, find_kind, job_kinds, job_models
+from app.platform.parsing import parse_row_id
 
 
 def recent_jobs(organization_id: int, *, user=None, limit: int = 50, kind: str = "", status: str = "") -> list:
@@ -21,7 +22,8 @@ def recent_jobs(organization_id: int, *, user=None, limit: int = 50, kind: str =
         # A row of a kind this process no longer knows has no panel to render: leave it out.
         rows.extend(r for r in db.session.scalars(stmt.order_by(model.created_at.desc()).limit(limit))
                     if find_kind(r) is not None and (user is None or r.visible_to(user)))
-    rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+    # Ties on time: by table, then id (ints and UUIDs don't compare with each other).
+    rows.sort(key=lambda r: (r.created_at, r.__tablename__, r.id), reverse=True)
     return rows[:limit]
 
 
@@ -47,7 +49,8 @@ def job_row_for(kind_name: str, row_id: int, organization_id: int, user=None):
     kind = job_kinds.get(kind_name)
     if kind is None:
         return None
-    row = db.session.get(kind.model, row_id)
+    row_id = parse_row_id(kind.model, row_id)  # /jobs/<kind>/<int> of a UUID-keyed kind names no row
+    row = db.session.get(kind.model, row_id) if row_id is not None else None
     if row is None or row.organization_id != organization_id:
         return None
     found = find_kind(row)

@@ -63,7 +63,7 @@ def _job_or_404(kind_name: str, row_id: int):
     return row
 
 
-@bp.route("/jobs/<kind_name>/<int:row_id>/status")
+@bp.route("/jobs/<kind_name>/<rowid:row_id>/status")
 @login_required
 def job_status(kind_name: str, row_id: int):
     """The self-replacing status panel: polls while the row is not terminal."""
@@ -72,7 +72,7 @@ def job_status(kind_name: str, row_id: int):
     return render_template(template, job=row, kind=kind_of(row))
 
 
-@bp.route("/jobs/<kind_name>/<int:row_id>/retry", methods=["POST"])
+@bp.route("/jobs/<kind_name>/<rowid:row_id>/retry", methods=["POST"])
 @login_required
 def job_retry_view(kind_name: str, row_id: int):
     row = _job_or_404(kind_name, row_id)

@@ -78,7 +78,7 @@ def _message(request: ExportRequest, schedule) -> EmailMessage:
     message["From"] = config["MAIL_DEFAULT_SENDER"]
     # No user text in the subject: the name and title are the owner's words, and a subject is what a spammer
     # would want to choose. The body names the schedule for the members it goes to.
-    message["Subject"] = f"Cairn: scheduled export #{request.id} is ready"
+    message["Subject"] = f"Cairn: scheduled export #{request.id.hex[-8:]} is ready"
     lines = [f"Your scheduled export \"{schedule.name}\" is ready: {request.row_count:,} rows, "
              f"{request.format_label}, {request.file_size:,} bytes.", ""]
     attach = schedule.attach_file and request.file_size <= config.get("EXPORTS_ATTACHMENT_MAX_BYTES", 5 << 20)

@@ -1,6 +1,7 @@
 """Exports (seed 004): time entries, export requests, templates, audit, schedules, usage stats."""
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Optional
 
@@ -9,7 +10,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.platform.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobStatusMixin
-from app.platform.models import TenantMixin, TimestampMixin, UTCDateTime, json_dict_column, json_list_column, utcnow
+from app.platform.models import (
+    TenantMixin,
+    TimestampMixin,
+    UTCDateTime,
+    json_dict_column,
+    json_list_column,
+    utcnow,
+    uuid_pk,
+)
 
 FORMATS = (("csv", "CSV"), ("json", "JSON"), ("pdf", "PDF"), ("excel", "Excel"))
 FORMAT_EXTENSIONS = {"csv": "csv", "json": "json", "pdf": "pdf", "excel": "xlsx"}
@@ -63,7 +72,7 @@ class TimeEntry(TimestampMixin, TenantMixin, db.Model):
 export_template_shares = sa.Table(
     "export_template_shares",
     db.metadata,
-    sa.Column("template_id", sa.ForeignKey("export_templates.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("template_id", sa.Uuid, sa.ForeignKey("export_templates.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
 )
 
@@ -79,7 +88,7 @@ class ExportTemplate(TimestampMixin, db.Model):
         sa.Index("idx_export_template_public_usage", "is_public", "usage_count"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = uuid_pk()
     organization_id: Mapped[Optional[int]] = mapped_column(
         sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=True, index=True)
     user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
@@ -141,15 +150,15 @@ class ExportRequest(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
         sa.Index("idx_export_request_next_run", "next_run"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = uuid_pk()
     # `requested_by_id` is what the platform's Retry check reads; the seed calls the column `user`.
     requested_by_id: Mapped[int] = mapped_column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"),
                                                  nullable=False)
     title: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     description: Mapped[str] = mapped_column(sa.Text, nullable=False, default="")
     format: Mapped[str] = mapped_column(sa.String(20), nullable=False)
-    template_id: Mapped[Optional[int]] = mapped_column(
-        sa.ForeignKey("export_templates.id", ondelete="SET NULL"), nullable=True)
+    template_id: Mapped[Optional[uuid.UUID]] = mapped_column(
+        sa.Uuid, sa.ForeignKey("export_templates.id", ondelete="SET NULL"), nullable=True)
     dataset: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="time_entries")
     filters: Mapped[dict] = json_dict_column()
     date_range_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
@@ -165,8 +174,8 @@ class ExportRequest(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
     download_url: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
     download_count: Mapped[int] = mapped_column(nullable=False, default=0)
     is_scheduled: Mapped[bool] = mapped_column(nullable=False, default=False)
-    schedule_id: Mapped[Optional[int]] = mapped_column(
-        sa.ForeignKey("export_schedules.id", ondelete="SET NULL"), nullable=True)
+    schedule_id: Mapped[Optional[uuid.UUID]] = mapped_column(
+        sa.Uuid, sa.ForeignKey("export_schedules.id", ondelete="SET NULL"), nullable=True)
     schedule_pattern: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
     next_run: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[Optional[datetime]] = mapped_column("completed_at", UTCDateTime, nullable=True)
@@ -215,11 +224,11 @@ class ExportAuditLog(db.Model):
         sa.Index("idx_export_audit_org_ts", "organization_id", "timestamp"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = uuid_pk()
     organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organizations.id", ondelete="CASCADE"),
                                                  nullable=False)
-    export_request_id: Mapped[Optional[int]] = mapped_column(
-        sa.ForeignKey("export_requests.id", ondelete="SET NULL"), nullable=True)
+    export_request_id: Mapped[Optional[uuid.UUID]] = mapped_column(
+        sa.Uuid, sa.ForeignKey("export_requests.id", ondelete="SET NULL"), nullable=True)
     user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     action: Mapped[str] = mapped_column(sa.String(50), nullable=False)
     ip_address: Mapped[Optional[str]] = mapped_column(sa.String(45), nullable=True)
@@ -246,10 +255,10 @@ class ExportSchedule(TimestampMixin, TenantMixin, db.Model):
         sa.Index("idx_export_schedule_next_active", "next_run", "is_active"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
-    template_id: Mapped[int] = mapped_column(sa.ForeignKey("export_templates.id", ondelete="CASCADE"),
+    template_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("export_templates.id", ondelete="CASCADE"),
                                              nullable=False)
     cron_pattern: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     timezone: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="UTC")
@@ -283,7 +292,7 @@ class ExportUsageStats(TimestampMixin, TenantMixin, db.Model):
         sa.Index("idx_export_usage_date", "date"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     date: Mapped[date] = mapped_column(sa.Date, nullable=False)
     total_exports: Mapped[int] = mapped_column(nullable=False, default=0)

@@ -36,9 +36,12 @@ def seed_default_templates(connection) -> int:
     working however the model changes later.
     """
     json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    # Migration 0005 made integer keys; 0023 made them UUIDv7s, given by the app (the database has no default).
+    id_type = next(c["type"] for c in sa.inspect(connection).get_columns("export_templates") if c["name"] == "id")
+    uuid_keys = not isinstance(id_type, sa.Integer)
     table = sa.table(
         "export_templates",
-        sa.column("id", sa.Integer), sa.column("organization_id", sa.Integer), sa.column("user_id", sa.Integer),
+        sa.column("id", sa.Uuid if uuid_keys else sa.Integer), sa.column("organization_id", sa.Integer), sa.column("user_id", sa.Integer),
         sa.column("name", sa.String), sa.column("description", sa.Text), sa.column("format", sa.String),
         sa.column("dataset", sa.String), sa.column("field_configuration", json),
         sa.column("default_filters", json), sa.column("layout_settings", json),
@@ -50,6 +53,10 @@ def seed_default_templates(connection) -> int:
     rows = [{**t, "organization_id": None, "user_id": None, "default_filters": {}, "is_public": True,
              "usage_count": 0, "created_at": now, "updated_at": now}
             for t in DEFAULT_TEMPLATES if t["name"] not in existing]
+    if rows and uuid_keys:
+        from app.platform.models import uuid7  # only past migration 0024, where the app's models match
+
+        rows = [{**row, "id": uuid7()} for row in rows]
     if rows:
         connection.execute(table.insert(), rows)
     return len(rows)

@@ -283,7 +283,7 @@ def template_share(*, actor: Actor, template: ExportTemplate, user_ids: list[int
         raise ExportError("You can share only with the members listed.")
     members = [candidates[i] for i in sorted(wanted)]
     template.shared_with = members
-    _audit(actor, "shared", None, template_id=template.id, template=template.name,
+    _audit(actor, "shared", None, template_id=str(template.id), template=template.name,
            shared_with=[m.email for m in members])
     db.session.commit()
     return template
@@ -762,9 +762,11 @@ def _check_interval(pattern: str, timezone_name: str) -> None:
 
 def _check_schedule_quota(user, schedule: ExportSchedule | None) -> None:
     limit = setting("EXPORTS_SCHEDULES_PER_ORGANIZATION", 25)
-    count = db.session.scalar(sa.select(sa.func.count()).select_from(ExportSchedule).where(
-        ExportSchedule.organization_id == user.organization_id,
-        ExportSchedule.id != (schedule.id if schedule is not None else -1))) or 0
+    others = sa.select(sa.func.count()).select_from(ExportSchedule).where(
+        ExportSchedule.organization_id == user.organization_id)
+    if schedule is not None:
+        others = others.where(ExportSchedule.id != schedule.id)
+    count = db.session.scalar(others) or 0
     if count >= limit:
         raise ExportError(f"Your organization has {count} schedules, its limit; delete one first.")
 

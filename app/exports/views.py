@@ -1,6 +1,7 @@
 """Exports views: thin. Parse the form, call a service, render the page or fragment."""
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from app.platform.htmx import is_htmx
 from app.platform.jobs import JOB_STATUS_LABELS, LOGICAL_STATUSES, kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import get_or_404, roles_required, scoped
-from app.platform.parsing import parse_id
+from app.platform.parsing import parse_uuid
 from app.platform.timezones import local_today, zone_name_of
 
 
@@ -144,7 +145,7 @@ def entry_delete(entry_id: int):
 
 
 # --------------------------------------------------------------------------- export requests
-def _request_or_404(request_id: int) -> ExportRequest:
+def _request_or_404(request_id: uuid.UUID) -> ExportRequest:
     row = get_or_404(ExportRequest, request_id)
     if row.requested_by_id != current_user.id and current_user.role != "admin":
         abort(404)
@@ -152,9 +153,8 @@ def _request_or_404(request_id: int) -> ExportRequest:
 
 
 def _template_or_404(template_id) -> ExportTemplate:
-    try:
-        template_id = int(template_id)
-    except (TypeError, ValueError):
+    template_id = parse_uuid(template_id)
+    if template_id is None:
         abort(404)
     row = db.session.scalars(services.templates_visible(current_user).where(ExportTemplate.id == template_id)).first()
     if row is None:
@@ -280,9 +280,9 @@ def _date(field):
     return field.data if not field.errors else None
 
 
-@bp.route("/requests/<int:request_id>")
+@bp.route("/requests/<uuid:request_id>")
 @login_required
-def request_detail(request_id: int):
+def request_detail(request_id: uuid.UUID):
     row = _request_or_404(request_id)
     audit = list(db.session.scalars(sa.select(ExportAuditLog).where(ExportAuditLog.export_request_id == row.id)
                                     .order_by(ExportAuditLog.timestamp, ExportAuditLog.id)))
@@ -290,9 +290,9 @@ def request_detail(request_id: int):
                            dataset=get_dataset(row.dataset))
 
 
-@bp.route("/requests/<int:request_id>/download", methods=["POST"])
+@bp.route("/requests/<uuid:request_id>/download", methods=["POST"])
 @login_required
-def request_download(request_id: int):
+def request_download(request_id: uuid.UUID):
     row = _request_or_404(request_id)
     try:
         token = services.export_download_token(user=current_user, request=row)
@@ -319,9 +319,9 @@ def download_file(token: str):
     return response
 
 
-@bp.route("/requests/<int:request_id>/delete", methods=["POST"])
+@bp.route("/requests/<uuid:request_id>/delete", methods=["POST"])
 @login_required
-def request_delete(request_id: int):
+def request_delete(request_id: uuid.UUID):
     row = _request_or_404(request_id)
     try:
         services.export_delete(actor=_actor(), request=row)
@@ -380,9 +380,9 @@ def template_new():
     return render_template("exports/template_edit.html", template=None, **context), 422
 
 
-@bp.route("/templates/<int:template_id>/edit", methods=["GET", "POST"])
+@bp.route("/templates/<uuid:template_id>/edit", methods=["GET", "POST"])
 @login_required
-def template_edit(template_id: int):
+def template_edit(template_id: uuid.UUID):
     template = _template_or_404(template_id)
     if not services.template_may_edit(template, current_user):
         abort(403)
@@ -412,9 +412,9 @@ def template_edit(template_id: int):
                            **context), _status(form)
 
 
-@bp.route("/templates/<int:template_id>/share", methods=["POST"])
+@bp.route("/templates/<uuid:template_id>/share", methods=["POST"])
 @login_required
-def template_share(template_id: int):
+def template_share(template_id: uuid.UUID):
     template = _template_or_404(template_id)
     form = ShareForm()
     try:
@@ -427,9 +427,9 @@ def template_share(template_id: int):
     return redirect(url_for("exports.template_edit", template_id=template.id))
 
 
-@bp.route("/templates/<int:template_id>/delete", methods=["POST"])
+@bp.route("/templates/<uuid:template_id>/delete", methods=["POST"])
 @login_required
-def template_delete(template_id: int):
+def template_delete(template_id: uuid.UUID):
     template = _template_or_404(template_id)
     try:
         services.template_delete(actor=_actor(), template=template)
@@ -442,7 +442,7 @@ def template_delete(template_id: int):
 
 
 # --------------------------------------------------------------------------- schedules
-def _schedule_or_404(schedule_id: int) -> ExportSchedule:
+def _schedule_or_404(schedule_id: uuid.UUID) -> ExportSchedule:
     row = get_or_404(ExportSchedule, schedule_id)
     if row.user_id != current_user.id and current_user.role != "admin":
         abort(404)
@@ -468,15 +468,15 @@ def _schedule_values(form: ScheduleForm) -> dict:
     template = None
     if form.template_id.data:
         template = db.session.scalars(services.templates_visible(current_user)
-                                      .where(ExportTemplate.id == _int(form.template_id.data))).first()
+                                      .where(ExportTemplate.id == _uuid(form.template_id.data))).first()
     return {"name": form.name.data, "template": template, "cron_pattern": form.cron_pattern.data,
             "timezone_name": (form.timezone.data or "").strip(), "recipients": form.email_recipients.data,
             "include_download_link": form.include_download_link.data, "attach_file": form.attach_file.data}
 
 
-def _int(value) -> int:
-    number = parse_id(value)
-    return -1 if number is None else number
+def _uuid(value) -> uuid.UUID:
+    """A template id from a form: a UUID, or the nil UUID (no template has it) for anything else."""
+    return parse_uuid(value) or uuid.UUID(int=0)
 
 
 def _schedules_refused():
@@ -508,9 +508,9 @@ def schedule_new():
                            zones=cron.timezone_choices()), _status(form) if request.method == "POST" else 200
 
 
-@bp.route("/schedules/<int:schedule_id>/edit", methods=["GET", "POST"])
+@bp.route("/schedules/<uuid:schedule_id>/edit", methods=["GET", "POST"])
 @login_required
-def schedule_edit(schedule_id: int):
+def schedule_edit(schedule_id: uuid.UUID):
     schedule = _schedule_or_404(schedule_id)
     if request.method == "GET":
         form = _schedule_form(ScheduleForm(formdata=None, obj=schedule))
@@ -531,18 +531,18 @@ def schedule_edit(schedule_id: int):
                            zones=cron.timezone_choices()), _status(form) if request.method == "POST" else 200
 
 
-@bp.route("/schedules/<int:schedule_id>/toggle", methods=["POST"])
+@bp.route("/schedules/<uuid:schedule_id>/toggle", methods=["POST"])
 @login_required
-def schedule_toggle(schedule_id: int):
+def schedule_toggle(schedule_id: uuid.UUID):
     schedule = _schedule_or_404(schedule_id)
     services.schedule_set_active(schedule=schedule, active=not schedule.is_active)
     flash("Schedule resumed." if schedule.is_active else "Schedule paused.", "success")
     return redirect(url_for("exports.schedules"))
 
 
-@bp.route("/schedules/<int:schedule_id>/delete", methods=["POST"])
+@bp.route("/schedules/<uuid:schedule_id>/delete", methods=["POST"])
 @login_required
-def schedule_delete(schedule_id: int):
+def schedule_delete(schedule_id: uuid.UUID):
     services.schedule_delete(schedule=_schedule_or_404(schedule_id))
     flash("Schedule deleted.", "success")
     return redirect(url_for("exports.schedules"))

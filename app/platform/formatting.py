@@ -7,6 +7,7 @@ zone's abbreviation (PST, +14).
 """
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timezone
 
 from flask import Flask, g, has_request_context
@@ -99,6 +100,16 @@ def thousands(num) -> str:
     return "\u2014" if num is None else f"{int(num):,}"
 
 
+def short_id(value) -> str:
+    """A row id as people read it: an integer as is, a UUIDv7 by its last 8 hex digits.
+
+    (Its first digits are its timestamp, alike for rows made close together; the last ones are random.)
+    """
+    if isinstance(value, uuid.UUID):
+        return value.hex[-8:]
+    return "" if value is None else str(value)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "date")
     app.add_template_filter(format_datetime, "datetime")
@@ -106,3 +117,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(relative_time, "relative")
     app.add_template_filter(filesize, "filesize")
     app.add_template_filter(thousands, "thousands")
+    app.add_template_filter(short_id, "short_id")

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.extensions import db
 from app.platform.models import TenantMixin, TimestampMixin, UTCDateTime, json_dict_column, utcnow
+from app.platform.parsing import parse_row_id
 
 log = logging.getLogger("cairn.jobs")
 
@@ -393,15 +394,21 @@ def _organization_jobs(organization_id: int, exclude: Any = None) -> tuple[int, 
     params = {"organization_id": organization_id}
     for index, model in enumerate(models):
         excluded = exclude is not None and type(exclude) is model and exclude.id is not None
-        params[f"exclude_{index}"] = exclude.id if excluded else -1
+        params[f"exclude_{index}"] = exclude.id if excluded else _no_row_id(model)
     active, rows = 0, []
     for found in db.session.execute(statement, params):
         if found.job_id is not None:
             active += 1
         else:
-            rows.append(_Waiting(models[found.m], found.id, found.created_at, found.kind))
-    rows.sort(key=lambda r: (r.created_at, r.id))
+            model = models[found.m]
+            rows.append(_Waiting(model, parse_row_id(model, found.id), found.created_at, found.kind))
+    rows.sort(key=lambda r: (r.created_at, r.model.__tablename__, r.id))  # ints and UUIDs don't compare
     return active, rows
+
+
+def _no_row_id(model: type) -> Any:
+    """A key no row of `model` has (-1, or the nil UUID), for "exclude nothing"."""
+    return uuid.UUID(int=0) if isinstance(model.__table__.c.id.type, sa.Uuid) else -1
 
 
 _statement_cache: dict[tuple, tuple[list[type], Any]] = {}
@@ -418,11 +425,12 @@ def _organization_jobs_statement() -> tuple[list[type], Any]:
     selects = []
     for index, model in enumerate(models):
         kind_column = model.kind if model is BackgroundTask else sa.null()
-        columns = (sa.literal(index, sa.Integer).label("m"), model.id.label("id"),
+        # Ids as text: some tables have integer keys, others UUIDs, and a UNION needs one type.
+        columns = (sa.literal(index, sa.Integer).label("m"), sa.cast(model.id, sa.String(36)).label("id"),
                    model.created_at.label("created_at"), model.rq_job_id.label("job_id"),
                    sa.cast(kind_column, sa.String).label("kind"))
         mine = [model.organization_id == organization_id,
-                model.id != sa.bindparam(f"exclude_{index}", type_=sa.Integer)]
+                model.id != sa.bindparam(f"exclude_{index}", type_=model.__table__.c.id.type)]
         expensive = _expensive_filter(model)
         if expensive is not None:
             selects.append(sa.select(*columns).where(*mine, expensive, sa.or_(
@@ -440,9 +448,13 @@ def _kind_for(waiting: _Waiting) -> JobKind | None:
     return job_kinds.get(name) if name else None
 
 
-def _new_job_id(kind: JobKind, row_id: int | None) -> str:
-    """`<kind>-<row id>-<random>`; a row not yet INSERTed has no id: `<kind>-<random>`."""
-    return f"{kind.name}-{row_id}-{uuid.uuid4().hex[:12]}" if row_id is not None else f"{kind.name}-{uuid.uuid4().hex}"
+def _new_job_id(kind: JobKind, row_id: int | uuid.UUID | None) -> str:
+    """`<kind>-<row id>-<random>` (a UUID id as 32 hex digits: the column holds 64 characters);
+    a row not yet INSERTed has no id: `<kind>-<random>`."""
+    if row_id is None:
+        return f"{kind.name}-{uuid.uuid4().hex}"
+    key = row_id.hex if isinstance(row_id, uuid.UUID) else row_id
+    return f"{kind.name}-{key}-{uuid.uuid4().hex[:12]}"
 
 
 def _take_slot(row: Any, kind: JobKind) -> None:
@@ -505,7 +517,7 @@ def _give_slots(organization_id: int, limit: int, *, new_row: Any = None) -> lis
             started.append((kind, candidate.id, job_id))
         active += 1 if kind.expensive else 0
     db.session.flush()  # the submitted row's id, read now: after the commit it would cost a SELECT
-    return [(kind, row if isinstance(row, int) else row.id, job_id) for kind, row, job_id in started]
+    return [(kind, row.id if isinstance(row, db.Model) else row, job_id) for kind, row, job_id in started]
 
 
 def _enqueue(kind: JobKind, row_id: int, job_id: str, *, delay: float = 0) -> None:

@@ -5,7 +5,10 @@ PostgreSQL's `integer` ends at 2^31-1 ("integer out of range" is a 500), its tex
 refuses NUL bytes, and `"²".isdigit()` is True while `int("²")` raises. So:
 
 - URL ids: the `int` converter is replaced by `IdConverter` (ASCII digits, at most
-  2^31-1); a larger id is a 404 like any id that doesn't exist.
+  2^31-1); a larger id is a 404 like any id that doesn't exist. Tables keyed by UUIDv7
+  (projects, exports) use Werkzeug's `<uuid:...>`: anything but a UUID is a 404. Routes
+  that serve rows of several tables (job status) use `<rowid:...>`: either kind.
+  `parse_row_id(model, value)` reads a query, form or token value for a model's key.
 - Query and form numbers: `request.args.get(name, type=int)` (and `form`, `values`)
   goes through `parse_int` on every request: ASCII digits only, within the 32-bit
   range, else the default. Code that parses by hand uses `parse_id` / `parse_int`.
@@ -21,13 +24,15 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from flask import Flask, Request, abort, request
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, MultiDict
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, UUIDConverter
 from werkzeug.utils import cached_property
 
 MAX_INT32 = 2**31 - 1
@@ -62,6 +67,25 @@ def parse_int(value: Any, *, minimum: int = -MAX_INT32, maximum: int = MAX_INT32
 def parse_id(value: Any) -> int | None:
     """A row id (1..2^31-1) from a query, form or JSON value, or None."""
     return parse_int(value, minimum=1, maximum=MAX_ID)
+
+
+def parse_uuid(value: Any) -> uuid.UUID | None:
+    """A UUID from a query, form, token or JSON value (any of the forms `uuid.UUID` reads), or None."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or not 32 <= len(value.strip()) <= 45:
+        return None
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        return None
+
+
+def parse_row_id(model: type, value: Any) -> int | uuid.UUID | None:
+    """`value` as a key of `model`'s `id` column (a UUID or an int, whichever it is), or None."""
+    if isinstance(model.__table__.c.id.type, sa.Uuid):
+        return parse_uuid(value)
+    return parse_id(value)
 
 
 def coerce_id(value: Any) -> int:
@@ -101,6 +125,22 @@ class IdConverter(IntegerConverter):
                  signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=1 if min is None else min,
                          max=MAX_ID if max is None else max, signed=signed)
+
+
+class RowIdConverter(IdConverter):
+    """`<rowid:...>`: an integer id (as `IdConverter`) or a UUID, for routes serving rows of several tables."""
+
+    regex = rf"(?:{IdConverter.regex}|{UUIDConverter.regex})"
+
+    def to_python(self, value: str) -> int | uuid.UUID:
+        if "-" in value:
+            return uuid.UUID(value)
+        return super().to_python(value)
+
+    def to_url(self, value: Any) -> str:
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        return super().to_url(value)
 
 
 class _IntParsing:
@@ -193,6 +233,7 @@ def init_app(app: Flask) -> None:
     """Must run before blueprints are registered: rules bind their converters when added."""
     app.request_class = CairnRequest
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["rowid"] = RowIdConverter
     app.before_request(refuse_unstorable_text)
     app.register_error_handler(OverflowError, _out_of_range)
     app.register_error_handler(sa_exc.DataError, _out_of_range)
@@ -224,7 +265,6 @@ def _out_of_range(error: Exception):
 # --------------------------------------------------------------------------- row values
 def column_problem(column, value: Any) -> str | None:
     """Why `value` can't be stored in `column`, in words a user understands, or None."""
-    import sqlalchemy as sa
 
     if value is None:
         return None

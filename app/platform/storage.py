@@ -20,6 +20,7 @@ import shutil
 import stat
 import tempfile
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from typing import IO, Iterator
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app.platform.parsing import parse_uuid
 
 _SAFE_PART = re.compile(r"[A-Za-z0-9._-]+")
 log = logging.getLogger("cairn.storage")
@@ -291,10 +294,15 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="cairn-download")
 
 
-def sign_download(kind: str, object_id: int, *, organization_id: int, user_id: int | None = None) -> str:
+def sign_download(kind: str, object_id: int | uuid.UUID, *, organization_id: int, user_id: int | None = None) -> str:
     """A token for the file of one row (`kind` names its table, e.g. "export") of one organization
-    (and, with `user_id`, one user only). It carries no path: the caller reads it from the row."""
-    if not kind or not isinstance(object_id, int):
+    (and, with `user_id`, one user only). It carries no path: the caller reads it from the row.
+    The row's id is an int or a UUID (carried as its text)."""
+    if isinstance(object_id, uuid.UUID):
+        object_id = str(object_id)
+    elif not kind or not isinstance(object_id, int) or isinstance(object_id, bool):
+        raise StorageError("A download link names a row by kind and id.")
+    if not kind:
         raise StorageError("A download link names a row by kind and id.")
     return _serializer().dumps({"k": kind, "i": object_id, "o": organization_id, "u": user_id})
 
@@ -308,7 +316,7 @@ class LinkInvalid(StorageError):
 
 
 def verify_download(token: str, *, kind: str, organization_id: int, user_id: int | None,
-                    max_age: int | None = None) -> int:
+                    max_age: int | None = None) -> int | uuid.UUID:
     """The id of the `kind` row a token grants to this tenant/user, or LinkExpired/LinkInvalid."""
     if max_age is None:
         max_age = current_app.config["DOWNLOAD_LINK_MAX_AGE"]
@@ -323,7 +331,9 @@ def verify_download(token: str, *, kind: str, organization_id: int, user_id: int
     if data.get("u") is not None and data.get("u") != user_id:
         raise LinkInvalid("This download link is not valid.")
     object_id = data.get("i")
-    if not isinstance(object_id, int) or isinstance(object_id, bool):
+    if isinstance(object_id, str):
+        object_id = parse_uuid(object_id)
+    if not isinstance(object_id, (int, uuid.UUID)) or isinstance(object_id, bool):
         raise LinkInvalid("This download link is not valid.")
     return object_id
 

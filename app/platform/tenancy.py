@@ -15,7 +15,7 @@ from flask import abort, g, session
 from flask_login import current_user, login_required
 
 from app.extensions import db
-from app.platform.parsing import parse_id
+from app.platform.parsing import parse_row_id
 
 T = TypeVar("T")
 
@@ -164,7 +164,7 @@ def scoped_active(model: type, *, workspace: bool | None = None) -> sa.Select:
 
 def get_or_404(model: type[T], object_id: Any, *, include_deleted: bool = False, workspace: bool | None = None) -> T:
     """Load one tenant row by id, or 404 if it is missing, deleted or someone else's."""
-    object_id = parse_id(object_id)  # "²", "1e3" and ids past 2^31-1 name no row
+    object_id = parse_row_id(model, object_id)  # "²", "1e3", ids past 2^31-1 and non-UUIDs name no row
     if object_id is None:
         abort(404)
     stmt = scoped(model, workspace=workspace).where(model.id == object_id)

@@ -50,7 +50,8 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def undo_token(row, user) -> str:
-    return _serializer().dumps({"t": row.__tablename__, "id": row.id, "u": user.id, "o": user.organization_id})
+    row_id = row.id if isinstance(row.id, int) else str(row.id)  # a UUID key travels as text
+    return _serializer().dumps({"t": row.__tablename__, "id": row_id, "u": user.id, "o": user.organization_id})
 
 
 def flash_undo(message: str, row, *, user=None) -> None:

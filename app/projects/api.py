@@ -41,7 +41,7 @@ from app.projects.models import PROJECT_TYPES, SCHOOL, SELF_STUDY, TYPE_FIELDS, 
 
 csrf.exempt(api_bp)
 
-PROJECT_ID = "int:project_id"  # the URL converter of project ids (every route below uses it)
+PROJECT_ID = "uuid:project_id"  # the URL converter of project ids (every route below uses it)
 TYPE_DATA = {SCHOOL: "school_data", SELF_STUDY: "self_study_data"}
 COMMON_TEXT = ("name", "description")
 DATES = ("start_date", "end_date")
@@ -49,8 +49,8 @@ MAX_PAGE_SIZE = 200
 
 
 def project_id_json(project_id):
-    """A project id as the API writes it (the one place that knows its JSON type)."""
-    return project_id
+    """A project id as the API writes it (the one place that knows its JSON type): a UUIDv7's text."""
+    return str(project_id) if project_id is not None else None
 
 
 class BadInput(Exception):

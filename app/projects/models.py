@@ -9,6 +9,7 @@ and no project carries empty columns of the other type.
 """
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Optional
 
@@ -28,6 +29,7 @@ from app.platform.models import (
     json_type,
     pg_only,
     utcnow,
+    uuid_pk,
 )
 
 SCHOOL, SELF_STUDY = "school", "self_study"
@@ -76,7 +78,7 @@ class Project(TimestampMixin, TenantMixin, db.Model):
                          postgresql_using="gin")),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     project_type: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -126,7 +128,8 @@ class SchoolProject(Project):
     )
     __mapper_args__ = {"polymorphic_identity": SCHOOL}
 
-    id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                          primary_key=True)
     course_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     course_code: Mapped[str] = mapped_column(sa.String(50), nullable=False)
     teacher_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
@@ -140,7 +143,8 @@ class SelfStudyProject(Project):
     )
     __mapper_args__ = {"polymorphic_identity": SELF_STUDY}
 
-    id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                          primary_key=True)
     goal_description: Mapped[str] = mapped_column(sa.Text, nullable=False)
     # Free text, as in the seed; the form suggests STUDY_FREQUENCY_LABELS' values.
     study_frequency: Mapped[str] = mapped_column(sa.String(50), nullable=False)
@@ -162,7 +166,8 @@ class ProjectMeta(TimestampMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # No index of its own: uq_project_meta_key (project_id, key) serves lookups by project.
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                                  nullable=False)
     key: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     value: Mapped[Optional[object]] = mapped_column(json_type(), nullable=True)
 
@@ -179,7 +184,8 @@ class ImportantDate(TimestampMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                                  nullable=False)
     kind: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="deadline")
     title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     date: Mapped[date] = mapped_column(sa.Date, nullable=False)
@@ -199,7 +205,8 @@ class ProjectAttachment(TimestampMixin, TenantMixin, SoftDeleteMixin, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="RESTRICT"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="RESTRICT"),
+                                                  nullable=False)
     filename: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     storage_path: Mapped[str] = mapped_column(sa.String(500), nullable=False)
     content_type: Mapped[str] = mapped_column(sa.String(120), nullable=False, default="application/octet-stream")
@@ -241,7 +248,8 @@ class WorkflowExecution(TimestampMixin, TenantMixin, db.Model):
     __table_args__ = (sa.Index("idx_workflow_project_created", "project_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                                  nullable=False)
     workflow: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="generate")
     status: Mapped[str] = mapped_column(sa.String(20), nullable=False, default="running")
     steps: Mapped[list] = json_list_column()
@@ -286,12 +294,13 @@ class GeneratedProject(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
         sa.Index("idx_generated_project_updated", "updated_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    id: Mapped[uuid.UUID] = uuid_pk()
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("projects.id", ondelete="CASCADE"),
+                                                  nullable=False)
     workflow_execution_id: Mapped[Optional[int]] = mapped_column(
         sa.ForeignKey("workflow_executions.id", ondelete="SET NULL"), nullable=True)
-    previous_id: Mapped[Optional[int]] = mapped_column(
-        sa.ForeignKey("generated_projects.id", ondelete="SET NULL"), nullable=True)
+    previous_id: Mapped[Optional[uuid.UUID]] = mapped_column(
+        sa.Uuid, sa.ForeignKey("generated_projects.id", ondelete="SET NULL"), nullable=True)
     template_key: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     template_name: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     options: Mapped[dict] = json_dict_column()
@@ -351,9 +360,9 @@ class ProjectFile(TimestampMixin, db.Model):
         sa.Index("idx_project_file_updated", "updated_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    generated_project_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("generated_projects.id", ondelete="CASCADE"), nullable=False)
+    id: Mapped[uuid.UUID] = uuid_pk()
+    generated_project_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("generated_projects.id", ondelete="CASCADE"), nullable=False)
     file_path: Mapped[str] = mapped_column(sa.String(500), nullable=False, index=True)
     file_name: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     file_type: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="text")
@@ -386,9 +395,9 @@ class RepositoryExport(TimestampMixin, TenantMixin, JobStatusMixin, db.Model):
         sa.Index("idx_repository_export_updated", "updated_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    generated_project_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("generated_projects.id", ondelete="CASCADE"), nullable=False)
+    id: Mapped[uuid.UUID] = uuid_pk()
+    generated_project_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("generated_projects.id", ondelete="CASCADE"), nullable=False)
     export_type: Mapped[str] = mapped_column(sa.String(20), nullable=False)
     repository_name: Mapped[str] = mapped_column(sa.String(255), nullable=False, default="")
     repository_url: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")

@@ -4,7 +4,7 @@ What is searched: the project's name, a school project's course name and a
 self-study project's goal. They live in three tables (joined-table subtypes), so
 one searchable value is kept on `projects.search_vector`:
 
-- **PostgreSQL**: a `tsvector` filled by triggers (migration 0025): `projects`
+- **PostgreSQL**: a `tsvector` filled by triggers (migration 0026): `projects`
   computes it on insert and when its name changes, from the name and the type
   row; `school_projects` / `self_study_projects` recompute their project's after
   a type row is inserted or its course name / goal changes (the ORM inserts the

@@ -465,7 +465,7 @@ def generation_run(row: GeneratedProject, progress) -> None:
         manifest = [{"path": i.path, "size": len(i.content), "sha256": hashlib.sha256(i.content).hexdigest(),
                      "mode": "0755" if i.executable else "0644"} for i in rendered]
         with storage.atomic_write(f"{row.output_directory}/manifest.json") as out:
-            out.write(json.dumps({"generation": row.id, "template": spec.key, "options": row.options,
+            out.write(json.dumps({"generation": str(row.id), "template": spec.key, "options": row.options,
                                   "files": manifest}, indent=2, sort_keys=True).encode())
         row.total_files, row.total_size, row.completed_at = len(rendered), total, utcnow()
         execution.step("store files", detail=f"{len(rendered)} files, {total} bytes")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from urllib.parse import urlencode
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -15,6 +16,7 @@ from app.platform.htmx import is_htmx
 from app.platform.jobs import BackgroundTask, job_submit, kind_of
 from app.platform.models import SoftDeleteError
 from app.platform.pagination import paginate
+from app.platform.parsing import parse_uuid
 from app.platform.tenancy import get_or_404, roles_required, scoped
 from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError, attach_model_errors
@@ -133,9 +135,9 @@ def type_fields():
     return render_template("projects/_type_fields.html", form=form)
 
 
-@bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
+@bp.route("/<uuid:project_id>/edit", methods=["GET", "POST"])
 @login_required
-def edit(project_id: int):
+def edit(project_id: uuid.UUID):
     project = _project_or_404(project_id)
     form = ProjectForm(obj=project)
     form.project_type.data = project.project_type  # the type is fixed once created
@@ -154,9 +156,9 @@ def edit(project_id: int):
     return render_template("projects/edit.html", form=form, project=project), status
 
 
-@bp.route("/<int:project_id>")
+@bp.route("/<uuid:project_id>")
 @login_required
-def detail(project_id: int):
+def detail(project_id: uuid.UUID):
     project = _project_or_404(project_id)
     return _render_detail(project)
 
@@ -182,9 +184,9 @@ def _render_detail(project: Project, status: int = 200, **forms):
     return render_template("projects/detail.html", **context), status
 
 
-@bp.route("/<int:project_id>/publish", methods=["POST"])
+@bp.route("/<uuid:project_id>/publish", methods=["POST"])
 @login_required
-def publish(project_id: int):
+def publish(project_id: uuid.UUID):
     project = _project_or_404(project_id)
     if ConfirmForm().validate_on_submit():
         try:
@@ -196,9 +198,9 @@ def publish(project_id: int):
     return redirect(url_for("projects.detail", project_id=project.id))
 
 
-@bp.route("/<int:project_id>/delete", methods=["POST"])
+@bp.route("/<uuid:project_id>/delete", methods=["POST"])
 @login_required
-def delete(project_id: int):
+def delete(project_id: uuid.UUID):
     project = _project_or_404(project_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -212,9 +214,9 @@ def delete(project_id: int):
 
 
 # --------------------------------------------------------------------------- metadata, dates, attachments
-@bp.route("/<int:project_id>/meta", methods=["POST"])
+@bp.route("/<uuid:project_id>/meta", methods=["POST"])
 @login_required
-def meta_add(project_id: int):
+def meta_add(project_id: uuid.UUID):
     project = _project_or_404(project_id)
     form = MetaForm()
     if form.validate_on_submit():
@@ -231,9 +233,9 @@ def meta_add(project_id: int):
     return _render_detail(project, 422, meta_form=form, fragment="projects/_meta.html")
 
 
-@bp.route("/<int:project_id>/meta/<int:meta_id>/delete", methods=["POST"])
+@bp.route("/<uuid:project_id>/meta/<int:meta_id>/delete", methods=["POST"])
 @login_required
-def meta_remove(project_id: int, meta_id: int):
+def meta_remove(project_id: uuid.UUID, meta_id: int):
     project = _project_or_404(project_id)
     if ConfirmForm().validate_on_submit():
         try:
@@ -245,9 +247,9 @@ def meta_remove(project_id: int, meta_id: int):
     return redirect(url_for("projects.detail", project_id=project.id) + "#metadata")
 
 
-@bp.route("/<int:project_id>/dates", methods=["POST"])
+@bp.route("/<uuid:project_id>/dates", methods=["POST"])
 @login_required
-def date_add(project_id: int):
+def date_add(project_id: uuid.UUID):
     project = _project_or_404(project_id)
     form = DateForm()
     if form.validate_on_submit():
@@ -265,9 +267,9 @@ def date_add(project_id: int):
     return _render_detail(project, 422, date_form=form, fragment="projects/_dates.html")
 
 
-@bp.route("/<int:project_id>/dates/<int:date_id>/delete", methods=["POST"])
+@bp.route("/<uuid:project_id>/dates/<int:date_id>/delete", methods=["POST"])
 @login_required
-def date_remove(project_id: int, date_id: int):
+def date_remove(project_id: uuid.UUID, date_id: int):
     project = _project_or_404(project_id)
     if ConfirmForm().validate_on_submit():
         try:
@@ -279,9 +281,9 @@ def date_remove(project_id: int, date_id: int):
     return redirect(url_for("projects.detail", project_id=project.id) + "#dates")
 
 
-@bp.route("/<int:project_id>/calendar.ics")
+@bp.route("/<uuid:project_id>/calendar.ics")
 @login_required
-def calendar(project_id: int):
+def calendar(project_id: uuid.UUID):
     project = _project_or_404(project_id)
     body = services.calendar_ics(project, host=request.host.split(":")[0] or "cairn")
     filename = f"{services.archives.slug_for(project.name)}.ics"
@@ -289,9 +291,9 @@ def calendar(project_id: int):
                          mimetype="text/calendar")
 
 
-@bp.route("/<int:project_id>/attachments", methods=["POST"])
+@bp.route("/<uuid:project_id>/attachments", methods=["POST"])
 @login_required
-def attachment_add(project_id: int):
+def attachment_add(project_id: uuid.UUID):
     project = _project_or_404(project_id)
     form = AttachmentForm()
     if form.validate_on_submit():
@@ -311,9 +313,9 @@ def attachment_add(project_id: int):
     return _render_detail(project, 422, attachment_form=form)
 
 
-@bp.route("/<int:project_id>/attachments/<int:attachment_id>")
+@bp.route("/<uuid:project_id>/attachments/<int:attachment_id>")
 @login_required
-def attachment_download(project_id: int, attachment_id: int):
+def attachment_download(project_id: uuid.UUID, attachment_id: int):
     project = _project_or_404(project_id)
     attachment = get_or_404(ProjectAttachment, attachment_id)
     if attachment.project_id != project.id:
@@ -325,9 +327,9 @@ def attachment_download(project_id: int, attachment_id: int):
     return send_download(path, filename=attachment.filename, fallback="attachment")
 
 
-@bp.route("/<int:project_id>/attachments/<int:attachment_id>/delete", methods=["POST"])
+@bp.route("/<uuid:project_id>/attachments/<int:attachment_id>/delete", methods=["POST"])
 @login_required
-def attachment_remove(project_id: int, attachment_id: int):
+def attachment_remove(project_id: uuid.UUID, attachment_id: int):
     project = _project_or_404(project_id)
     attachment = get_or_404(ProjectAttachment, attachment_id)
     if attachment.project_id != project.id:
@@ -342,9 +344,9 @@ def attachment_remove(project_id: int, attachment_id: int):
     return redirect(url_for("projects.detail", project_id=project.id) + "#attachments")
 
 
-@bp.route("/<int:project_id>/attachments/<int:attachment_id>/restore", methods=["POST"])
+@bp.route("/<uuid:project_id>/attachments/<int:attachment_id>/restore", methods=["POST"])
 @login_required
-def attachment_restore(project_id: int, attachment_id: int):
+def attachment_restore(project_id: uuid.UUID, attachment_id: int):
     project = _project_or_404(project_id)
     attachment = get_or_404(ProjectAttachment, attachment_id, include_deleted=True)
     if attachment.project_id != project.id:
@@ -364,10 +366,10 @@ def _answers_from(source) -> dict:
     return {k[4:]: v for k, v in source.items() if k.startswith("ans_")}
 
 
-@bp.route("/<int:project_id>/generate", methods=["GET", "POST"])
+@bp.route("/<uuid:project_id>/generate", methods=["GET", "POST"])
 @login_required
 @idempotent("projects.detail")
-def generate(project_id: int):
+def generate(project_id: uuid.UUID):
     """Choose a template and answer its questions. GET with ?template=&ans_x= is the share link."""
     project = _project_or_404(project_id)
     confirm = ConfirmForm()
@@ -422,9 +424,9 @@ def share_url(generation: GeneratedProject) -> str:
     return url_for("projects.generate", project_id=generation.project_id, _external=True) + "?" + urlencode(params)
 
 
-@bp.route("/<int:project_id>/generations/<int:generation_id>")
+@bp.route("/<uuid:project_id>/generations/<uuid:generation_id>")
 @login_required
-def generation_detail(project_id: int, generation_id: int):
+def generation_detail(project_id: uuid.UUID, generation_id: uuid.UUID):
     project = _project_or_404(project_id)
     generation = _generation_or_404(project, generation_id)
     exports = db.session.scalars(scoped(RepositoryExport).where(
@@ -444,16 +446,16 @@ def _render_generation(project, generation, form, exports, status: int = 200):
     ), status
 
 
-@bp.route("/<int:project_id>/generations/<int:generation_id>/diff")
+@bp.route("/<uuid:project_id>/generations/<uuid:generation_id>/diff")
 @login_required
-def generation_diff(project_id: int, generation_id: int):
+def generation_diff(project_id: uuid.UUID, generation_id: uuid.UUID):
     """This generation's files against another of the project's (by default the one it regenerated), line by line."""
     project = _project_or_404(project_id)
     generation = _generation_or_404(project, generation_id)
     others = [g for g in db.session.scalars(
         scoped(GeneratedProject).where(GeneratedProject.project_id == project.id, GeneratedProject.id != generation.id)
         .order_by(GeneratedProject.created_at.desc(), GeneratedProject.id.desc()).limit(50)) if g.is_usable]
-    against_id = request.args.get("against", type=int) or generation.previous_id or (others[0].id if others else None)
+    against_id = parse_uuid(request.args.get("against")) or generation.previous_id or (others[0].id if others else None)
     against = _generation_or_404(project, against_id) if against_id else None
     if against is not None and not (against.is_usable and generation.is_usable):
         abort(404)
@@ -462,9 +464,9 @@ def generation_diff(project_id: int, generation_id: int):
                            others=others, diffs=diffs)
 
 
-@bp.route("/<int:project_id>/generations/<int:generation_id>/files/<int:file_id>")
+@bp.route("/<uuid:project_id>/generations/<uuid:generation_id>/files/<uuid:file_id>")
 @login_required
-def file_view(project_id: int, file_id: int, generation_id: int):
+def file_view(project_id: uuid.UUID, file_id: uuid.UUID, generation_id: uuid.UUID):
     project = _project_or_404(project_id)
     generation = _generation_or_404(project, generation_id)
     file = db.session.get(ProjectFile, file_id)
@@ -484,14 +486,14 @@ def file_view(project_id: int, file_id: int, generation_id: int):
     return render_template("projects/file.html", **context)
 
 
-@bp.route("/<int:project_id>/generations/<int:generation_id>/manifest.json")
+@bp.route("/<uuid:project_id>/generations/<uuid:generation_id>/manifest.json")
 @login_required
-def manifest(project_id: int, generation_id: int):
+def manifest(project_id: uuid.UUID, generation_id: uuid.UUID):
     project = _project_or_404(project_id)
     generation = _generation_or_404(project, generation_id)
     if not generation.is_usable:
         abort(404)
-    body = {"project": project.name, "generation": generation.id, "template": generation.template_key,
+    body = {"project": project.name, "generation": str(generation.id), "template": generation.template_key,
             "options": generation.options,
             "files": [{"path": f.file_path, "size": f.file_size, "sha256": f.content_hash,
                        "mode": "0755" if f.is_executable else "0644", "type": f.file_type} for f in generation.files]}
@@ -499,9 +501,9 @@ def manifest(project_id: int, generation_id: int):
                          filename=f"manifest-{generation.id}.json", mimetype="application/json")
 
 
-@bp.route("/<int:project_id>/generations/<int:generation_id>/archive", methods=["POST"])
+@bp.route("/<uuid:project_id>/generations/<uuid:generation_id>/archive", methods=["POST"])
 @login_required
-def generation_archive(project_id: int, generation_id: int):
+def generation_archive(project_id: uuid.UUID, generation_id: uuid.UUID):
     project = _project_or_404(project_id)
     generation = _generation_or_404(project, generation_id)
     if ConfirmForm().validate_on_submit():
@@ -514,10 +516,10 @@ def generation_archive(project_id: int, generation_id: int):
     return redirect(url_for("projects.generation_detail", project_id=project.id, generation_id=generation.id))
 
 
-@bp.route("/<int:project_id>/generations/<int:generation_id>/exports", methods=["POST"])
+@bp.route("/<uuid:project_id>/generations/<uuid:generation_id>/exports", methods=["POST"])
 @login_required
 @idempotent(lambda project_id, generation_id: url_for("projects.detail", project_id=project_id))
-def export_create(project_id: int, generation_id: int):
+def export_create(project_id: uuid.UUID, generation_id: uuid.UUID):
     project = _project_or_404(project_id)
     generation = _generation_or_404(project, generation_id)
     form = ExportForm()
@@ -542,9 +544,9 @@ def export_create(project_id: int, generation_id: int):
     return _render_generation(project, generation, form, exports, status=422)
 
 
-@bp.route("/exports/<int:export_id>/download")
+@bp.route("/exports/<uuid:export_id>/download")
 @login_required
-def export_download(export_id: int):
+def export_download(export_id: uuid.UUID):
     export = get_or_404(RepositoryExport, export_id)
     if export.generated_project.project.owner_id != current_user.id or not export.is_archive:
         abort(404)

@@ -177,7 +177,7 @@ class Submission(TimestampMixin, WorkspaceMixin, db.Model):
 class Generation(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     """A batch of names made from a rule (seed 000), run as a job; its status is seed 000's GenerationStatus.
 
-    The column holds only the seed's four values (CHECK `check_generation_status_valid`, migration 0025).
+    The column holds only the seed's four values (CHECK `check_generation_status_valid`, migration 0026).
     Cairn's job life cycle (platform/jobs.py) is mapped onto them, never stored under its own names:
 
     | Cairn (logical)                                   | stored        |
@@ -189,7 +189,7 @@ class Generation(TimestampMixin, WorkspaceMixin, JobStatusMixin, db.Model):
     | failed (the reconciler's lost or timed-out runs)  | failed        |
 
     "Waiting for a free slot" and "handed to RQ" differ by `rq_job_id`, not by status,
-    and a retry puts a failed row back to pending. Rows written before migration 0025
+    and a retry puts a failed row back to pending. Rows written before migration 0026
     with the logical names were mapped (queued -> pending, running -> in_progress,
     succeeded -> completed; anything else -> failed with a note).
     """

@@ -47,5 +47,5 @@ def test_urls_no_api_route_matches_are_json_404s(app, bearer, url):
 
 
 def test_methods_an_api_route_lacks_are_json_405s(app, bearer):
-    response = browser(app).post("/api/projects/1/", headers=bearer, json={})
+    response = browser(app).post("/api/projects/0190a4c2-7b1e-7c3d-8e4f-5a6b7c8d9e0f/", headers=bearer, json={})
     assert response.status_code == 405 and response.get_json()["error"]

@@ -119,7 +119,7 @@ def test_the_subject_holds_no_user_text_and_only_current_members_get_mail(people
     messages = inbox.wait_for(1)
     request = db.session.scalars(sa.select(ExportRequest)).one()
     assert [m["To"] for m in messages] == ["agent@acme.example.com"]
-    assert messages[0]["Subject"] == f"Cairn: scheduled export #{request.id} is ready"
+    assert messages[0]["Subject"] == f"Cairn: scheduled export #{request.id.hex[-8:]} is ready"
     assert "PRIZE" not in messages[0]["Subject"] and "spam" not in messages[0]["Subject"]
     assert schedule.id == request.schedule_id
 

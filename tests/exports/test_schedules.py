@@ -184,7 +184,7 @@ def test_scheduled_export_is_mailed_with_attachment(people, app_ctx, run_mail_jo
     assert request.status == "completed"
     assert sorted(m["To"] for m in messages) == ["admin@acme.example.com", "manager@acme.example.com"]
     message = messages[0]
-    assert message["Subject"] == f"Cairn: scheduled export #{request.id} is ready"
+    assert message["Subject"] == f"Cairn: scheduled export #{request.id.hex[-8:]} is ready"
     attachment = next(message.iter_attachments())
     assert attachment.get_filename().endswith(".xlsx")
     book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -21,7 +20,7 @@ from app.extensions import db
 from app.platform import storage
 from app.platform.jobs import execute
 from tests.conftest import require
-from tests.helpers import csrf_from, signed_in
+from tests.helpers import csrf_from, signed_in, uuid_after
 
 SIZE = 2 * 1024 * 1024
 
@@ -93,7 +92,7 @@ def test_an_attachment_upload_on_a_full_disk_is_refused_with_a_clear_message(app
     created = client.post("/projects/new", data={
         "csrf_token": token, "project_type": "school", "name": "Full course", "course_name": "Disks",
         "course_code": "FS-1", "teacher_name": "Dr. Df", "action": "publish"})
-    page = re.search(r"/projects/\d+", created.headers["Location"]).group(0)
+    page = f"/projects/{uuid_after('/projects/', created.headers['Location'])}"
     token = csrf_from(client.get(page).get_data(as_text=True))
     response = client.post(f"{page}/attachments", content_type="multipart/form-data", data={
         "csrf_token": token, "file": (io.BytesIO(b"x" * (SIZE + 4096)), "huge.bin")})

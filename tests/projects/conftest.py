@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import io
-import re
+import uuid
 import zipfile
 from dataclasses import dataclass
 
 import pytest
 
-from tests.helpers import csrf_from, signed_in, stop_process_group
+from tests.helpers import csrf_from, signed_in, stop_process_group, uuid_after
 
 
 @dataclass
@@ -27,22 +27,22 @@ class Student:
                 "teacher_name": "Dr. Aho", "action": "publish" if publish else "draft", **extra}
         response = self.post("/projects/new", data)
         assert response.status_code == 302, response.get_data(as_text=True)
-        return int(re.search(r"/projects/(\d+)", response.headers["Location"]).group(1))
+        return uuid_after("/projects/", response.headers["Location"])
 
     def create_self_study(self, name="Learn Rust", publish=True):
         data = {"project_type": "self_study", "name": name, "goal_description": "Write a ray tracer in Rust",
                 "study_frequency": "weekly", "action": "publish" if publish else "draft"}
         response = self.post("/projects/new", data)
         assert response.status_code == 302, response.get_data(as_text=True)
-        return int(re.search(r"/projects/(\d+)", response.headers["Location"]).group(1))
+        return uuid_after("/projects/", response.headers["Location"])
 
-    def generate(self, project_id: int, template: str, **answers):
+    def generate(self, project_id: uuid.UUID, template: str, **answers):
         data = {"template": template, **{f"ans_{k}": v for k, v in answers.items()}}
         return self.post(f"/projects/{project_id}/generate", data)
 
-    def generation_id(self, response) -> int:
+    def generation_id(self, response) -> uuid.UUID:
         assert response.status_code == 302, response.get_data(as_text=True)
-        return int(re.search(r"/generations/(\d+)", response.headers["Location"]).group(1))
+        return uuid_after("/generations/", response.headers["Location"])
 
 
 @pytest.fixture()

@@ -1,6 +1,8 @@
 """The projects JSON API (/api/projects/): a script with a personal token does what its user does on the pages."""
 from __future__ import annotations
 
+import uuid
+
 import re
 
 import pytest
@@ -63,7 +65,7 @@ def test_create_read_update_delete_school_project(script):
 
     assert script.delete(url).status_code == 204
     assert script.get(url).status_code == 404
-    assert db.session.get(Project, created["id"]) is None
+    assert db.session.get(Project, uuid.UUID(created["id"])) is None
 
 
 def test_create_and_update_self_study_project(script):

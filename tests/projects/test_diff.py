@@ -84,7 +84,7 @@ def test_diff_page_shows_each_changed_file_line_by_line(app, student, run_jobs):
     response = student.client.get(f"/projects/{project_id}/generations/{second}/diff")
     assert response.status_code == 200
     text = html.unescape(page_text(response))
-    assert f"Changes in #{second} since #{first}" in text
+    assert f"Changes in #{second.hex[-8:]} since #{first.hex[-8:]}" in text
     assert "src/raytracer/__init__.py" in text and "src/rt/__init__.py" in text
     with app.app_context():
         old, new = db.session.get(GeneratedProject, first), db.session.get(GeneratedProject, second)
@@ -105,7 +105,7 @@ def test_diff_page_shows_each_changed_file_line_by_line(app, student, run_jobs):
 def test_compare_with_another_generation_and_tenancy(app, student, run_jobs, login, people):
     project_id, first, second = _two_generations(student, run_jobs)
     backwards = page_text(student.client.get(f"/projects/{project_id}/generations/{first}/diff?against={second}"))
-    assert f"Changes in #{first} since #{second}" in backwards
+    assert f"Changes in #{first.hex[-8:]} since #{second.hex[-8:]}" in backwards
     same = student.client.get(f"/projects/{project_id}/generations/{first}/diff?against={first}")
     assert same.status_code == 200  # a generation against itself: nothing differs
     assert "No file changed" in page_text(same)

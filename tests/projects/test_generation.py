@@ -98,7 +98,7 @@ def test_regenerate_keeps_the_earlier_generation_and_shows_changes(app, student,
     second = student.generation_id(response)
     run_jobs()
     text = page_text(student.client.get(f"/projects/{project_id}/generations/{second}"))
-    assert f"Changes since #{first}" in text
+    assert f"Changes since #{first.hex[-8:]}" in text
     assert "+ src/raytracer/__init__.py" in text and "− src/rt/__init__.py" in text and "~ pyproject.toml" in text
     with app.app_context():
         assert reload(GeneratedProject, first).status == "completed"

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.platform.models import uuid7
 from app.platform.validation import ModelValidationError
 from app.projects.models import GeneratedProject, ProjectFile, RepositoryExport
 
@@ -30,17 +31,23 @@ def generation_row(app, student, run_jobs):
         return {"id": row.id, "organization_id": row.organization_id, "project_id": row.project_id}
 
 
+def _sql(statement: str, params: dict) -> sa.TextClause:
+    """The statement with its key parameters typed as UUIDs (CHAR(32) hex on SQLite, uuid on PostgreSQL)."""
+    return sa.text(statement).bindparams(*(sa.bindparam(name, type_=sa.Uuid) for name in ("id", "g")
+                                           if name in params))
+
+
 def _refused(app, statement: str, params: dict, constraint: str) -> None:
     with app.app_context():
         with pytest.raises(sa.exc.IntegrityError, match=constraint):
             with db.engine.begin() as conn:
-                conn.execute(sa.text(statement), params)
+                conn.execute(_sql(statement, params), params)
 
 
 INSERT_FILE = (
-    "INSERT INTO project_files (generated_project_id, file_path, file_name, file_type, file_size, content_hash,"
+    "INSERT INTO project_files (id, generated_project_id, file_path, file_name, file_type, file_size, content_hash,"
     " content_preview, is_executable, created_at, updated_at)"
-    " VALUES (:g, :path, 'x', 'text', :size, :hash, '', :false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    " VALUES (:id, :g, :path, 'x', 'text', :size, :hash, '', :false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
 )
 
 
@@ -54,14 +61,15 @@ INSERT_FILE = (
     ("ok.txt", -1, GOOD_HASH, "check_project_file_size"),
 ])
 def test_project_files_refuse_bad_rows(app, generation_row, path, size, digest, constraint):
-    _refused(app, INSERT_FILE, {"g": generation_row["id"], "path": path, "size": size, "hash": digest,
+    _refused(app, INSERT_FILE, {"id": uuid7(), "g": generation_row["id"], "path": path, "size": size, "hash": digest,
                                 "false": False}, constraint)
 
 
 def test_project_files_accept_a_good_row(app, generation_row):
     with app.app_context(), db.engine.begin() as conn:
-        conn.execute(sa.text(INSERT_FILE), {"g": generation_row["id"], "path": "docs/ok.txt", "size": 0,
-                                            "hash": "0123456789abcdef" * 4, "false": False})
+        params = {"id": uuid7(), "g": generation_row["id"], "path": "docs/ok.txt", "size": 0,
+                  "hash": "0123456789abcdef" * 4, "false": False}
+        conn.execute(_sql(INSERT_FILE, params), params)
 
 
 @pytest.mark.parametrize("column, value, constraint", [

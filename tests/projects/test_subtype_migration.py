@@ -8,6 +8,7 @@ from app.extensions import db
 from tests.platform.test_migrations import MIGRATIONS, fresh_app, fresh_database_url  # noqa: F401 (fixtures)
 
 BEFORE = "0013_platform_mail_outbox"
+AFTER = "0014_projects_subtype_tables"
 
 
 def _insert_old_layout(conn) -> None:
@@ -37,7 +38,7 @@ def test_rows_move_to_their_type_tables_and_back(fresh_app):  # noqa: F811
     with db.engine.begin() as conn:
         _insert_old_layout(conn)
 
-    upgrade(directory=str(MIGRATIONS))
+    upgrade(directory=str(MIGRATIONS), revision=AFTER)  # later revisions re-key projects (0023: UUIDs)
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT id, course_name, course_code, teacher_name FROM school_projects")
                             ).all() == [(7, "Compilers", "CS-401", "Dr. Aho")]

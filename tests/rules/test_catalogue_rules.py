@@ -198,13 +198,13 @@ def test_the_decision_is_shown_on_the_catalogue_and_the_platform(app, org, admin
 
 
 def test_the_migration_rewrites_stored_platforms_to_the_catalogues_re2_forms():
-    """Platforms added before the rewrite stored the table's pattern; migration 0024 gives them the same RE2 form
+    """Platforms added before the rewrite stored the table's pattern; migration 0025 gives them the same RE2 form
     (and first/last rules) the catalogue now has."""
     import importlib.util
 
     from app.rules.catalogue import azure_build
 
-    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0024_rules_global_stale.py"
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0025_rules_global_stale.py"
     spec = importlib.util.spec_from_file_location("migration_0023", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)

@@ -1,6 +1,6 @@
-"""Seed 000's value lists and non-negative counts are enforced by the database (migration 0025), on SQLite and
+"""Seed 000's value lists and non-negative counts are enforced by the database (migration 0026), on SQLite and
 PostgreSQL: a row written around the app (raw SQL) with a status, severity or count outside them is refused.
-Migration 0025 first repairs old rows that would break them."""
+Migration 0026 first repairs old rows that would break them."""
 from __future__ import annotations
 
 import pytest
@@ -14,7 +14,7 @@ from tests.factories import make_member, make_organization, workspace_of
 from tests.platform.test_migrations import MIGRATIONS, fresh_app, fresh_database_url  # noqa: F401 (fixtures)
 from tests.rules.conftest import build_naming
 
-BEFORE = "0024_rules_global_stale"
+BEFORE = "0025_rules_global_stale"
 
 
 def _generation(naming, **values) -> Generation:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.platform.parsing import MAX_ID, MAX_PAGE, column_problem, parse_id, parse_int, parse_page
-from tests.helpers import page_text, signed_in
+from tests.helpers import UUID_PATTERN, page_text, signed_in
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -98,7 +98,7 @@ def test_a_cron_pattern_that_never_fires_is_a_form_error(app, make_user, org):
     client, auth = signed_in(app, agent)
     page = page_text(client.get("/exports/schedules/new"))
     select = page[page.index('name="template_id"'):]
-    template_id = re.search(r'<option[^>]*value="([0-9]+)"', select[:select.index("</select>")]).group(1)
+    template_id = re.search(rf'<option[^>]*value="({UUID_PATTERN})"', select[:select.index("</select>")]).group(1)
     response = auth.post("/exports/schedules/new", {"name": "Never", "template_id": template_id,
                                                     "cron_pattern": "0 12 31 4 *", "timezone": "UTC",
                                                     "email_recipients": agent.email, "include_download_link": "y"},

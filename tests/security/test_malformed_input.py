@@ -24,6 +24,10 @@ TEXTS = ["a\x00b", HUGE, "\u202e\ufeff\U0001d54f\U0001f921e\u0301\u200d", "9999-
          'a"b\',c;|=1+1', "../../etc/passwd", "0 12 31 4 *", "{{ 7*7 }}{% for x in range(10**9) %}{% endfor %}"]
 MALFORMED = NUMBERS + TEXTS
 PATH_IDS = ["2147483648", "99999999999999999999", "0", "%C2%B2"]
+# For UUID keys: not one, almost one, and well-formed but naming no row.
+PATH_UUIDS = ["1", "not-a-uuid", "01a2487c-4257-73cd-85b8-c9ea317affb", "01a2487c425773cd85b8c9ea317affbc",
+              "01a2487c-4257-73cd-85b8-c9ea317affbcd", "%C2%B2", "00000000-0000-0000-0000-000000000000",
+              "FFFFFFFF-FFFF-7FFF-BFFF-FFFFFFFFFFFF"]
 QUERY_NAMES = ("page", "page_size", "q", "tag", "status", "priority", "customer", "assignee", "sort", "member", "user",
                "rule", "field", "highlight", "generation", "dimension", "value", "date_from", "date_to", "type",
                "severity", "a", "b", "kind", "breached", "workspace")
@@ -58,9 +62,9 @@ def test_ids_past_the_range_in_every_path_are_404(app):
     world = build_world(app)
     client, problems = world.client("admin"), []
     for method, rule in routes(app):
-        ids = re.findall(r"<int:([a-z_]+)>", rule.rule)
-        for name in ids:
-            for bad in PATH_IDS:
+        ids = re.findall(r"<(int|uuid|rowid):([a-z_]+)>", rule.rule)
+        for converter, name in ids:
+            for bad in PATH_IDS if converter == "int" else PATH_UUIDS + PATH_IDS:
                 url, _found = route_url(world, rule, {name: bad})
                 data = {"csrf_token": world.csrf("admin")} if method == "POST" else None
                 response = client.open(url, method=method, data=data)

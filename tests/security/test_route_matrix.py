@@ -14,7 +14,7 @@ for them; a page their user's role may not see must never answer 200.
 from __future__ import annotations
 
 from tests.security.matrix_run import exercise
-from tests.security.world import ACTS_AS, FOREIGN, build_world
+from tests.security.world import ACTS_AS, FOREIGN, ID_CONVERTERS, build_world
 
 PUBLIC, MEMBER, STAFF, MANAGER, ADMIN = "public", "member", "staff", "manager", "admin"
 NOBODY = "nobody"  # operator pages: no organization role opens them (404 for all)
@@ -105,7 +105,7 @@ def allowed_statuses(method: str, rule, role: str, found: bool) -> set[int] | No
     level = access_of(method, rule.endpoint)
     optional = level.endswith("?")
     level = level.rstrip("?")
-    on_objects = "<int:" in rule.rule
+    on_objects = any(f"<{converter}:" in rule.rule for converter in ID_CONVERTERS)
     may_use = ACTS_AS[role] in ALLOWED[level] and not (role in FOREIGN and on_objects)
     if not may_use:
         return REFUSED | ({400} if role == "bearer" else set())

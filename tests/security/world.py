@@ -164,6 +164,9 @@ def demo_ids() -> dict:
 # Values for the routes' other arguments.
 TEXT_ARGS = {"kind_name": "project-generate", "token": "not-a-real-token", "filename": "css/app.css",
              "action": "archive"}
+# Converters naming a row: integer ids, UUIDv7 keys (projects, exports), either (job status); a missing row's stand-in.
+ID_CONVERTERS = ("int", "uuid", "rowid")
+MISSING_ID = {"int": 1, "uuid": "00000000-0000-7000-8000-000000000000", "rowid": 1}
 _ARG = re.compile(r"<(?:([a-z_]+)(?:\([^)]*\))?:)?([a-z_]+)>")
 
 
@@ -175,10 +178,10 @@ def route_url(world: World, rule, override: dict | None = None) -> tuple[str, bo
     for converter, name in _ARG.findall(rule.rule):
         if override and name in override:
             values[name] = override[name]
-        elif converter == "int":
+        elif converter in ID_CONVERTERS:
             value = world.ids.get((blueprint, name), world.ids.get(("", name)))
             found = found and value is not None
-            values[name] = value if value is not None else 1
+            values[name] = value if value is not None else MISSING_ID[converter]
         else:
             values[name] = TEXT_ARGS.get(name, "x")
     url = _ARG.sub(lambda m: str(values[m.group(2)]), rule.rule)

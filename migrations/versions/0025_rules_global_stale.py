@@ -10,15 +10,15 @@
   equivalent RE2 form (app/rules/catalogue/README.md; the equivalence is property-tested), so their
   check keeps working now that catalogue patterns have no Python-re fallback.
 
-Revision ID: 0024_rules_global_stale
+Revision ID: 0025_rules_global_stale
 Revises: 0022_accounts_security
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = "0024_rules_global_stale"
-down_revision = "0023_platform_redundant_indexes"
+revision = "0025_rules_global_stale"
+down_revision = "0024_uuid_primary_keys"
 branch_labels = None
 depends_on = None
 

@@ -19,7 +19,7 @@ Checks (existing rows are fixed first, so the upgrade cannot fail on old data):
 Conflict findings are listed worst severity first: idx_conflict_result_worst_first (check_id, severity
 rank, id) holds that order (SQLite: idx_conflict_result_worst_first_lite), so a page is read, not sorted.
 
-Revision ID: 0025_search_and_checks
+Revision ID: 0026_search_and_checks
 Revises: 0022_accounts_security
 """
 import re
@@ -28,8 +28,8 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = "0025_search_and_checks"
-down_revision = "0024_rules_global_stale"
+revision = "0026_search_and_checks"
+down_revision = "0025_rules_global_stale"
 branch_labels = None
 depends_on = None
 
