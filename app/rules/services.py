@@ -988,7 +988,10 @@ def names_query(workspace, *, q: str = "", rule_id: str = "", status: str = "act
     if parse_id(generation_id) is not None:
         stmt = stmt.where(GeneratedName.generation_id == parse_id(generation_id))
     if dimension and value:
-        stmt = stmt.where(GeneratedName.dimension_values[dimension].as_string() == value)
+        # A dimension key becomes part of a JSON path (SQLite: `$."key"`): only a well-formed key gets that far
+        # (a quote would break the path: a 500); no dimension has any other key, so nothing matches.
+        stmt = stmt.where(GeneratedName.dimension_values[dimension].as_string() == value if KEY_RE.match(dimension)
+                          else sa.false())
     return stmt.order_by(GeneratedName.created_at.desc(), GeneratedName.id.desc())
 
 
