@@ -107,6 +107,13 @@ def test_a_blueprint_nested_in_an_api_blueprint_is_api(app):
             assert is_api_request(request) is expected, path
 
 
+def test_a_bad_token_on_the_api_gets_a_json_401_even_without_accept(app):
+    for header in ("Bearer cairn_not-a-token", "bearer nonsense", "Bearer "):
+        response = browser(app).get("/generations/", headers={"Authorization": header})
+        assert response.status_code == 401 and response.is_json, header
+        assert "Set-Cookie" not in response.headers
+
+
 def test_token_management_with_a_token_is_refused_even_with_a_csrf_token(app, admin, admin_token):
     """The attack of the report: use the token to load a page, take its CSRF token, mint more tokens
     and invite an admin. No page loads, so there is no CSRF token; a guessed POST is refused."""
