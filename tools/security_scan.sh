@@ -40,7 +40,7 @@ install_scanners() {
 
 static_scan() {
     echo "== bandit (medium and above)"
-    "$SCAN_VENV/bin/bandit" -r app -ll -f txt -o "$SCAN_OUT/bandit.txt" -q || true
+    "$SCAN_VENV/bin/bandit" -r app -ll -f txt -o "$SCAN_OUT/bandit.txt" >/dev/null 2>&1 || true
     sed -n '/Test results/,/Code scanned/p' "$SCAN_OUT/bandit.txt"
     echo "== semgrep"
     local sg="$SCAN_VENV/semgrep/bin/semgrep" configs=()
