@@ -11,7 +11,7 @@ WORKERS ?= 2
 # gunicorn processes for `make serve`: (2 x cores) + 1, gunicorn's advice for CPU-bound work (bench/tickets_list.py).
 WEB_WORKERS ?= $(shell echo $$(( 2 * $$(nproc) + 1 )))
 
-.PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool axe-core dovecot fonts bench bench-quick clean
+.PHONY: run serve worker test test-embedded test-services install install-dev chromium zip-tool axe-core dovecot fonts bench bench-quick security-scan clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -111,6 +111,11 @@ bench: install-dev zip-tool fonts
 ## bench-quick: every benchmark at its smallest size (the convention in bench/README.md; CI runs it as a test)
 bench-quick: install-dev zip-tool fonts
 	@for b in bench/*.py; do echo "== $$b"; BENCH_QUICK=1 $(BIN)/python $$b || exit 1; done
+
+## security-scan: bandit, semgrep, then wapiti (as each role) and sqlmap against a throwaway local instance on
+## 127.0.0.1:5601; the scanners install in their own venv (.scanvenv), not the project's (docs/security-scan.md)
+security-scan: install
+	APP_PYTHON=$(abspath $(BIN))/python tools/security_scan.sh $(SCAN)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

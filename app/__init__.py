@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -199,9 +199,34 @@ def register_errorhandlers(app: Flask) -> None:
         db.session.rollback()
         return render_error(422, "Check what you entered", " ".join(error.messages()))
 
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
+
+    @app.errorhandler(ObjectDeletedError)
+    @app.errorhandler(StaleDataError)
+    @app.errorhandler(IntegrityError)
+    def deleted_meanwhile(error):
+        # The row went away between loading it and using it (deleted in another tab, or by another member):
+        # a 404 saying so, not a 500. Other integrity errors (a unique key a view didn't check) stay 500s.
+        from app.extensions import db
+
+        db.session.rollback()
+        if isinstance(error, IntegrityError) and not _is_foreign_key_violation(error):
+            raise error
+        app.logger.warning("row deleted during %s %s: %s", request.method, request.path,
+                           str(error).splitlines()[0][:200])
+        return render_error(404, "Not found", "It was deleted in the meantime. Go back and reload the page.")
+
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return render_error(400, "Form expired", "The form's security token was missing or expired. Reload the page and try again.")
+
+
+def _is_foreign_key_violation(error) -> bool:
+    """PostgreSQL SQLSTATE 23503, or SQLite's "FOREIGN KEY constraint failed"."""
+    original = getattr(error, "orig", None)
+    return (getattr(original, "sqlstate", None) == "23503"
+            or "FOREIGN KEY constraint failed" in str(original or ""))
 
 
 def register_template_helpers(app: Flask) -> None:

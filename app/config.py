@@ -14,7 +14,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
 
 
-def _env_bool(name: str, default: bool) -> bool:
+def _env_bool(name: str, default: bool | None) -> bool | None:
     value = os.environ.get(name)
     if value is None:
         return default
@@ -107,7 +107,9 @@ class Config:
     # Sessions: server-side rows (accounts.UserSession) make logout and role changes final.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    # Unset (None): Secure everywhere but development and tests (platform.security.init_app decides);
+    # SESSION_COOKIE_SECURE=false only for a deployment that really serves plain http.
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", None)
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE

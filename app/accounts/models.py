@@ -378,6 +378,8 @@ class SignInThrottle(db.Model):
 
     Keyed by a hash of both, so an attacker elsewhere can't lock the owner out; kept in the
     database (not Redis) so throttling holds when Redis is down. Old rows are swept hourly.
+    The same rows count password-reset requests per address and per client IP (their own
+    key hashes; `services.throttle_count` is the one mechanism for both).
     """
 
     __tablename__ = "sign_in_throttles"

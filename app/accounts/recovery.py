@@ -8,7 +8,8 @@ Kept apart from sign-in, invitations and lockout (services.py) so each can chang
   and an older link dies with it. The reset ends every session of the user.
 - Asking for a link answers the same whether or not the address has an account
   (the mail simply isn't sent), and is throttled per address and per client IP
-  (Redis counters), counted for unknown addresses too.
+  (the sign-in backoff's database rows, so it holds with Redis down), counted for
+  unknown addresses too.
 - A new email address is confirmed from a link mailed to it; the old address is
   told once the change is done.
 """
@@ -21,9 +22,18 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.accounts.models import User
-from app.accounts.services import AccountError, _commit_or_rollback, _set_password, password_matches, sessions_end_all
+from app.accounts.services import (
+    AccountError,
+    _commit_or_rollback,
+    _set_password,
+    password_matches,
+    sessions_end_all,
+    throttle_blocked_for,
+    throttle_count,
+)
 from app.extensions import db
 from app.platform import mail
+from app.platform.models import utcnow
 
 RESET_SENT = ("If that address has a Cairn account, a link to choose a new password is on its way. "
               "It works once, within the hour.")
@@ -43,23 +53,34 @@ def _max_age() -> int:
 
 
 # --------------------------------------------------------------------------- throttling
-def _throttled(email: str, ip_address: str) -> bool:
-    """Count this request; True when the address or the IP asked too often within the window."""
-    from app.platform.jobs import get_connection
-
+def _reset_throttle_keys(email: str, ip_address: str) -> list[tuple[str, int]]:
+    """(key, limit) per address and per client IP. The NUL separator can't occur in a sign-in key
+    (the input layer refuses NUL), so these never share a row with the sign-in backoff."""
     config = current_app.config
-    window = int(config.get("PASSWORD_RESET_WINDOW_SECONDS", 3600))
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-    limits = ((f"cairn:reset:acct:{digest}", int(config.get("PASSWORD_RESET_MAX_PER_ADDRESS", 3))),
-              (f"cairn:reset:ip:{ip_address or 'unknown'}", int(config.get("PASSWORD_RESET_MAX_PER_IP", 20))))
-    redis = get_connection()
-    over = False
-    for key, limit in limits:
-        count = redis.incr(key)
-        if count == 1:
-            redis.expire(key, window)
-        over = over or count > limit
-    return over
+    return [(hashlib.sha256(f"password-reset\0address\0{email}".encode()).hexdigest(),
+             int(config.get("PASSWORD_RESET_MAX_PER_ADDRESS", 3))),
+            (hashlib.sha256(f"password-reset\0ip\0{ip_address or 'unknown'}".encode()).hexdigest(),
+             int(config.get("PASSWORD_RESET_MAX_PER_IP", 20)))]
+
+
+def _throttled(email: str, ip_address: str) -> bool:
+    """True when the address or the IP already asked its limit within the window; else count this request.
+
+    The sign-in backoff's mechanism (`throttle_count`, rows in `sign_in_throttles`): a key that reaches
+    its limit is blocked for PASSWORD_RESET_WINDOW_SECONDS; the count starts over after a window without
+    requests. Database rows, not Redis counters, so the limit holds when Redis is down. Refused requests
+    are not counted (a flood costs one read per key, no writes).
+    """
+    window = int(current_app.config.get("PASSWORD_RESET_WINDOW_SECONDS", 3600))
+    now = utcnow()
+    keys = _reset_throttle_keys(email, ip_address)
+    if any(throttle_blocked_for(key, now) for key, _limit in keys):
+        db.session.rollback()
+        return True
+    for key, limit in keys:
+        throttle_count(key, now, memory_seconds=window,
+                       delay_for=lambda count, limit=limit: window if count >= limit else 0)
+    return False
 
 
 # --------------------------------------------------------------------------- password reset

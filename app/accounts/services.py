@@ -395,9 +395,23 @@ def _throttle_row(key: str, *, for_update: bool = False) -> SignInThrottle | Non
     return db.session.scalars(stmt.with_for_update() if for_update else stmt).first()
 
 
-def _record_sign_in_failure(key: str, now: datetime) -> None:
-    """One more failure for the pair, in its own transaction (a lost insert race retries as an update)."""
-    memory = timedelta(seconds=current_app.config["LOGIN_FAILURE_MEMORY_SECONDS"])
+def throttle_blocked_for(key: str, now: datetime) -> float:
+    """Seconds the throttle `key` must still wait (0: not blocked). Reads only."""
+    row = _throttle_row(key)
+    if row is None or row.blocked_until is None or row.blocked_until <= now:
+        return 0.0
+    return (row.blocked_until - now).total_seconds()
+
+
+def throttle_count(key: str, now: datetime, *, memory_seconds: int, delay_for) -> int:
+    """One more event for the throttle `key` (a `sign_in_throttles` row), in its own transaction.
+
+    The count starts over after `memory_seconds` without an event; `delay_for(count)` says how many
+    seconds the key is then blocked (0: not blocked). A lost insert race retries as an update.
+    Rows in the database, not Redis counters: every throttle holds when Redis is down.
+    Returns the new count.
+    """
+    memory = timedelta(seconds=memory_seconds)
     for attempt in range(3):
         row = _throttle_row(key, for_update=True)
         if row is None:
@@ -407,15 +421,23 @@ def _record_sign_in_failure(key: str, now: datetime) -> None:
             row.failures = 0  # a long quiet spell: start over
         row.failures += 1
         row.last_failure_at = now
-        delay = sign_in_delay(row.failures)
+        delay = delay_for(row.failures)
         row.blocked_until = now + timedelta(seconds=delay) if delay else None
+        count = row.failures
         try:
             db.session.commit()
-            return
+            return count
         except sa.exc.IntegrityError:
             db.session.rollback()
             if attempt == 2:
                 raise
+    return 0  # unreachable
+
+
+def _record_sign_in_failure(key: str, now: datetime) -> None:
+    """One more failure for the pair (the backoff grows with each)."""
+    throttle_count(key, now, memory_seconds=current_app.config["LOGIN_FAILURE_MEMORY_SECONDS"],
+                   delay_for=sign_in_delay)
 
 
 def _wait_text(seconds: float) -> str:
@@ -454,9 +476,12 @@ def sign_in(*, email: str, password: str, ip_address: str) -> User:
 
 
 def sign_in_throttles_sweep() -> int:
-    """Delete the rows of pairs quiet for longer than the failure memory (hourly)."""
-    cutoff = utcnow() - timedelta(seconds=current_app.config["LOGIN_FAILURE_MEMORY_SECONDS"])
-    result = db.session.execute(sa.delete(SignInThrottle).where(SignInThrottle.last_failure_at < cutoff))
+    """Delete the rows of throttles quiet for longer than the failure memory and no longer blocked (hourly)."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=current_app.config["LOGIN_FAILURE_MEMORY_SECONDS"])
+    result = db.session.execute(sa.delete(SignInThrottle).where(
+        SignInThrottle.last_failure_at < cutoff,
+        sa.or_(SignInThrottle.blocked_until.is_(None), SignInThrottle.blocked_until <= now)))
     db.session.commit()
     return result.rowcount or 0
 

@@ -1,8 +1,10 @@
 """Personal API tokens: created and revoked on the preferences page, used as `Authorization: Bearer <token>`.
 
 What a token can do, and nothing more:
-- it authenticates requests to the JSON API only (`API_BLUEPRINTS`): on any page or form the
-  header is ignored, so a token can't reach the members, tokens or organization pages, nor
+- it authenticates requests to the JSON API only: the routes of the blueprints named in
+  `API_BLUEPRINTS` (or nested in one of them), decided by blueprint, never by path. Any other
+  route refuses a request carrying `Authorization: Bearer` outright (401, JSON, before any view
+  or session work runs), so a token can't reach the members, tokens or organization pages, nor
   get a CSRF token from a page's session;
 - within the scopes chosen at creation (read: GET; write: POST, PUT, PATCH, DELETE), until it expires or is revoked;
 - a request that carries a bearer header never gets a session cookie (`BearerAwareSessionInterface`).
@@ -18,7 +20,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required
 
@@ -28,8 +30,11 @@ from app.extensions import db, login_manager
 from app.platform.models import utcnow
 
 TOKEN_PREFIX = "cairn_"
-# The blueprints whose views a bearer token may call: the JSON API, nothing else.
+# The blueprints whose views a bearer token may call: the JSON API, nothing else. A JSON API
+# blueprint adds its name here; blueprints nested in one of these are API too.
 API_BLUEPRINTS = frozenset({"rules_api", "projects_api"})
+BEARER_REFUSED = ("API tokens are accepted only by Cairn's JSON API. Sign in with a browser to use this page, "
+                  "or send the token to an API route.")
 # Days a new token lives ("" = until revoked).
 TOKEN_LIFETIMES = {"7": "7 days", "30": "30 days", "90": "90 days", "365": "1 year", "": "No expiry"}
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -112,7 +117,19 @@ def api_token_user(token: str) -> User | None:
 
 
 def has_bearer_header(req=None) -> bool:
-    return (req or request).headers.get("Authorization", "").startswith("Bearer ")
+    """An `Authorization: Bearer ...` header (the scheme is case-insensitive, RFC 7235)."""
+    scheme = (req or request).headers.get("Authorization", "").lstrip().split(" ", 1)[0]
+    return scheme.lower() == "bearer"
+
+
+def _bearer_value(req) -> str:
+    return req.headers.get("Authorization", "").strip()[len("bearer"):].strip()
+
+
+def is_api_request(req=None) -> bool:
+    """True when the matched route belongs to a JSON API blueprint (or a blueprint nested in one)."""
+    req = req or request
+    return any(name in API_BLUEPRINTS for name in getattr(req, "blueprints", ()) or ())
 
 
 def is_bearer_request() -> bool:
@@ -134,9 +151,9 @@ def bearer_scope_refusal() -> str | None:
 @login_manager.request_loader
 def load_user_from_request(req):
     """Bearer tokens authenticate the JSON API only; elsewhere the header is ignored (anonymous)."""
-    if not has_bearer_header(req) or req.blueprint not in API_BLUEPRINTS:
+    if not has_bearer_header(req) or not is_api_request(req):
         return None
-    row = api_token_authenticate(req.headers["Authorization"][len("Bearer "):].strip())
+    row = api_token_authenticate(_bearer_value(req))
     if row is None:
         return None
     g.bearer_authenticated = True
@@ -154,10 +171,54 @@ class BearerAwareSessionInterface(SecureCookieSessionInterface):
         return super().save_session(app, session, response)
 
 
+def refuse_bearer_outside_api():
+    """A bearer request to anything but the JSON API: 401 with a JSON reason, before any other hook
+    (session loading, usage logging) runs. The token itself isn't even looked up.
+
+    A URL that no route matches (404) or a method its route lacks (405), inside the JSON API's
+    URL space, is answered by the API's JSON error: a script that mistyped an id learns that,
+    not that tokens are refused. Anywhere else the refusal stands."""
+    if not has_bearer_header() or is_api_request():
+        return None
+    if request.routing_exception is not None and _in_api_url_space(request.path):
+        return None
+    response = jsonify({"error": BEARER_REFUSED})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="cairn-api", error="invalid_request"'
+    return response
+
+
+def _in_api_url_space(path: str) -> bool:
+    """True for /api/... and for paths under the fixed part of an API blueprint's routes
+    (`/generations/` from `/generations/<int:generation_id>/`): taken from the URL map, per app."""
+    from flask import current_app
+
+    prefixes = current_app.extensions.get("cairn_api_url_prefixes")
+    if prefixes is None:
+        prefixes = {"/api/"}
+        for rule in current_app.url_map.iter_rules():
+            if rule.endpoint.split(".")[0] in API_BLUEPRINTS:
+                fixed = rule.rule.split("<", 1)[0]
+                prefixes.add(fixed[: fixed.rfind("/") + 1] if "<" in rule.rule else fixed)
+        prefixes.discard("/")
+        current_app.extensions["cairn_api_url_prefixes"] = prefixes = tuple(sorted(prefixes))
+    return path.startswith(prefixes)
+
+
+def _strip_cookies_from_bearer_responses(response):
+    """No response to a bearer request sets a cookie (session, remember-me or any other)."""
+    if has_bearer_header():
+        response.headers.remove("Set-Cookie")
+    return response
+
+
 @bp.record_once
 def _install_session_interface(state) -> None:
-    if type(state.app.session_interface) is SecureCookieSessionInterface:
-        state.app.session_interface = BearerAwareSessionInterface()
+    app = state.app
+    if type(app.session_interface) is SecureCookieSessionInterface:
+        app.session_interface = BearerAwareSessionInterface()
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_bearer_outside_api)
+    app.after_request(_strip_cookies_from_bearer_responses)
 
 
 def _refuse_token_management() -> None:

@@ -23,6 +23,7 @@ from app.platform.jobs import JOB_STATUS_LABELS, LOGICAL_STATUSES, kind_of
 from app.platform.pagination import paginate
 from app.platform.tenancy import get_or_404, roles_required, scoped
 from app.platform.parsing import parse_uuid
+from app.platform.timezones import day_bounds_utc
 from app.platform.timezones import local_today, zone_name_of
 
 
@@ -585,7 +586,9 @@ def audit():
         stmt = stmt.where(ExportAuditLog.user_id == user_id)
     try:
         if since:
-            stmt = stmt.where(ExportAuditLog.timestamp >= date.fromisoformat(since))
+            # From the start of that day in the user's time zone (a date can't be compared with a UTC instant).
+            start, _end = day_bounds_utc(date.fromisoformat(since), None)
+            stmt = stmt.where(ExportAuditLog.timestamp >= start)
     except ValueError:
         since = ""
     stmt = stmt.order_by(ExportAuditLog.timestamp.desc(), ExportAuditLog.id.desc())

@@ -81,8 +81,9 @@ def timestamp_html(value: datetime | None) -> Markup:
     exact = format_datetime(value, key)
     iso = value.isoformat()
     if relative:
-        return Markup(f'<time datetime="{escape(iso)}" title="{escape(exact)}">{escape(relative_time(value))}</time>')
-    return Markup(f'<time datetime="{escape(iso)}">{escape(exact)}</time>')
+        # Bandit B704 reviewed (here and below): every interpolated value is escaped; the markup is this function's own.
+        return Markup(f'<time datetime="{escape(iso)}" title="{escape(exact)}">{escape(relative_time(value))}</time>')  # nosec B704
+    return Markup(f'<time datetime="{escape(iso)}">{escape(exact)}</time>')  # nosec B704
 
 
 def filesize(num: int | None) -> str:

@@ -30,9 +30,17 @@ def is_safe_redirect(target: str | None) -> bool:
 
 
 def init_app(app: Flask) -> None:
+    from app.config import is_development
+
+    # Cookies are Secure unless this is development or a test run, or the operator said otherwise.
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        app.config["SESSION_COOKIE_SECURE"] = not (app.testing or app.debug or is_development())
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if app.config.get("SESSION_COOKIE_SAMESITE") not in ("Lax", "Strict"):
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     # The remember-me cookie is a long-lived credential: never less protected than the session cookie.
-    if app.config.get("SESSION_COOKIE_SECURE"):
-        app.config["REMEMBER_COOKIE_SECURE"] = True
+    app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config.get("SESSION_COOKIE_SECURE")
+                                                or app.config.get("REMEMBER_COOKIE_SECURE"))
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
 
@@ -45,6 +53,7 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.endpoint != "static":

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import jsonify, redirect, request, url_for
 from flask_login import current_user
 
-from app.accounts.tokens import bearer_scope_refusal, is_bearer_request
+from app.accounts.tokens import bearer_scope_refusal, has_bearer_header, is_bearer_request
 from app.extensions import csrf, db
 from app.platform.idempotency import idempotent
 from app.platform.pagination import paginate
@@ -24,7 +24,8 @@ csrf.exempt(api_bp)
 
 def wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" or request.is_json or is_bearer_request()
+    # Any bearer header means a script, even with a bad token: it gets a JSON 401, not the sign-in page.
+    return best == "application/json" or request.is_json or is_bearer_request() or has_bearer_header()
 
 
 def _error(status: int, message: str, **extra):

@@ -990,7 +990,10 @@ def names_query(workspace, *, q: str = "", rule_id: str = "", status: str = "act
     if parse_id(generation_id) is not None:
         stmt = stmt.where(GeneratedName.generation_id == parse_id(generation_id))
     if dimension and value:
-        stmt = stmt.where(GeneratedName.dimension_values[dimension].as_string() == value)
+        # A dimension key becomes part of a JSON path (SQLite: `$."key"`): only a well-formed key gets that far
+        # (a quote would break the path: a 500); no dimension has any other key, so nothing matches.
+        stmt = stmt.where(GeneratedName.dimension_values[dimension].as_string() == value if KEY_RE.match(dimension)
+                          else sa.false())
     return stmt.order_by(GeneratedName.created_at.desc(), GeneratedName.id.desc())
 
 
@@ -1190,13 +1193,16 @@ _FINDING_MESSAGES = {
 # m // 2 characters or its last m - m // 2, so `head`/`tail` meet the expression indexes
 # idx_string_active_len_head/_tail exactly; the candidates found are then checked for one edit.
 _PROBE_TABLE = "rules_conflict_probe"
+# Bandit B608 reviewed below (docs/security-scan.md): these statements are assembled from this module's constants and
+# fixed fragments only (the table name above, `_ONE_EDIT_SQL`, the scope clauses); every user value is a bound
+# parameter (:ws, :values, :rule_id...).
 _PROBE_COLUMNS = ("value", "normalized", "len", "m", "head", "tail")
 _PROBE_DDL = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {_PROBE_TABLE} (value TEXT NOT NULL, normalized TEXT NOT NULL, "
               "len INTEGER NOT NULL, m INTEGER NOT NULL, head TEXT NOT NULL, tail TEXT NOT NULL)")
-_EXACT_SQL = (f"SELECT p.value, min(s.id), p.value FROM {_PROBE_TABLE} p JOIN strings s "
+_EXACT_SQL = (f"SELECT p.value, min(s.id), p.value FROM {_PROBE_TABLE} p JOIN strings s "  # nosec B608
               "ON s.workspace_id = :ws AND s.is_active AND s.value = p.value{scope} "
               "WHERE p.m = p.len GROUP BY p.value")
-_NORMALIZED_SQL = (f"SELECT x.value, s.id, s.value FROM (SELECT p.value AS value, min(s.id) AS sid "
+_NORMALIZED_SQL = (f"SELECT x.value, s.id, s.value FROM (SELECT p.value AS value, min(s.id) AS sid "  # nosec B608
                    f"FROM {_PROBE_TABLE} p JOIN strings s ON s.workspace_id = :ws AND s.is_active "
                    "AND s.normalized = p.normalized AND s.value <> p.value{scope} WHERE p.m = p.len "
                    "GROUP BY p.value) x JOIN strings s ON s.id = x.sid")
@@ -1206,7 +1212,7 @@ _NORMALIZED_SQL = (f"SELECT x.value, s.id, s.value FROM (SELECT p.value AS value
 # would check every one of them (measured: 7x slower there, 3x slower on unrelated names).
 _NEAR_CANDIDATE = ("(SELECT s.id FROM strings s WHERE s.workspace_id = :ws AND s.is_active AND length(s.value) = p.m "
                    "AND {half}{scope} AND {one_edit} LIMIT 1)")
-_NEAR_SQL = ("SELECT x.value, s.id, s.value FROM (SELECT c.value AS value, min(c.sid) AS sid FROM ("
+_NEAR_SQL = ("SELECT x.value, s.id, s.value FROM (SELECT c.value AS value, min(c.sid) AS sid FROM ("  # nosec B608
              "SELECT p.value AS value, coalesce("
              + _NEAR_CANDIDATE.replace("{half}", "substr(s.value, 1, length(s.value) / 2) = p.head") + ", "
              + _NEAR_CANDIDATE.replace("{half}", "substr(s.value, length(s.value) / 2 + 1) = p.tail")
@@ -1233,7 +1239,7 @@ def _probe_rows(values: list[str]) -> list[tuple]:
 
 # PostgreSQL stages from two arrays and derives the rest (as _probe_rows does): sending six arrays of three
 # rows per name costs more in the driver than the whole match.
-_PG_STAGE = (f"INSERT INTO {_PROBE_TABLE} SELECT t.value, t.normalized, length(t.value), length(t.value) + d.d, "
+_PG_STAGE = (f"INSERT INTO {_PROBE_TABLE} SELECT t.value, t.normalized, length(t.value), length(t.value) + d.d, "  # nosec B608
              "substr(t.value, 1, (length(t.value) + d.d) / 2), "
              "substr(t.value, length(t.value) - ((length(t.value) + d.d) - (length(t.value) + d.d) / 2) + 1) "
              "FROM unnest(CAST(:values AS text[]), CAST(:normalized AS text[])) AS t(value, normalized) "
@@ -1246,7 +1252,7 @@ def _stage_probes(values: list[str], dialect: str) -> None:
         # jit_above_cost, and compiling them (about a second) costs more than running them.
         db.session.execute(sa.text("SET LOCAL jit = off"))
         db.session.execute(sa.text(_PROBE_DDL + " ON COMMIT DELETE ROWS"))
-        db.session.execute(sa.text(f"DELETE FROM {_PROBE_TABLE}"))
+        db.session.execute(sa.text(f"DELETE FROM {_PROBE_TABLE}"))  # nosec B608
         db.session.execute(sa.text(_PG_STAGE), {"values": values,
                                                 "normalized": [renderer.normalize(v)[:255] for v in values]})
         db.session.execute(sa.text(f"ANALYZE {_PROBE_TABLE}"))  # a temp table has no statistics until told
@@ -1255,8 +1261,8 @@ def _stage_probes(values: list[str], dialect: str) -> None:
     connection = db.session.connection().connection.driver_connection
     connection.create_function("rules_one_edit", 2, renderer.one_edit_apart, deterministic=True)
     db.session.execute(sa.text(_PROBE_DDL))
-    db.session.execute(sa.text(f"DELETE FROM {_PROBE_TABLE}"))
-    db.session.execute(sa.text(f"INSERT INTO {_PROBE_TABLE} VALUES (:value, :normalized, :len, :m, :head, :tail)"),
+    db.session.execute(sa.text(f"DELETE FROM {_PROBE_TABLE}"))  # nosec B608
+    db.session.execute(sa.text(f"INSERT INTO {_PROBE_TABLE} VALUES (:value, :normalized, :len, :m, :head, :tail)"),  # nosec B608
                        [dict(zip(_PROBE_COLUMNS, row)) for row in rows])
 
 
@@ -1296,7 +1302,7 @@ def _match_names(workspace, values: list[str], scope: str, platform, rule,
         statement = sa.text(sql.replace("{scope}", scope_sql).replace("{one_edit}", _ONE_EDIT_SQL[dialect]))
         for value, string_id, other in db.session.execute(statement, params):
             found[value] = (severity, string_id, other)
-    db.session.execute(sa.text(f"DELETE FROM {_PROBE_TABLE}"))
+    db.session.execute(sa.text(f"DELETE FROM {_PROBE_TABLE}"))  # nosec B608
     return found
 
 

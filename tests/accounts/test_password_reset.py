@@ -78,6 +78,31 @@ def test_requests_are_throttled_per_address(app, admin, outbox):
         app.config["PASSWORD_RESET_MAX_PER_ADDRESS"] = old
 
 
+def test_requests_are_throttled_per_client_ip_and_the_window_passes(app, admin, outbox):
+    """Per IP across many addresses; blocked for the window, then the count starts over. Database rows:
+    a refused request writes nothing, and the sign-in backoff of the same address is untouched."""
+    import sqlalchemy as sa
+
+    from app.accounts.models import SignInThrottle
+    from app.extensions import db
+
+    app.config["PASSWORD_RESET_MAX_PER_IP"], old = 3, app.config["PASSWORD_RESET_MAX_PER_IP"]
+    try:
+        for n in range(3):
+            assert _ask(app, f"someone{n}@acme.example.com").status_code == 302
+        assert _ask(app, admin.email).status_code == 429  # another address, the same IP
+        assert not outbox.to(admin.email)
+        rows = db.session.scalar(sa.select(sa.func.count()).select_from(SignInThrottle))
+        assert _ask(app, admin.email).status_code == 429
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SignInThrottle)) == rows
+        assert Auth(browser(app)).login(admin.email).status_code == 302  # sign-in is not throttled by it
+        with time_machine.travel(utcnow().timestamp() + app.config["PASSWORD_RESET_WINDOW_SECONDS"] + 1, tick=False):
+            assert _ask(app, admin.email).status_code == 302
+        assert outbox.to(admin.email)
+    finally:
+        app.config["PASSWORD_RESET_MAX_PER_IP"] = old
+
+
 def test_weak_new_password_is_refused_at_the_field(app, admin, outbox):
     _ask(app, admin.email)
     link = _link(outbox, admin.email)

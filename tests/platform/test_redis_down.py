@@ -99,3 +99,15 @@ def make_ticket_for(app_ctx):
         return ticket
 
     return _make
+
+
+def test_password_reset_answers_and_is_still_throttled_with_redis_down(down_app, people):
+    """The reset throttle counts in database rows (the sign-in backoff's), not Redis: no 500, and the limit holds."""
+    limit = down_app.config["PASSWORD_RESET_MAX_PER_ADDRESS"]
+    for _ in range(limit):
+        asked = Auth(browser(down_app)).post("/password/forgot", {"email": people["admin"].email},
+                                             page="/password/forgot")
+        assert asked.status_code == 302
+    refused = Auth(browser(down_app)).post("/password/forgot", {"email": people["admin"].email},
+                                           page="/password/forgot")
+    assert refused.status_code == 429 and "Too many reset requests" in refused.get_data(as_text=True)

@@ -17,6 +17,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
 
 
@@ -155,6 +157,49 @@ def test_security_headers_on_pages_fragments_and_error_pages(app, org, admin, ma
     missing = client.get("/jobs/purge_trash/999999/status", headers={"HX-Request": "true"})
     assert missing.status_code == 404 and "<html" not in page_text(missing)
     assert_security_headers(missing)
+
+
+def test_security_headers_on_api_json_bearer_refusals_and_static(app, admin):
+    """JSON answers (the API, a bearer refusal) and static files carry the same headers as pages."""
+    client, _ = signed_in(app, admin)
+    api = client.get("/generations/", headers={"Accept": "application/json"})
+    assert api.is_json
+    refused = browser(app).get("/members", headers={"Authorization": "Bearer cairn_x"})
+    assert refused.status_code == 401 and refused.is_json
+    for response in (api, refused):
+        assert_security_headers(response)
+    static = browser(app).get("/static/css/app.css")
+    for name in ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Content-Security-Policy"):
+        assert name in static.headers, name
+
+
+@pytest.mark.parametrize("environment, setting, secure", [
+    ("production", None, True),  # nothing said: Secure
+    ("production", "false", False),  # the operator serves plain http on purpose
+    ("development", None, False),  # `make run` on http://127.0.0.1:5000
+])
+def test_cookie_flags_follow_the_environment(backend, app, monkeypatch, environment, setting, secure):
+    """Outside development and tests the session and remember-me cookies are Secure by default, and always
+    HttpOnly and SameSite=Lax; SESSION_COOKIE_SECURE=false is the operator's explicit choice."""
+    from app.config import _env_bool
+    from tests.conftest import make_test_app
+
+    monkeypatch.setenv("CAIRN_ENV", environment)
+    if setting is None:
+        monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
+    else:
+        monkeypatch.setenv("SESSION_COOKIE_SECURE", setting)
+    made = make_test_app(backend, TESTING=False, SECRET_KEY="a-long-random-production-key-" + "x" * 20,
+                         SESSION_COOKIE_SECURE=_env_bool("SESSION_COOKIE_SECURE", None),
+                         REMEMBER_COOKIE_SECURE=None)
+    assert made.config["SESSION_COOKIE_SECURE"] is secure
+    assert made.config["REMEMBER_COOKIE_SECURE"] is secure
+    page = made.test_client().get("/signin", base_url="https://localhost" if secure else "http://localhost")
+    cookie = next(h for h in page.headers.getlist("Set-Cookie") if h.startswith("session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert ("Secure" in cookie) is secure
+    if secure:
+        assert page.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
 def test_static_files_may_be_cached(app):

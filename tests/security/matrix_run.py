@@ -10,7 +10,7 @@ POST_ORDER = ("anonymous", "other_customer", "other_admin", "bearer", "customer"
 
 
 def exercise(world: World):
-    """Yield (method, rule, role, url, all_ids_found, status) for every route x role."""
+    """Yield (method, rule, role, url, all_ids_found, status, response) for every route x role."""
     pairs = routes(world.app)
     gets = [(m, r) for m, r in pairs if m == "GET"]
     posts = sorted([(m, r) for m, r in pairs if m != "GET"], key=lambda p: (p[1].endpoint in LAST, p[1].rule))
@@ -18,12 +18,12 @@ def exercise(world: World):
         for role in ROLES:
             url, found = route_url(world, rule)
             response = world.client(role).open(url, method=method, headers=world.headers(role))
-            yield method, rule, role, url, found, response.status_code
+            yield method, rule, role, url, found, response.status_code, response
     for method, rule in posts:
         for role in POST_ORDER:
             url, found = route_url(world, rule)
             data = {"csrf_token": world.csrf(role)} if role != "bearer" else {}
             response = world.client(role).open(url, method=method, data=data, headers=world.headers(role))
-            yield method, rule, role, url, found, response.status_code
+            yield method, rule, role, url, found, response.status_code, response
             if rule.endpoint in LAST or response.status_code == 400:
                 world.refresh_csrf(role)

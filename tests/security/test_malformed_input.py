@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,14 @@ PATH_UUIDS = ["1", "not-a-uuid", "01a2487c-4257-73cd-85b8-c9ea317affb", "01a2487
 QUERY_NAMES = ("page", "page_size", "q", "tag", "status", "priority", "customer", "assignee", "sort", "member", "user",
                "rule", "field", "highlight", "generation", "dimension", "value", "date_from", "date_to", "type",
                "severity", "a", "b", "kind", "breached", "workspace")
+
+
+def _query_names_read_by_the_views() -> tuple[str, ...]:
+    """QUERY_NAMES plus every `args.get("name"...)` in app/ (a filter added later is fuzzed too)."""
+    found = set()
+    for path in (Path(__file__).resolve().parents[2] / "app").rglob("*.py"):
+        found.update(re.findall(r'args\.get(?:list)?\("([a-z_]+)"', path.read_text()))
+    return QUERY_NAMES + tuple(sorted(found - set(QUERY_NAMES)))
 # Forms whose submission would end the fuzzing session or the organization itself.
 SKIP_ACTIONS = re.compile(r"/signout|/sessions/\d+/end|/organization/delete|/members/\d+/deactivate")
 DESTRUCTIVE = re.compile(r"delete|purge|remove|deactivate|trim|merge")
@@ -66,7 +75,7 @@ def test_ids_past_the_range_in_every_path_are_404(app):
         for converter, name in ids:
             for bad in PATH_IDS if converter == "int" else PATH_UUIDS + PATH_IDS:
                 url, _found = route_url(world, rule, {name: bad})
-                data = {"csrf_token": world.csrf("admin")} if method == "POST" else None
+                data = {"csrf_token": world.csrf("admin")} if method not in ("GET", "HEAD") else None
                 response = client.open(url, method=method, data=data)
                 # 403: the role is refused before any id is read (tenancy.roles_required)
                 if response.status_code not in (403, 404):
@@ -76,7 +85,8 @@ def test_ids_past_the_range_in_every_path_are_404(app):
 
 def test_malformed_query_arguments_on_every_page(app):
     world = build_world(app)
-    problems = []
+    problems, names = [], _query_names_read_by_the_views()
+    assert {"since", "category", "week"} <= set(names)
     for role in ("admin", "customer"):
         client = world.client(role)
         for method, rule in routes(app):
@@ -85,7 +95,7 @@ def test_malformed_query_arguments_on_every_page(app):
             url, _found = route_url(world, rule)
             for offset in range(0, len(MALFORMED), 5):
                 # Each request gives every argument a different bad value; together they try each on each.
-                query = {name: MALFORMED[(i + offset) % len(MALFORMED)][:1001] for i, name in enumerate(QUERY_NAMES)}
+                query = {name: MALFORMED[(i + offset) % len(MALFORMED)][:1001] for i, name in enumerate(names)}
                 response = client.get(url, query_string=query)
                 _check(problems, response, f"GET {url}?{sorted(query.items())[:3]}... as {role}")
     assert not problems, "\n".join(problems)

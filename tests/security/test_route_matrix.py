@@ -8,11 +8,14 @@ and an admin of another organization (they use the demo organization's ids, whic
 answer 403/404, never the page); and a bearer token of the demo agent. A GET the role
 may use answers 200 or 302 (404 where the demo has no such row). A POST carries only a
 CSRF token (an empty form): the role may use it if it is not refused with 403.
-Bearer requests: tokens may be limited to the JSON API, so a refusal is always fine
-for them; a page their user's role may not see must never answer 200.
+Bearer requests: every route outside the JSON API blueprints (`API_BLUEPRINTS`, nested
+blueprints included: decided by the route's blueprint, never its path) answers exactly 401 with
+a JSON reason and no cookie; an API route answers what the token's user may use, never 200 where
+that role may not, and never sets a cookie.
 """
 from __future__ import annotations
 
+from app.accounts.tokens import API_BLUEPRINTS
 from tests.security.matrix_run import exercise
 from tests.security.world import ACTS_AS, FOREIGN, ID_CONVERTERS, build_world
 
@@ -100,8 +103,16 @@ def access_of(method: str, endpoint: str) -> str | None:
     return ACCESS.get(f"{method} {endpoint}") or ACCESS.get(endpoint)
 
 
+def is_api_rule(rule) -> bool:
+    """The route belongs to a JSON API blueprint, or to a blueprint nested in one ("api.projects.list")."""
+    parts = rule.endpoint.split(".")[:-1]
+    return any(".".join(parts[:i]) in API_BLUEPRINTS for i in range(1, len(parts) + 1))
+
+
 def allowed_statuses(method: str, rule, role: str, found: bool) -> set[int] | None:
     """The statuses `role` may get from this route; None: anything but 403 and 5xx (a POST it may use)."""
+    if role == "bearer" and not is_api_rule(rule):
+        return {401}
     level = access_of(method, rule.endpoint)
     optional = level.endswith("?")
     level = level.rstrip("?")
@@ -109,8 +120,8 @@ def allowed_statuses(method: str, rule, role: str, found: bool) -> set[int] | No
     may_use = ACTS_AS[role] in ALLOWED[level] and not (role in FOREIGN and on_objects)
     if not may_use:
         return REFUSED | ({400} if role == "bearer" else set())
-    if role == "bearer":  # tokens may be limited to the JSON API; a bearer POST carries no CSRF token
-        return {200, 301, 302, 400, 410, 422} | REFUSED
+    if role == "bearer":  # an API route the token's user may use; a bearer POST carries no CSRF token
+        return {200, 201, 202, 301, 302, 400, 410, 422} | REFUSED
     if method != "GET":
         return None
     statuses = {200, 301, 302}
@@ -128,7 +139,8 @@ def test_every_route_is_in_the_access_list(app):
 def test_every_route_answers_each_role_as_allowed(app):
     world = build_world(app)
     problems, count = [], 0
-    for method, rule, role, url, found, status in exercise(world):
+    bearer_api = bearer_refused = 0
+    for method, rule, role, url, found, status, response in exercise(world):
         count += 1
         if access_of(method, rule.endpoint) is None:
             continue  # reported by the test above
@@ -136,5 +148,15 @@ def test_every_route_answers_each_role_as_allowed(app):
         bad = status >= 500 or (status not in expected if expected is not None else status == 403)
         if bad:
             problems.append(f"{method} {url} as {role}: {status} (expected {sorted(expected or ['not 403'])})")
+        if role == "bearer":
+            if "Set-Cookie" in response.headers:
+                problems.append(f"{method} {url} as bearer: sets a cookie")
+            if is_api_rule(rule):
+                bearer_api += 1
+            elif not (response.is_json and "JSON API" in (response.get_json(silent=True) or {}).get("error", "")):
+                problems.append(f"{method} {url} as bearer: the refusal is not the JSON one")
+            else:
+                bearer_refused += 1
     assert count > 8 * 140
+    assert bearer_api >= 6 and bearer_refused > 200, (bearer_api, bearer_refused)
     assert not problems, f"{len(problems)} of {count} answers were wrong:\n" + "\n".join(problems)
