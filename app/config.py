@@ -94,6 +94,10 @@ class Config:
     # database to come back to record that on the row.
     JOB_RETRY_BACKOFF_SECONDS = _env_int("JOB_RETRY_BACKOFF_SECONDS", 2)
     JOB_TRANSIENT_WAIT_SECONDS = _env_int("JOB_TRANSIENT_WAIT_SECONDS", 60)
+    # The forking worker prepares once what each work-horse would redo (compiled SQL) and, on PostgreSQL,
+    # lends its work-horses one database connection in turn (platform/jobs.py ConnectionHandoff).
+    # 0 turns both off (each horse connects and compiles by itself); bench/jobs.py measures both ways.
+    JOB_WORKER_WARM_START = os.environ.get("JOB_WORKER_WARM_START", "1") != "0"
     # A worker process announces itself this often; none heard for WORKER_ALIVE_SECONDS means "no worker".
     WORKER_HEARTBEAT_SECONDS = _env_int("WORKER_HEARTBEAT_SECONDS", 5)
     WORKER_ALIVE_SECONDS = _env_int("WORKER_ALIVE_SECONDS", 20)
