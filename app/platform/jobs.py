@@ -749,11 +749,16 @@ def _retry_transient(kind: JobKind, row_id: int, job_id: str | None, reason: str
 def _requeue_after_transient(kind: JobKind, row_id: int, job_id: str | None, reason: str) -> None:
     model = kind.model
     config = current_app.config
-    attempts = db.session.scalar(sa.select(model.attempts).where(model.id == row_id)) or 0
+    found = db.session.execute(sa.select(model.attempts, model.organization_id).where(model.id == row_id)).first()
+    attempts, organization_id = (found.attempts or 0, found.organization_id) if found else (0, None)
     if attempts >= config["JOB_MAX_ATTEMPTS"]:
         message = (f"The job stopped because {reason}, and it was tried {attempts} times. "
                    "Press Retry to run it again.")
-        _mark_failed(model, row_id, job_id, message)
+        if _update(model, _owned(model, row_id, job_id, QUEUED, RUNNING),
+                   status=model.status_value(FAILED), error_message=message, finished_at=utcnow()):
+            _audit_job(organization_id, kind, row_id, "job_failed",
+                       {"reason": reason, "attempts": attempts, "automatic": True})
+        db.session.commit()
         log.error("%s #%s failed for good: %s (attempt %s)", kind.name, row_id, reason, attempts)
         return None
     delay = config["JOB_RETRY_BACKOFF_SECONDS"] * 2 ** max(0, attempts - 1)
@@ -767,10 +772,28 @@ def _requeue_after_transient(kind: JobKind, row_id: int, job_id: str | None, rea
                    progress=0, progress_message=message[:255], error_message=note):
         db.session.rollback()
         return None  # the row moved on (a user's Retry, the reconciler): its new owner reports
+    _audit_job(organization_id, kind, row_id, "job_retried",
+               {"reason": reason, "attempt": attempts, "of": config["JOB_MAX_ATTEMPTS"], "delay_seconds": delay})
     db.session.commit()
     log.warning("%s #%s: %s", kind.name, row_id, message)
     _enqueue(kind, row_id, new_job_id, delay=delay)
     return None
+
+
+def _audit_job(organization_id: int | None, kind: JobKind, row_id: int, action: str, changes: dict) -> None:
+    """An Activity entry (audit_events) for what the platform did to a job on its own, in the caller's transaction.
+
+    Automatic retries and the reconciler's repairs change a row nobody touched:
+    the Activity page says when, why and how often (`job_retried`, `job_requeued`,
+    `job_failed`), next to the note on the row itself.
+    """
+    if organization_id is None:
+        return
+    from app.accounts.models import AuditEvent  # platform records into the tenant's log, imports no views
+
+    db.session.execute(sa.insert(AuditEvent).values(
+        organization_id=organization_id, actor_id=None, action=action, object_type=kind.name,
+        object_id=row_id, object_label=f"{kind.name} #{row_id}"[:255], changes=changes, created_at=utcnow()))
 
 
 def _readable_error(exc: BaseException, job_id: str | None) -> str:
@@ -856,6 +879,10 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
             if _update(model, [model.id == row.id, model.status == row.status, model.rq_job_id == row.rq_job_id],
                        **values):
                 log.warning("reconcile: %s #%s %s: %s", model.__name__, row.id, key, verdict[1])
+                kind = _kind_of_row(model, row.id)
+                if kind is not None:
+                    _audit_job(row.organization_id, kind, row.id, f"job_{key}",
+                               {"reason": values.get("error_message") or verdict[1], "by": "reconciler"})
                 counts[key] += 1
                 organizations.add(row.organization_id)
                 db.session.commit()
@@ -870,6 +897,14 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     for organization_id in sorted(organizations):
         counts["dispatched"] += len(dispatch(organization_id))
     return counts
+
+
+def _kind_of_row(model: type, row_id: int) -> JobKind | None:
+    if model is BackgroundTask:
+        name = db.session.scalar(sa.select(BackgroundTask.kind).where(BackgroundTask.id == row_id))
+        return job_kinds.get(name) if name else None
+    name = _model_kinds.get(model)
+    return job_kinds.get(name) if name else None
 
 
 def _after_reconciled_failure(model: type, row_id: int, reason: str) -> None:

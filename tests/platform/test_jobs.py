@@ -402,6 +402,15 @@ def test_reconcile_fails_a_row_whose_attempts_are_used_up(quiet, monkeypatch):
         assert row.status == FAILED and row.finished_at is not None
         assert row.error_message == ("The job queue lost this job (was Redis restarted?) and it was tried "
                                      "2 times. Press Retry to run it again.")
+        from app.accounts.models import AuditEvent  # each repair is on the Activity page as well
+
+        events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.object_id == row_id,
+                                                                AuditEvent.action.like("job_%"))
+                                    .order_by(AuditEvent.id)).all()
+        assert [(e.action, e.changes["by"]) for e in events] == [("job_requeued", "reconciler"),
+                                                                 ("job_failed", "reconciler")]
+        assert events[0].changes["reason"] == jobs.LOST_MESSAGE
+        assert events[1].changes["reason"] == row.error_message
 
 
 def test_reconcile_fails_a_row_whose_job_died_in_rq(quiet):
