@@ -251,7 +251,7 @@ def init_app(app: Flask) -> None:
     if app.config.get("REDIS_URL"):
         import redis
 
-        app.extensions["cairn_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["cairn_redis"] = redis.Redis.from_url(app.config["REDIS_URL"], **_redis_timeouts(app))
         app.extensions["cairn_embedded_queue"] = False
     else:
         import fakeredis
@@ -266,6 +266,37 @@ def init_app(app: Flask) -> None:
             def _ensure_embedded_worker() -> None:
                 # Started by the first request, in the process that serves (not the reloader's parent).
                 start_embedded_worker(app)
+
+
+def _redis_timeouts(app: Flask, socket_timeout: float | None = None) -> dict:
+    return {"socket_connect_timeout": app.config.get("REDIS_SOCKET_CONNECT_TIMEOUT", 5),
+            "socket_timeout": socket_timeout or app.config.get("REDIS_SOCKET_TIMEOUT", 5),
+            "health_check_interval": app.config.get("REDIS_HEALTH_CHECK_INTERVAL", 30)}
+
+
+def worker_dequeue_timeout(app: Flask) -> int:
+    """How long RQ's worker blocks in BLPOP waiting for a job (RQ: worker_ttl - 15, at least 1)."""
+    return max(1, int(app.config.get("WORKER_TTL_SECONDS", 60)) - 15)
+
+
+def worker_connection(app: Flask):
+    """The Redis client of a `flask worker` process's RQ worker: its replies may take as long as a BLPOP.
+
+    A separate client (its own connection pool) from the app's, whose short socket
+    timeout would cut the worker's blocking wait for a job short. Its timeout is
+    RQ's (the dequeue timeout + 10 s), set here from the start so that no
+    connection of it is ever opened with a shorter one.
+    """
+    connection = app.extensions.get("cairn_redis_worker")
+    if connection is None:
+        if uses_embedded_queue(app):
+            return app.extensions["cairn_redis"]
+        import redis
+
+        connection = redis.Redis.from_url(
+            app.config["REDIS_URL"], **_redis_timeouts(app, socket_timeout=worker_dequeue_timeout(app) + 10))
+        app.extensions["cairn_redis_worker"] = connection
+    return connection
 
 
 def _import_extra_job_modules(app: Flask) -> None:
@@ -1308,7 +1339,7 @@ class ThreadWorker(_AppWorkerMixin, SimpleWorker):
 
 
 def make_worker(app: Flask, queues: list[str] | None = None, *, threaded: bool = False):
-    connection = app.extensions["cairn_redis"]
+    connection = worker_connection(app)  # the embedded queue's fakeredis client, or a worker's own
     names = queues or app.config["RQ_QUEUES"]
     queue_objects = [Queue(n, connection=connection, job_class=AppContextJob) for n in names]
     worker_class = ThreadWorker if threaded else CairnWorker
@@ -1317,6 +1348,7 @@ def make_worker(app: Flask, queues: list[str] | None = None, *, threaded: bool =
         connection=connection,
         job_class=AppContextJob,
         job_monitoring_interval=app.config["JOB_MONITORING_INTERVAL"],
+        worker_ttl=app.config.get("WORKER_TTL_SECONDS", 60),
     )
     worker.app = app
     worker._app_pid = os.getpid()
