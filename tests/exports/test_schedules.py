@@ -202,8 +202,8 @@ def test_scheduled_export_mail_goes_through_the_outbox_exactly_once(people, app_
     from app.platform import mail
 
     add_entries(people["agent"], 3, project="Apollo")
-    schedule = _schedule(people["agent"], attach_file=True, include_download_link=False,
-                         email_recipients=["admin@acme.example.com", "manager@acme.example.com"])
+    _schedule(people["agent"], attach_file=True, include_download_link=False,
+              email_recipients=["admin@acme.example.com", "manager@acme.example.com"])
     inbox.refuse_next = 2
     services.schedules_run_due(now=utc(2026, 11, 20, 10, 0, 5))
     run_mail_jobs()
