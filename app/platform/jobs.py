@@ -1197,11 +1197,17 @@ class ConnectionHandoff:
     opened while the previous horse works.
 
     Horses run with psycopg's automatic server-side prepared statements off
-    (the next horse would not know their names), and jobs must not change
-    session settings with a plain SET (SET LOCAL is fine).
+    (the next horse would not know their names); a horse that used the
+    connection drops what a job may leave in the session (SESSION_RESET, one
+    round trip) before handing it back. Jobs must not change session settings
+    with a plain SET (SET LOCAL is fine).
     """
 
     MAX_LENT_SECONDS = 300.0
+    # Sent by a horse before it hands the connection back: session advisory locks, open cursors, LISTENs,
+    # prepared statements and temporary tables don't outlive the job (as they wouldn't its own connection).
+    # Not DISCARD ALL: it would also undo the connection's set-up (the app's time zone).
+    SESSION_RESET = b"SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; DEALLOCATE ALL; DISCARD TEMP"
 
     def __init__(self, engine) -> None:
         self.engine = engine
@@ -1320,11 +1326,17 @@ class ConnectionHandoff:
         try:
             from psycopg import pq
 
-            clean = (connection is not None and not connection.closed
-                     and connection.pgconn.status == pq.ConnStatus.OK
-                     and connection.pgconn.transaction_status == pq.TransactionStatus.IDLE)
-            if clean:
-                os.write(self.pipe[1], b"1")
+            def idle() -> bool:
+                return (not connection.closed and connection.pgconn.status == pq.ConnStatus.OK
+                        and connection.pgconn.transaction_status == pq.TransactionStatus.IDLE)
+
+            if connection is None or not idle():
+                return
+            if connection is self.taken:  # what a job may leave in the session, dropped in one round trip
+                result = connection.pgconn.exec_(self.SESSION_RESET)
+                if result.status != pq.ExecStatus.COMMAND_OK or not idle():
+                    return
+            os.write(self.pipe[1], b"1")
         except Exception:
             pass
 

@@ -14,6 +14,10 @@ the kind. The handler's behaviour comes from the task's params:
 - ``db_sleep``: on its first ``db_sleep_times`` runs (default 1), report 30 % "In the database" and then
   hold a statement in the database (``SELECT pg_sleep(db_sleep)``, marked with `db_sleep_marker`), so a
   test can cut that connection at a known point (PostgreSQL only);
+- ``session_lock``: take a session-level advisory lock with this key and keep it (PostgreSQL);
+  ``exit_in_transaction``: open a transaction and end the work-horse there (``os._exit``), as a kill would;
+  ``report_backend``: the result has the server process the job ran on (``backend_pid``; all three
+  PostgreSQL only);
 - ``file_lines`` (and ``line_pause``): write a storage file of that many numbered lines
   (`sample_file_path`), atomically, reporting progress per line when paused.
 
@@ -66,6 +70,15 @@ def _sample_handler(task: BackgroundTask, progress) -> dict:
         progress(30, "In the database")
         db.session.execute(sa.text(f"SELECT pg_sleep(:seconds) /* {db_sleep_marker(task.id)} */"),
                            {"seconds": float(params["db_sleep"])})
+    backend_pid = None
+    if params.get("report_backend") or params.get("session_lock") or params.get("exit_in_transaction"):
+        import sqlalchemy as sa
+
+        backend_pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        if params.get("session_lock"):
+            db.session.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": int(params["session_lock"])})
+        if params.get("exit_in_transaction"):
+            os._exit(3)
     mode = params.get("mode", "ok")
     if mode == "transient" and calls <= int(params.get("transient_times", 1)):
         import sqlalchemy as sa
@@ -79,6 +92,8 @@ def _sample_handler(task: BackgroundTask, progress) -> dict:
     if mode == "crash":
         raise ValueError(INTERNAL_DETAIL)
     task.result = {"calls": calls, "answer": 42}
+    if backend_pid is not None:
+        task.result["backend_pid"] = backend_pid
     return task.result
 
 
