@@ -638,7 +638,7 @@ def test_a_members_job_panel_is_hidden_from_other_non_admin_members(app, org, ad
 def test_the_forking_worker_compiles_the_bookkeeping_sql_once_and_changes_nothing(app_ctx, org):
     """`warm_up_statements` (run by make_worker before it forks) leaves every row as it was and fills the
     engine's compiled cache, so a work-horse's claim, progress and success statements compile nothing."""
-    row_id = submit(org).id
+    row_id = new_task(org, status=SUCCEEDED).id  # a witness no worker process or reconciler touches
 
     def state():
         row = fresh(row_id)
