@@ -183,7 +183,7 @@ def test_scheduled_export_is_mailed_with_attachment(people, app_ctx, run_mail_jo
     messages = inbox.wait_for(2)
     request = db.session.scalars(sa.select(ExportRequest)).one()
     db.session.refresh(request)
-    assert request.status == "completed"
+    assert request.status == "completed", request.error_message
     assert sorted(m["To"] for m in messages) == ["admin@acme.example.com", "manager@acme.example.com"]
     message = messages[0]
     assert message["Subject"] == f"Cairn: scheduled export #{request.id} is ready"
