@@ -94,6 +94,19 @@ class Config:
     # database to come back to record that on the row.
     JOB_RETRY_BACKOFF_SECONDS = _env_int("JOB_RETRY_BACKOFF_SECONDS", 2)
     JOB_TRANSIENT_WAIT_SECONDS = _env_int("JOB_TRANSIENT_WAIT_SECONDS", 60)
+    # The forking worker prepares once what each work-horse would redo (compiled SQL) and, on PostgreSQL,
+    # lends its work-horses one database connection in turn (platform/jobs.py ConnectionHandoff).
+    # 0 turns both off (each horse connects and compiles by itself); bench/jobs.py measures both ways.
+    JOB_WORKER_WARM_START = os.environ.get("JOB_WORKER_WARM_START", "1") != "0"
+    # Every Redis client gives up on a server that accepts but doesn't answer (a hung or overloaded Redis, a
+    # half-open connection) instead of hanging the request: connect and reply within these many seconds, and
+    # a connection idle for REDIS_HEALTH_CHECK_INTERVAL is PINGed before use. The worker's own client, which
+    # blocks in BLPOP for up to (WORKER_TTL_SECONDS - 15) s between jobs, waits that long plus 10 s (RQ's rule).
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "5"))
+    REDIS_SOCKET_CONNECT_TIMEOUT = float(os.environ.get("REDIS_SOCKET_CONNECT_TIMEOUT", "5"))
+    REDIS_HEALTH_CHECK_INTERVAL = _env_int("REDIS_HEALTH_CHECK_INTERVAL", 30)
+    # RQ's worker key lives this long without a heartbeat; RQ waits for a job (BLPOP) TTL - 15 s at a time.
+    WORKER_TTL_SECONDS = _env_int("WORKER_TTL_SECONDS", 60)
     # A worker process announces itself this often; none heard for WORKER_ALIVE_SECONDS means "no worker".
     WORKER_HEARTBEAT_SECONDS = _env_int("WORKER_HEARTBEAT_SECONDS", 5)
     WORKER_ALIVE_SECONDS = _env_int("WORKER_ALIVE_SECONDS", 20)

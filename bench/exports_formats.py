@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +61,7 @@ def rss_mb() -> float:
 
 
 # --------------------------------------------------------------------------- child processes
-def child_export(database_url: str, storage: str, request_id: int) -> None:
+def child_export(database_url: str, storage: str, request_id: uuid.UUID) -> None:
     from app.exports import services
     from app.exports.models import ExportRequest
     from app.extensions import db
@@ -78,7 +79,7 @@ def child_export(database_url: str, storage: str, request_id: int) -> None:
                           "bytes": row.file_size, "path": str(Path(storage) / row.file_path)}))
 
 
-def child_json_sql(database_url: str, storage: str, request_id: int, path: str) -> None:
+def child_json_sql(database_url: str, storage: str, request_id: uuid.UUID, path: str) -> None:
     """The baseline for JSON: PostgreSQL producing the same JSON document itself, in one statement (the export's
     select, each row rendered by `services._json_rows`, aggregated with string_agg), written to a file."""
     import sqlalchemy as sa
@@ -237,9 +238,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "export":
-        child_export(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        child_export(sys.argv[2], sys.argv[3], uuid.UUID(sys.argv[4]))
     elif len(sys.argv) > 1 and sys.argv[1] == "json-sql":
-        child_json_sql(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        child_json_sql(sys.argv[2], sys.argv[3], uuid.UUID(sys.argv[4]), sys.argv[5])
     elif len(sys.argv) > 1 and sys.argv[1] == "copy":
         child_copy(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:

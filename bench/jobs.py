@@ -9,7 +9,9 @@ redis-server (started on a free port, no persistence) in the same run:
 - plain RQ: `Queue.enqueue` of a no-op function, run by RQ's own worker.
 
 Printed: submits/s (Cairn vs `enqueue`), jobs/s with the forking worker (a work-horse
-per job: `flask worker`, and RQ's `Worker`) and with the in-process worker
+per job: `flask worker`, and RQ's `Worker`), the same with the worker's warm start off
+(JOB_WORKER_WARM_START=0: each work-horse opens its own database connection and compiles
+its SQL, as before issue 16's last step), and with the in-process worker
 (`SimpleWorker`, the embedded queue's kind), each with its ratio to RQ, and the SQL
 statements per submit and per job (counted with SQLAlchemy's cursor events).
 Aims (issue 16): at most 3 statements per submit and 5 per job; the forking
@@ -178,13 +180,21 @@ def rq_submit(connection, jobs: int) -> float:
     return jobs / (time.perf_counter() - started)
 
 
-def cairn_drain(app, organization_id: int, *, forking: bool) -> tuple[float, int]:
-    """Run the organization's submitted jobs to the end; (seconds, rows finished)."""
+def cairn_drain(app, organization_id: int, *, forking: bool, warm: bool = True) -> tuple[float, int]:
+    """Run the organization's submitted jobs to the end; (seconds, rows finished).
+
+    `warm=False`: the forking worker as it was before (JOB_WORKER_WARM_START=0, and no compiled SQL left in
+    the engine's cache by earlier rounds): each work-horse compiles its statements and opens its connection.
+    """
     from app.extensions import db
     from app.platform.jobs import BackgroundTask, SUCCEEDED, make_worker
 
+    app.config["JOB_WORKER_WARM_START"] = warm
+    if not warm:
+        with app.app_context():
+            db.engine._compiled_cache.clear()
+    started = time.perf_counter()  # make_worker's preparation counts: it is part of the worker's cost
     worker = make_worker(app, [QUEUE], threaded=not forking)
-    started = time.perf_counter()
     worker.work(burst=True, logging_level="WARNING")
     elapsed = time.perf_counter() - started
     with app.app_context():
@@ -235,14 +245,14 @@ def run(label: str, database_url: str, redis_url: str, jobs: int, rounds: int) -
         organization_id = prepare(app)
         results: dict[str, list[float]] = {key: [] for key in
                                            ("cairn_submit", "rq_submit", "cairn_fork", "rq_fork", "cairn_inproc",
-                                            "rq_inproc")}
+                                            "rq_inproc", "cairn_fork_cold", "rq_fork_cold")}
         per_submit = 0.0
         for _ in range(rounds):  # alternated, so a busy moment on the machine hits both alike
-            for forking, key in ((True, "fork"), (False, "inproc")):
+            for forking, key in ((True, "fork"), (False, "inproc"), (True, "fork_cold")):
                 connection.flushdb()
                 rate, per_submit = cairn_submit(app, organization_id, jobs)
                 results["cairn_submit"].append(rate)
-                elapsed, done = cairn_drain(app, organization_id, forking=forking)
+                elapsed, done = cairn_drain(app, organization_id, forking=forking, warm=key != "fork_cold")
                 if done != jobs:
                     raise SystemExit(f"Cairn finished {done} of {jobs} jobs")
                 results[f"cairn_{key}"].append(jobs / elapsed)
@@ -255,14 +265,17 @@ def run(label: str, database_url: str, redis_url: str, jobs: int, rounds: int) -
         print(f"  {'':28} {'Cairn':>10} {'plain RQ':>10} {'ratio':>7}")
         rows = (("submits/s", "cairn_submit", "rq_submit"),
                 ("jobs/s, forking worker", "cairn_fork", "rq_fork"),
-                ("jobs/s, in-process worker", "cairn_inproc", "rq_inproc"))
+                ("jobs/s, in-process worker", "cairn_inproc", "rq_inproc"),
+                ("jobs/s, forking, cold start", "cairn_fork_cold", "rq_fork_cold"))
         for name, ours, theirs in rows:
             ratio = median[ours] / median[theirs]
             print(f"  {name:28} {median[ours]:10.1f} {median[theirs]:10.1f} {ratio:7.2f}")
         print(f"  SQL statements per submit: {per_submit:.1f} (aim <= 3); per job's bookkeeping, "
               f"with a row waiting for the freed slot: {per_job:.0f} (aim <= 5)")
         fork_ratio = median["cairn_fork"] / median["rq_fork"]
-        print(f"  forking worker at {fork_ratio:.2f} of plain RQ's jobs/s (aim >= 0.50)")
+        cold_ratio = median["cairn_fork_cold"] / median["rq_fork_cold"]
+        print(f"  forking worker at {fork_ratio:.2f} of plain RQ's jobs/s (aim >= 0.50); "
+              f"{cold_ratio:.2f} with JOB_WORKER_WARM_START=0 (each work-horse connects and compiles: as before)")
         with app.app_context():
             from app.extensions import db
 

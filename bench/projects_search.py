@@ -30,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,7 @@ def rows() -> list[dict]:
     for i in range(1, PROJECTS + 1):
         org = 1 + i % ORGS
         school = i % 2 == 0
-        row = {"id": i, "organization_id": org, "owner_id": 100 * org + i % OWNERS_PER_ORG + 1,
+        row = {"id": uuid.UUID(int=i), "organization_id": org, "owner_id": 100 * org + i % OWNERS_PER_ORG + 1,
                "name": " ".join(_word(rng) for _ in range(3)).title(),
                "project_type": "school" if school else "self_study", "description": "", "is_draft": False,
                "published_at": "2026-01-01 10:00:00",
@@ -88,7 +89,8 @@ def build_app(database_url: str):
 
 
 def _insert(conn, table: str, columns: tuple, items: list[dict]) -> None:
-    statement = sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})")
+    statement = sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
+                        ).bindparams(sa.bindparam("id", type_=sa.Uuid))  # projects are keyed by UUIDs
     for start in range(0, len(items), 5000):
         conn.execute(statement, [{c: r[c] for c in columns} for r in items[start:start + 5000]])
 
@@ -129,7 +131,8 @@ def load(conn, data: list[dict]) -> None:
         for table in ("projects", "school_projects", "self_study_projects"):
             conn.execute(sa.text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
     else:
-        update = sa.text("UPDATE projects SET search_vector = :v WHERE id = :id")
+        update = sa.text("UPDATE projects SET search_vector = :v WHERE id = :id").bindparams(
+            sa.bindparam("id", type_=sa.Uuid))
         values = [{"id": r["id"], "v": document_text([r["name"], r.get("course_name"), r.get("goal_description")])}
                   for r in data]
         for start in range(0, len(values), 5000):
@@ -186,7 +189,7 @@ def trigger_cost(engine) -> None:
     rng = random.Random(3)
     extra = []
     for i in range(1_000):
-        row = {"id": 10_000_000 + i, "organization_id": 1, "owner_id": 101, "name": f"Extra {_word(rng)}",
+        row = {"id": uuid.UUID(int=10_000_000 + i), "organization_id": 1, "owner_id": 101, "name": f"Extra {_word(rng)}",
                "project_type": "school", "description": "", "is_draft": False, "published_at": "2026-01-01 10:00:00",
                "created_at": "2026-01-01 10:00:00", "updated_at": "2026-01-01 10:00:00",
                "course_name": _word(rng), "course_code": "X", "teacher_name": "T"}

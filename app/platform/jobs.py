@@ -258,7 +258,7 @@ def init_app(app: Flask) -> None:
     if app.config.get("REDIS_URL"):
         import redis
 
-        app.extensions["cairn_redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["cairn_redis"] = redis.Redis.from_url(app.config["REDIS_URL"], **_redis_timeouts(app))
         app.extensions["cairn_embedded_queue"] = False
     else:
         import fakeredis
@@ -273,6 +273,37 @@ def init_app(app: Flask) -> None:
             def _ensure_embedded_worker() -> None:
                 # Started by the first request, in the process that serves (not the reloader's parent).
                 start_embedded_worker(app)
+
+
+def _redis_timeouts(app: Flask, socket_timeout: float | None = None) -> dict:
+    return {"socket_connect_timeout": app.config.get("REDIS_SOCKET_CONNECT_TIMEOUT", 5),
+            "socket_timeout": socket_timeout or app.config.get("REDIS_SOCKET_TIMEOUT", 5),
+            "health_check_interval": app.config.get("REDIS_HEALTH_CHECK_INTERVAL", 30)}
+
+
+def worker_dequeue_timeout(app: Flask) -> int:
+    """How long RQ's worker blocks in BLPOP waiting for a job (RQ: worker_ttl - 15, at least 1)."""
+    return max(1, int(app.config.get("WORKER_TTL_SECONDS", 60)) - 15)
+
+
+def worker_connection(app: Flask):
+    """The Redis client of a `flask worker` process's RQ worker: its replies may take as long as a BLPOP.
+
+    A separate client (its own connection pool) from the app's, whose short socket
+    timeout would cut the worker's blocking wait for a job short. Its timeout is
+    RQ's (the dequeue timeout + 10 s), set here from the start so that no
+    connection of it is ever opened with a shorter one.
+    """
+    connection = app.extensions.get("cairn_redis_worker")
+    if connection is None:
+        if uses_embedded_queue(app):
+            return app.extensions["cairn_redis"]
+        import redis
+
+        connection = redis.Redis.from_url(
+            app.config["REDIS_URL"], **_redis_timeouts(app, socket_timeout=worker_dequeue_timeout(app) + 10))
+        app.extensions["cairn_redis_worker"] = connection
+    return connection
 
 
 def _import_extra_job_modules(app: Flask) -> None:
@@ -510,14 +541,17 @@ def _give_slots(organization_id: int, limit: int, *, new_row: Any = None) -> lis
             started.append((kind, new_row, new_row.rq_job_id))
         else:
             job_id = _new_job_id(kind, candidate.id)
-            model = candidate.model
-            if not _update(model, [model.id == candidate.id, model.status_in(QUEUED), model.rq_job_id.is_(None)],
-                           rq_job_id=job_id, enqueued_at=utcnow(), attempts=model.attempts + 1):
+            if not _give_waiting_row_slot(candidate.model, candidate.id, job_id):
                 continue
             started.append((kind, candidate.id, job_id))
         active += 1 if kind.expensive else 0
     db.session.flush()  # the submitted row's id, read now: after the commit it would cost a SELECT
     return [(kind, row.id if isinstance(row, db.Model) else row, job_id) for kind, row, job_id in started]
+
+
+def _give_waiting_row_slot(model: type, row_id: int, job_id: str) -> bool:
+    return _update(model, [model.id == row_id, model.status_in(QUEUED), model.rq_job_id.is_(None)],
+                   rq_job_id=job_id, enqueued_at=utcnow(), attempts=model.attempts + 1)
 
 
 def _enqueue(kind: JobKind, row_id: int, job_id: str, *, delay: float = 0) -> None:
@@ -561,6 +595,16 @@ def _update(model: type, conditions: list, **values: Any) -> bool:
     return result.rowcount == 1
 
 
+def _record_progress(model: type, row_id: int, job_id: str | None, percent: float, message: str) -> bool:
+    return _update(model, _owned(model, row_id, job_id, RUNNING),
+                   progress=max(0, min(100, int(percent))), progress_message=(message or "")[:255])
+
+
+def _record_success(model: type, row_id: int, job_id: str | None) -> bool:
+    return _update(model, _owned(model, row_id, job_id, RUNNING),
+                   status=model.status_value(SUCCEEDED), progress=100, finished_at=utcnow())
+
+
 class Progress:
     """Handed to handlers: `progress(40, "Deleted 400 of 1,000")` commits the row's progress.
 
@@ -578,9 +622,7 @@ class Progress:
         self.job_id = job_id
 
     def __call__(self, percent: float, message: str = "") -> None:
-        changed = _update(self.model, _owned(self.model, self.row_id, self.job_id, RUNNING),
-                          progress=max(0, min(100, int(percent))), progress_message=(message or "")[:255])
-        if not changed:
+        if not _record_progress(self.model, self.row_id, self.job_id, percent, message):
             db.session.rollback()
             raise JobSuperseded(f"{self.model.__name__} #{self.row_id} no longer belongs to job {self.job_id}")
         db.session.commit()
@@ -661,8 +703,7 @@ def _run(kind: JobKind, row: Any, job_id: str | None) -> Any:
         db.session.flush()
         # The organization's lock before the row's success: every dispatcher locks in that order.
         limit = _lock_organization(organization_id) if kind.expensive else None
-        if not _update(model, _owned(model, row_id, job_id, RUNNING),
-                       status=model.status_value(SUCCEEDED), progress=100, finished_at=utcnow()):
+        if not _record_success(model, row_id, job_id):
             raise JobSuperseded(f"{model.__name__} #{row_id} changed hands while job {job_id} ran")
         to_enqueue = _give_slots(organization_id, limit) if limit is not None else []
         db.session.commit()
@@ -757,11 +798,16 @@ def _retry_transient(kind: JobKind, row_id: int, job_id: str | None, reason: str
 def _requeue_after_transient(kind: JobKind, row_id: int, job_id: str | None, reason: str) -> None:
     model = kind.model
     config = current_app.config
-    attempts = db.session.scalar(sa.select(model.attempts).where(model.id == row_id)) or 0
+    found = db.session.execute(sa.select(model.attempts, model.organization_id).where(model.id == row_id)).first()
+    attempts, organization_id = (found.attempts or 0, found.organization_id) if found else (0, None)
     if attempts >= config["JOB_MAX_ATTEMPTS"]:
         message = (f"The job stopped because {reason}, and it was tried {attempts} times. "
                    "Press Retry to run it again.")
-        _mark_failed(model, row_id, job_id, message)
+        if _update(model, _owned(model, row_id, job_id, QUEUED, RUNNING),
+                   status=model.status_value(FAILED), error_message=message, finished_at=utcnow()):
+            _audit_job(organization_id, kind, row_id, "job_failed",
+                       {"reason": reason, "attempts": attempts, "automatic": True})
+        db.session.commit()
         log.error("%s #%s failed for good: %s (attempt %s)", kind.name, row_id, reason, attempts)
         return None
     delay = config["JOB_RETRY_BACKOFF_SECONDS"] * 2 ** max(0, attempts - 1)
@@ -775,10 +821,28 @@ def _requeue_after_transient(kind: JobKind, row_id: int, job_id: str | None, rea
                    progress=0, progress_message=message[:255], error_message=note):
         db.session.rollback()
         return None  # the row moved on (a user's Retry, the reconciler): its new owner reports
+    _audit_job(organization_id, kind, row_id, "job_retried",
+               {"reason": reason, "attempt": attempts, "of": config["JOB_MAX_ATTEMPTS"], "delay_seconds": delay})
     db.session.commit()
     log.warning("%s #%s: %s", kind.name, row_id, message)
     _enqueue(kind, row_id, new_job_id, delay=delay)
     return None
+
+
+def _audit_job(organization_id: int | None, kind: JobKind, row_id: int, action: str, changes: dict) -> None:
+    """An Activity entry (audit_events) for what the platform did to a job on its own, in the caller's transaction.
+
+    Automatic retries and the reconciler's repairs change a row nobody touched:
+    the Activity page says when, why and how often (`job_retried`, `job_requeued`,
+    `job_failed`), next to the note on the row itself.
+    """
+    if organization_id is None:
+        return
+    from app.accounts.models import AuditEvent  # platform records into the tenant's log, imports no views
+
+    db.session.execute(sa.insert(AuditEvent).values(
+        organization_id=organization_id, actor_id=None, action=action, object_type=kind.name,
+        object_id=row_id, object_label=f"{kind.name} #{row_id}"[:255], changes=changes, created_at=utcnow()))
 
 
 def _readable_error(exc: BaseException, job_id: str | None) -> str:
@@ -864,6 +928,10 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
             if _update(model, [model.id == row.id, model.status == row.status, model.rq_job_id == row.rq_job_id],
                        **values):
                 log.warning("reconcile: %s #%s %s: %s", model.__name__, row.id, key, verdict[1])
+                kind = _kind_of_row(model, row.id)
+                if kind is not None:
+                    _audit_job(row.organization_id, kind, row.id, f"job_{key}",
+                               {"reason": values.get("error_message") or verdict[1], "by": "reconciler"})
                 counts[key] += 1
                 organizations.add(row.organization_id)
                 db.session.commit()
@@ -878,6 +946,14 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     for organization_id in sorted(organizations):
         counts["dispatched"] += len(dispatch(organization_id))
     return counts
+
+
+def _kind_of_row(model: type, row_id: int) -> JobKind | None:
+    if model is BackgroundTask:
+        name = db.session.scalar(sa.select(BackgroundTask.kind).where(BackgroundTask.id == row_id))
+        return job_kinds.get(name) if name else None
+    name = _model_kinds.get(model)
+    return job_kinds.get(name) if name else None
 
 
 def _after_reconciled_failure(model: type, row_id: int, reason: str) -> None:
@@ -1044,6 +1120,7 @@ class _AppWorkerMixin:
 
     app: Flask | None = None  # set by make_worker; without it AppContextJob builds the process's app
     _app_pid: int = 0
+    handoff: "ConnectionHandoff | None" = None  # forking workers on PostgreSQL (see ConnectionHandoff)
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
         if self.app is None:
@@ -1053,12 +1130,233 @@ class _AppWorkerMixin:
             with self.app.app_context():
                 db.engine.dispose(close=False)
             self._app_pid = os.getpid()
-        with self.app.app_context():
-            return super().perform_job(job, queue)
+        try:
+            with self.app.app_context():
+                return super().perform_job(job, queue)
+        finally:
+            if self.handoff is not None:
+                self.handoff.horse_done()
 
 
 class CairnWorker(_AppWorkerMixin, Worker):
-    """The `flask worker` process: forks a work-horse per job (a crash or kill can't take the worker down)."""
+    """The `flask worker` process: forks a work-horse per job (a crash or kill can't take the worker down).
+
+    What a work-horse would otherwise redo for every job is done once here, in
+    the worker, and inherited through the fork: the app, the job modules and
+    the bookkeeping statements' compiled SQL (`warm_up_statements`). On
+    PostgreSQL the work-horses take turns on one database connection the worker
+    opened (`ConnectionHandoff`): connecting was the dearest step of a short job.
+    """
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        if self.handoff is not None:
+            self.handoff.before_fork()
+        super().fork_work_horse(job, queue)  # the work-horse never returns from here (os._exit)
+        if self.handoff is not None:
+            self.handoff.after_fork()
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        finally:
+            if self.handoff is not None:
+                self.handoff.after_horse()
+
+    def teardown(self) -> None:
+        if self.handoff is not None:
+            self.handoff.close()
+        super().teardown()
+
+
+def warm_up_statements() -> None:
+    """Run every bookkeeping statement once, changing nothing (row and organization -1), then roll back.
+
+    SQLAlchemy caches compiled SQL on the engine; the `flask worker` process
+    itself never runs a job, so without this each forked work-horse compiled
+    the claim, progress and success statements again (a third of a short job's
+    time in the horse). Afterwards the worker's own connection is closed: a
+    work-horse inherits the cache, never a connection.
+    """
+    try:
+        with db.session.no_autoflush:
+            _lock_organization(-1)
+            _organization_jobs(-1)
+            for model in job_models():
+                _claim(model, -1, "warm-up")
+                _record_progress(model, -1, "warm-up", 0, "")
+                _record_success(model, -1, "warm-up")
+                _give_waiting_row_slot(model, -1, "warm-up")
+                _update(model, _owned(model, -1, "warm-up", QUEUED, RUNNING),
+                        status=model.status_value(FAILED), error_message="", finished_at=utcnow())
+        db.session.rollback()
+    except Exception as exc:  # only a speed-up: a database that is away now is the jobs' business
+        log.warning("warming up the job statements failed: %s", exc)
+    finally:
+        db.session.remove()
+        db.engine.dispose()
+
+
+class ConnectionHandoff:
+    """PostgreSQL: work-horses take turns on one connection the worker opened for them.
+
+    A work-horse must not share a connection with anyone (so, after the fork,
+    it drops the pool it inherited), and opening a new one per job (a new
+    server process, cold caches, the session set-up) cost as much as the rest
+    of a short job. The worker runs one horse at a time, so it can lend them a
+    connection in turn: it opens one and never uses it itself; each horse takes
+    it as its first connection (after a ping); when the horse ends it says,
+    through a pipe, whether it left the connection clean (idle, outside any
+    transaction, open). Only then does the next horse get it. A horse that was
+    killed, timed out mid-statement or left a transaction open says nothing:
+    the worker closes the connection (the server rolls back whatever the horse
+    left) and opens a new one. The connection is also renewed after
+    MAX_LENT_SECONDS, and never lent twice over TLS (the encryption state lives
+    in the process that used it last): then each horse gets a fresh one,
+    opened while the previous horse works.
+
+    Horses run with psycopg's automatic server-side prepared statements off
+    (the next horse would not know their names); a horse that used the
+    connection drops what a job may leave in the session (SESSION_RESET, one
+    round trip) before handing it back. Jobs must not change session settings
+    with a plain SET (SET LOCAL is fine).
+    """
+
+    MAX_LENT_SECONDS = 300.0
+    # Sent by a horse before it hands the connection back: session advisory locks, open cursors, LISTENs,
+    # prepared statements and temporary tables don't outlive the job (as they wouldn't its own connection).
+    # Not DISCARD ALL: it would also undo the connection's set-up (the app's time zone).
+    SESSION_RESET = b"SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; DEALLOCATE ALL; DISCARD TEMP"
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.owner_pid = os.getpid()
+        self.lent: Any = None  # the connection the next horse takes
+        self.lent_opened = 0.0
+        self.handed: Any = None  # TLS: the running horse's connection, closed when it ends
+        self.for_child: Any = None
+        self.pipe: tuple[int, int] | None = None
+        self.taken: Any = None  # in a horse: the lent connection, once its pool took it
+        sa.event.listen(engine, "do_connect", self._do_connect)
+
+    @classmethod
+    def for_app(cls, app: Flask) -> "ConnectionHandoff | None":
+        with app.app_context():
+            engine = db.engine
+        if engine.dialect.name != "postgresql":
+            return None  # SQLite opens a file in a fraction of a millisecond, and forbids using one across a fork
+        handoff = app.extensions.get("cairn_connection_handoff")
+        if handoff is None or handoff.engine is not engine:
+            handoff = app.extensions["cairn_connection_handoff"] = cls(engine)
+        handoff.owner_pid = os.getpid()
+        return handoff
+
+    # -- in the worker ------------------------------------------------------
+    def _open(self) -> Any:
+        try:
+            connection = self.engine.pool._creator()  # the engine's own connect (URL, connect_args, do_connect)
+            connection.prepare_threshold = None
+            # Its session set-up too (the app's `SET TIME ZONE 'UTC'`), once here rather than in each horse:
+            # the horse's pool runs the same hooks again, and they find the work done.
+            self.engine.pool.dispatch.connect(connection, None)
+            return connection
+        except Exception as exc:  # the horse connects by itself then
+            log.warning("could not open a database connection for the work-horses: %s", exc)
+            return None
+
+    @staticmethod
+    def _close(connection: Any) -> None:
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:
+                pass
+
+    @staticmethod
+    def _reusable(connection: Any) -> bool:
+        return not connection.pgconn.ssl_in_use
+
+    def before_fork(self) -> None:
+        if self.lent is not None and time.monotonic() - self.lent_opened > self.MAX_LENT_SECONDS:
+            self._close(self.lent)
+            self.lent = None
+        if self.lent is None:
+            self.lent, self.lent_opened = self._open(), time.monotonic()
+        self.for_child = self.lent
+        self.pipe = os.pipe() if self.lent is not None else None
+
+    def after_fork(self) -> None:
+        """In the worker, the horse running: keep nothing of the connection but what is needed to judge it."""
+        self.for_child = None
+        if self.pipe is not None:
+            os.close(self.pipe[1])
+        if self.lent is not None and not self._reusable(self.lent):
+            self.handed = self.lent  # closed when the horse ends; the next horse's is opened meanwhile
+            self.lent, self.lent_opened = self._open(), time.monotonic()
+
+    def after_horse(self) -> None:
+        """The horse ended: lend the connection again only if the horse said it left it clean."""
+        clean = False
+        if self.pipe is not None:
+            try:
+                os.set_blocking(self.pipe[0], False)
+                clean = os.read(self.pipe[0], 1) == b"1"
+            except OSError:
+                clean = False
+            finally:
+                os.close(self.pipe[0])
+                self.pipe = None
+        if self.handed is not None:
+            self._close(self.handed)
+            self.handed = None
+        elif not clean and self.lent is not None:
+            self._close(self.lent)
+            self.lent = None
+
+    def close(self) -> None:
+        for connection in (self.lent, self.handed):
+            self._close(connection)
+        self.lent = self.handed = self.for_child = None
+
+    # -- in the work-horse ---------------------------------------------------
+    def _do_connect(self, dialect, connection_record, cargs, cparams) -> Any:
+        """A horse's first connection is the one lent to it, if it still answers."""
+        if os.getpid() == self.owner_pid or self.for_child is None:
+            return None
+        connection = self.for_child
+        self.for_child = None
+        try:
+            from psycopg import pq
+
+            if connection.pgconn.exec_(b"").status == pq.ExecStatus.EMPTY_QUERY:
+                self.taken = connection
+                return connection
+        except Exception:
+            pass
+        return None  # the worker sees no "clean" and opens a new one for the next horse
+
+    def horse_done(self) -> None:
+        """Last thing in a horse: tell the worker whether the lent connection is fit for the next one."""
+        if self.pipe is None or os.getpid() == self.owner_pid:
+            return
+        connection = self.taken
+        if connection is None and self.for_child is not None:
+            connection = self.for_child  # the horse never needed the database: untouched
+        try:
+            from psycopg import pq
+
+            def idle() -> bool:
+                return (not connection.closed and connection.pgconn.status == pq.ConnStatus.OK
+                        and connection.pgconn.transaction_status == pq.TransactionStatus.IDLE)
+
+            if connection is None or not idle():
+                return
+            if connection is self.taken:  # what a job may leave in the session, dropped in one round trip
+                result = connection.pgconn.exec_(self.SESSION_RESET)
+                if result.status != pq.ExecStatus.COMMAND_OK or not idle():
+                    return
+            os.write(self.pipe[1], b"1")
+        except Exception:
+            pass
 
 
 class ThreadWorker(_AppWorkerMixin, SimpleWorker):
@@ -1071,7 +1369,7 @@ class ThreadWorker(_AppWorkerMixin, SimpleWorker):
 
 
 def make_worker(app: Flask, queues: list[str] | None = None, *, threaded: bool = False):
-    connection = app.extensions["cairn_redis"]
+    connection = worker_connection(app)  # the embedded queue's fakeredis client, or a worker's own
     names = queues or app.config["RQ_QUEUES"]
     queue_objects = [Queue(n, connection=connection, job_class=AppContextJob) for n in names]
     worker_class = ThreadWorker if threaded else CairnWorker
@@ -1080,9 +1378,14 @@ def make_worker(app: Flask, queues: list[str] | None = None, *, threaded: bool =
         connection=connection,
         job_class=AppContextJob,
         job_monitoring_interval=app.config["JOB_MONITORING_INTERVAL"],
+        worker_ttl=app.config.get("WORKER_TTL_SECONDS", 60),
     )
     worker.app = app
     worker._app_pid = os.getpid()
+    if not threaded and app.config.get("JOB_WORKER_WARM_START", True):
+        with app.app_context():
+            warm_up_statements()
+        worker.handoff = ConnectionHandoff.for_app(app)
     return worker
 
 

@@ -35,7 +35,7 @@ from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.platform.models import TimestampMixin, UTCDateTime, json_dict_column, utcnow
+from app.platform.models import TimestampMixin, UTCDateTime, json_dict_column, json_list_column, utcnow
 
 log = logging.getLogger("cairn.mail")
 
@@ -68,6 +68,8 @@ class OutboxMessage(TimestampMixin, db.Model):
     body: Mapped[str] = mapped_column(sa.Text, nullable=False)
     html: Mapped[Optional[str]] = mapped_column(sa.Text)
     headers: Mapped[dict] = json_dict_column()
+    # Files under STORAGE_DIR, by reference: [{"path", "filename", "content_type", "size", "sha256"}] (`attachment`).
+    attachments: Mapped[list] = json_list_column(server_default="[]")
     message_id: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     status: Mapped[str] = mapped_column(sa.String(10), nullable=False, default=PENDING)
     attempts: Mapped[int] = mapped_column(nullable=False, default=0)
@@ -91,7 +93,7 @@ def wants_mail(user, category: str) -> bool:
 
 def notify(user, subject: str, body: str, *, category: str = "email", to_address: str | None = None,
            headers: dict | None = None, message_id: str | None = None, html: str | None = None,
-           organization_id: int | None = None) -> bool:
+           organization_id: int | None = None, attachments: list[dict] | None = None) -> bool:
     """Put a message to `user` (or to `to_address`, someone without an account) in the outbox.
 
     The row joins the caller's transaction: it is sent only if the caller
@@ -99,7 +101,8 @@ def notify(user, subject: str, body: str, *, category: str = "email", to_address
     preferences turn this category off). `headers` may carry In-Reply-To,
     References, Reply-To, Auto-Submitted and the like; `message_id` (with its
     angle brackets) keeps a stable Message-ID for threading, else one is made
-    here and stored, so a retry sends the same one.
+    here and stored, so a retry sends the same one. `attachments` are
+    references to stored files made with `attachment()`.
     """
     if category not in CATEGORIES:
         raise ValueError(f"Unknown mail category {category!r}")
@@ -114,10 +117,25 @@ def notify(user, subject: str, body: str, *, category: str = "email", to_address
     db.session.add(OutboxMessage(
         organization_id=organization_id if organization_id is not None else getattr(user, "organization_id", None),
         user_id=getattr(user, "id", None), category=category, recipient=to_address or user.email,
-        subject=subject, body=body, html=html, headers=dict(headers or {}),
+        subject=subject, body=body, html=html, headers=dict(headers or {}), attachments=list(attachments or []),
         message_id=message_id or new_message_id(), status=PENDING, next_attempt_at=utcnow(),
     ))
     return True
+
+
+def attachment(relative_path: str, *, filename: str, content_type: str, size: int, sha256: str) -> dict:
+    """A file under STORAGE_DIR for `notify(attachments=...)`: stored by reference, checked when sent.
+
+    References, not bytes: the file is already stored (atomically, with its
+    size and sha256 recorded), a message often goes to several recipients (a
+    row each), and a few megabytes per row would bloat the outbox table.
+    """
+    return {"path": relative_path, "filename": filename, "content_type": content_type, "size": int(size),
+            "sha256": sha256}
+
+
+ATTACHMENT_GONE_NOTE = ("The attached file ({filename}) is no longer available (it expired or was deleted), "
+                        "so this message comes without it.")
 
 
 def new_message_id() -> str:
@@ -240,13 +258,41 @@ def _is_permanent(exc: Exception) -> bool:
 
 
 def build_message(row: OutboxMessage) -> EmailMessage:
-    message = _plain_message(row.recipient, row.subject, row.body)
+    files, missing = _read_attachments(row.attachments or [])
+    body = row.body
+    for reference in missing:
+        body += "\n\n" + ATTACHMENT_GONE_NOTE.format(filename=reference["filename"])
+    message = _plain_message(row.recipient, row.subject, body)
     message["Message-ID"] = row.message_id
     for name, value in (row.headers or {}).items():
         message[name] = value
     if row.html:
         message.add_alternative(row.html, subtype="html")
+    for reference, data in files:
+        maintype, _, subtype = reference["content_type"].split(";")[0].strip().partition("/")
+        message.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                               filename=reference["filename"])
     return message
+
+
+def _read_attachments(references: list[dict]) -> tuple[list[tuple[dict, bytes]], list[dict]]:
+    """(the files that are still what was recorded, with their bytes; the references that are not)."""
+    import hashlib
+
+    from app.platform import storage
+
+    files, missing = [], []
+    for reference in references:
+        try:
+            data = storage.resolve(reference["path"]).read_bytes()
+        except (OSError, storage.StorageError):
+            data = None
+        if data is None or len(data) != reference["size"] or hashlib.sha256(data).hexdigest() != reference["sha256"]:
+            log.warning("mail attachment %s is gone or changed; sending without it", reference["path"])
+            missing.append(reference)
+        else:
+            files.append((reference, data))
+    return files, missing
 
 
 def _plain_message(to: str, subject: str, body: str) -> EmailMessage:

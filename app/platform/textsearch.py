@@ -35,3 +35,12 @@ def contains(column, text: str, *, max_length: int | None = None):
 def contains_any(columns, text: str, *, max_length: int | None = None):
     pattern = like_pattern(text, max_length=max_length)
     return sa.or_(*[column.ilike(pattern, escape=ESCAPE) for column in columns])
+
+
+def has_word(column, word: str, *, prefix: bool = False):
+    """`column` holds `word` (or, with prefix, a word starting with it) as a whole word, literally.
+
+    For columns that store words separated by single spaces, with a space at each end
+    (projects' SQLite search text): LIKE '% word %', or '% word%' for a prefix.
+    """
+    return column.like("% " + like_escape(word) + ("%" if prefix else " %"), escape=ESCAPE)

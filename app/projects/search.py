@@ -41,6 +41,8 @@ from typing import Iterable
 
 import sqlalchemy as sa
 
+from app.platform import textsearch
+
 CONFIG = "simple"
 MAX_INPUT = 200
 MAX_WORDS = 8
@@ -72,10 +74,6 @@ def document_text(parts: Iterable[str | None]) -> str:
     return " " + " ".join(found) + " " if found else ""
 
 
-def _like_word(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def condition_and_rank(search_column, text: str, dialect: str):
     """(WHERE condition, rank expression or None) for `text` against `search_column`.
 
@@ -91,6 +89,6 @@ def condition_and_rank(search_column, text: str, dialect: str):
     found = [w.casefold() for w in words(text)]
     if not found:
         return sa.false(), None
-    conditions = [search_column.like(f"% {_like_word(w)} %", escape="\\") for w in found[:-1]]
-    conditions.append(search_column.like(f"% {_like_word(found[-1])}%", escape="\\"))
+    conditions = [textsearch.has_word(search_column, w) for w in found[:-1]]
+    conditions.append(textsearch.has_word(search_column, found[-1], prefix=True))
     return sa.and_(*conditions), None

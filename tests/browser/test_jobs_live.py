@@ -42,7 +42,7 @@ def test_trash_purge_panel_goes_from_queued_to_done_in_place(page, app, jobs):
     page.locator("#mainnav summary", has_text="Admin").click()  # the admin pages' menu
     page.get_by_role("link", name="Trash").click()
     page.wait_for_url("**/trash")
-    assert page.get_by_role("cell", name="Old archive").is_visible()
+    assert page.get_by_role("cell", name="Old archive", exact=True).is_visible()
     url = page.url
     mark_page(page)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from datetime import datetime, timezone
 
 import openpyxl
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from app.exports import cron, services
 from app.exports.models import ExportRequest, ExportSchedule, ExportTemplate
 from app.extensions import db
+from app.platform import storage
 from tests.exports.conftest import add_entries, storage_blocked
 from tests.helpers import page_text, reload
 from tests.platform.test_mail import inbox, mail_config, mail_worker, run_mail_jobs, smtp_server  # noqa: F401
@@ -181,7 +183,7 @@ def test_scheduled_export_is_mailed_with_attachment(people, app_ctx, run_mail_jo
     messages = inbox.wait_for(2)
     request = db.session.scalars(sa.select(ExportRequest)).one()
     db.session.refresh(request)
-    assert request.status == "completed"
+    assert request.status == "completed", request.error_message
     assert sorted(m["To"] for m in messages) == ["admin@acme.example.com", "manager@acme.example.com"]
     message = messages[0]
     assert message["Subject"] == f"Cairn: scheduled export #{request.id.hex[-8:]} is ready"
@@ -191,6 +193,59 @@ def test_scheduled_export_is_mailed_with_attachment(people, app_ctx, run_mail_jo
     assert len(list(book.worksheets[0].iter_rows())) == 5
     assert f"/exports/requests/{request.id}" in message.get_body(("plain",)).get_content()
     assert reload(ExportSchedule, schedule.id).run_count == 1
+
+
+def test_scheduled_export_mail_goes_through_the_outbox_exactly_once(people, app_ctx, run_mail_jobs, inbox):
+    """The SMTP server refuses the first two tries (451): each recipient still gets the message, with its
+    attachment, exactly once; queueing the same export again (an old delivery job) adds nothing."""
+    from app.exports import jobs as export_jobs
+    from app.platform import mail
+
+    add_entries(people["agent"], 3, project="Apollo")
+    _schedule(people["agent"], attach_file=True, include_download_link=False,
+              email_recipients=["admin@acme.example.com", "manager@acme.example.com"])
+    inbox.refuse_next = 2
+    services.schedules_run_due(now=utc(2026, 11, 20, 10, 0, 5))
+    run_mail_jobs()
+    messages = inbox.wait_for(2)
+    request = db.session.scalars(sa.select(ExportRequest)).one()
+    db.session.refresh(request)
+    rows = db.session.scalars(sa.select(mail.OutboxMessage).order_by(mail.OutboxMessage.recipient)).all()
+    assert [(r.recipient, r.status) for r in rows] == [("admin@acme.example.com", "sent"),
+                                                        ("manager@acme.example.com", "sent")]
+    assert sum(r.attempts for r in rows) == 4 and inbox.refused == 2
+    assert rows[0].attachments == [{"path": request.file_path, "filename": services.download_filename(request),
+                                    "content_type": rows[0].attachments[0]["content_type"],
+                                    "size": request.file_size, "sha256": request.file_sha256}]
+    assert sorted(m["To"] for m in messages) == ["admin@acme.example.com", "manager@acme.example.com"]
+    attachment = next(messages[0].iter_attachments())
+    with open(storage.resolve(request.file_path), "rb") as handle:
+        assert attachment.get_payload(decode=True) == handle.read()  # the stored bytes, exactly
+
+    assert export_jobs.deliver_scheduled_export(request.id) == "queued 0"
+    mail.outbox_sweep()
+    run_mail_jobs()
+    time.sleep(0.3)
+    assert len(inbox.received) == 2
+
+
+def test_an_attachment_gone_before_sending_is_said_in_the_message(people, app_ctx, run_jobs):
+    """The outbox holds a reference: a file that expired (or changed) before a late retry is not attached."""
+    from app.platform import mail
+
+    add_entries(people["agent"], 2)
+    _schedule(people["agent"], attach_file=True, email_recipients=["admin@acme.example.com"])
+    services.schedules_run_due(now=utc(2026, 11, 20, 10, 0, 5))
+    run_jobs()
+    request = db.session.scalars(sa.select(ExportRequest)).one()
+    db.session.refresh(request)
+    assert request.status == "completed"
+    [row] = db.session.scalars(sa.select(mail.OutboxMessage)).all()
+    assert len(list(mail.build_message(row).iter_attachments())) == 1
+    storage.resolve(request.file_path).unlink()  # expired meanwhile
+    message = mail.build_message(row)
+    assert list(message.iter_attachments()) == []
+    assert "is no longer available" in message.get_body(("plain",)).get_content()
 
 
 def test_repeated_failures_pause_the_schedule_and_tell_the_owner(people, app, app_ctx, run_mail_jobs, inbox):

@@ -11,6 +11,13 @@ the kind. The handler's behaviour comes from the task's params:
 - ``sleep``: seconds to work, reporting progress every 0.2 s (a slow job);
 - ``mode`` "transient": the first ``transient_times`` runs (default 1) raise a lost-connection
   OperationalError (the platform retries it);
+- ``db_sleep``: on its first ``db_sleep_times`` runs (default 1), report 30 % "In the database" and then
+  hold a statement in the database (``SELECT pg_sleep(db_sleep)``, marked with `db_sleep_marker`), so a
+  test can cut that connection at a known point (PostgreSQL only);
+- ``session_lock``: take a session-level advisory lock with this key and keep it (PostgreSQL);
+  ``exit_in_transaction``: open a transaction and end the work-horse there (``os._exit``), as a kill would;
+  ``report_backend``: the result has the server process the job ran on (``backend_pid``; all three
+  PostgreSQL only);
 - ``file_lines`` (and ``line_pause``): write a storage file of that many numbered lines
   (`sample_file_path`), atomically, reporting progress per line when paused.
 
@@ -57,6 +64,21 @@ def _sample_handler(task: BackgroundTask, progress) -> dict:
     while time.time() - started < sleep:
         time.sleep(0.2)
         progress(min(99, 10 + 89 * (time.time() - started) / sleep), "Working slowly")
+    if params.get("db_sleep") and calls <= int(params.get("db_sleep_times", 1)):
+        import sqlalchemy as sa
+
+        progress(30, "In the database")
+        db.session.execute(sa.text(f"SELECT pg_sleep(:seconds) /* {db_sleep_marker(task.id)} */"),
+                           {"seconds": float(params["db_sleep"])})
+    backend_pid = None
+    if params.get("report_backend") or params.get("session_lock") or params.get("exit_in_transaction"):
+        import sqlalchemy as sa
+
+        backend_pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+        if params.get("session_lock"):
+            db.session.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": int(params["session_lock"])})
+        if params.get("exit_in_transaction"):
+            os._exit(3)
     mode = params.get("mode", "ok")
     if mode == "transient" and calls <= int(params.get("transient_times", 1)):
         import sqlalchemy as sa
@@ -70,7 +92,13 @@ def _sample_handler(task: BackgroundTask, progress) -> dict:
     if mode == "crash":
         raise ValueError(INTERNAL_DETAIL)
     task.result = {"calls": calls, "answer": 42}
+    if backend_pid is not None:
+        task.result["backend_pid"] = backend_pid
     return task.result
+
+
+def db_sleep_marker(task_id: int) -> str:
+    return f"cairn-test-db-sleep-{task_id}"
 
 
 def sample_file_path(task_id: int) -> str:

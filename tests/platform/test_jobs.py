@@ -402,6 +402,15 @@ def test_reconcile_fails_a_row_whose_attempts_are_used_up(quiet, monkeypatch):
         assert row.status == FAILED and row.finished_at is not None
         assert row.error_message == ("The job queue lost this job (was Redis restarted?) and it was tried "
                                      "2 times. Press Retry to run it again.")
+        from app.accounts.models import AuditEvent  # each repair is on the Activity page as well
+
+        events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.object_id == row_id,
+                                                                AuditEvent.action.like("job_%"))
+                                    .order_by(AuditEvent.id)).all()
+        assert [(e.action, e.changes["by"]) for e in events] == [("job_requeued", "reconciler"),
+                                                                 ("job_failed", "reconciler")]
+        assert events[0].changes["reason"] == jobs.LOST_MESSAGE
+        assert events[1].changes["reason"] == row.error_message
 
 
 def test_reconcile_fails_a_row_whose_job_died_in_rq(quiet):
@@ -624,3 +633,28 @@ def test_a_members_job_panel_is_hidden_from_other_non_admin_members(app, org, ad
 
     admin_client, _ = signed_in(app, admin)
     assert admin_client.get(url, headers={"HX-Request": "true"}).status_code == 200
+
+
+def test_the_forking_worker_compiles_the_bookkeeping_sql_once_and_changes_nothing(app_ctx, org):
+    """`warm_up_statements` (run by make_worker before it forks) leaves every row as it was and fills the
+    engine's compiled cache, so a work-horse's claim, progress and success statements compile nothing."""
+    row_id = new_task(org, status=SUCCEEDED).id  # a witness no worker process or reconciler touches
+
+    def state():
+        row = fresh(row_id)
+        return row.status, row.rq_job_id, row.updated_at, row.progress
+
+    before = state()
+    cache = db.engine._compiled_cache
+    cache.clear()
+    jobs.warm_up_statements()
+    assert state() == before
+    warmed = len(cache)
+    assert warmed >= 6
+    db.session.remove()
+    jobs._claim(BackgroundTask, -1, "again")
+    jobs._record_progress(BackgroundTask, -1, "again", 50, "half")
+    jobs._record_success(BackgroundTask, -1, "again")
+    jobs._give_waiting_row_slot(BackgroundTask, -1, "again")
+    db.session.rollback()
+    assert len(cache) == warmed  # each statement found compiled

@@ -25,8 +25,8 @@ from app.platform.jobs import (
 from tests.conftest import make_test_app, require
 from tests.factories import make_organization
 from tests.platform.sample_jobs import (
-    PrivatePostgres, calls, descendants, dispose_app, fresh, kill_now, sample_file_path, submit, wait_for_row,
-    work_horses,
+    PrivatePostgres, calls, db_sleep_marker, descendants, dispose_app, fresh, kill_now, sample_file_path, submit,
+    wait_for_row, work_horses,
 )
 from tests.platform.test_jobs_processes import app_on_private_redis, private_redis, workers  # noqa: F401
 
@@ -92,24 +92,71 @@ def test_a_postgresql_restart_mid_job_is_retried_and_noted_not_failed(backend, p
         workers(DATABASE_URL=pg.url, **FAST)
         with app.app_context():
             org = make_organization("Restart Db")
-            row_id = submit(org, sleep=4).id
-            wait_for_row(row_id, lambda r: r.status == RUNNING and r.progress > 10, what="running")
+            # The first run holds a statement in the database (pg_sleep) when the restart comes: the restart
+            # lands during a statement, every time (between statements the pool's pre-ping would reconnect
+            # and the job never notice: not what this test is about).
+            row_id = submit(org, db_sleep=30).id
+            wait_for_row(row_id, lambda r: r.status == RUNNING and r.progress_message == "In the database",
+                         what="in the database")
+            _wait_for_statement(row_id)
             db.session.remove()  # this test's connection back to the pool (closed below: the restart cuts it)
             pg.restart()  # every connection is cut mid-job
             db.engine.dispose()
             row = wait_for_row(row_id, lambda r: r.is_terminal, timeout=30, what="finished")
             assert row.status == SUCCEEDED, row.error_message
-            # Where the restart lands decides the path: during a statement, the job fails transiently and is
-            # retried with a note; between statements, the pool's pre-ping reconnects and the job never notices.
-            # Either way it succeeds, and never as "worker lost" (test_jobs_transient.py forces the retry path).
-            assert (row.attempts, calls(row_id)) in ((1, 1), (2, 2)), (row.attempts, calls(row_id))
-            if row.attempts == 2:
-                assert row.error_message.startswith("Retried automatically after ")
+            assert (row.attempts, calls(row_id)) == (2, 2)
+            assert row.error_message.startswith("Retried automatically after the database ")
             assert "worker" not in (row.error_message or "")
     finally:
         if app is not None:
             dispose_app(app)
         pg.stop()
+
+
+def _wait_for_statement(row_id: int, timeout: float = 15.0) -> int:
+    """The server process (pid) running the job's marked pg_sleep, once it runs."""
+    deadline = time.time() + timeout
+    while True:
+        pid = db.session.scalar(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE :marker AND pid <> "
+            "pg_backend_pid()"), {"marker": f"%{db_sleep_marker(row_id)}%"})
+        db.session.rollback()
+        if pid is not None:
+            return pid
+        assert time.time() < deadline, "the job's statement never showed in pg_stat_activity"
+        time.sleep(0.1)
+
+
+def test_a_job_whose_connection_is_cut_mid_statement_is_retried_with_a_note(backend, app_on_private_redis,
+                                                                          workers):
+    """Deterministic, on the suite's own database and without restarting any server: the job's connection is
+    terminated (pg_terminate_backend, what a server restart does to it) while the job is inside a statement.
+    The run fails transiently, the row is re-queued with a note and an Activity entry, the second run succeeds,
+    and the worker lends its next work-horse a fresh connection (the cut one was not handed back clean)."""
+    require(backend["postgres"], "PostgreSQL (pg_terminate_backend and pg_sleep)")
+    from app.accounts.models import AuditEvent
+
+    app = app_on_private_redis()
+    workers(**FAST)
+    with app.app_context():
+        org = make_organization("Cut Connection")
+        row_id = submit(org, db_sleep=30).id
+        wait_for_row(row_id, lambda r: r.status == RUNNING and r.progress_message == "In the database",
+                     what="in the database")
+        pid = _wait_for_statement(row_id)
+        assert db.session.scalar(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}) is True
+        db.session.commit()
+        row = wait_for_row(row_id, lambda r: r.is_terminal, timeout=30, what="finished")
+        assert row.status == SUCCEEDED, row.error_message
+        assert (row.attempts, calls(row_id)) == (2, 2)
+        assert row.error_message == ("Retried automatically after the database connection was lost "
+                                     "(attempt 1 of 3).")
+        actions = db.session.scalars(sa.select(AuditEvent.action).where(
+            AuditEvent.object_id == row_id, AuditEvent.action.like("job_%"))).all()
+        assert actions == ["job_retried"]
+        # The next job runs on a healthy connection (the worker did not lend the cut one again).
+        again = submit(org).id
+        assert wait_for_row(again, lambda r: r.is_terminal, timeout=20, what="finished").status == SUCCEEDED
 
 
 def test_a_killed_worker_and_horse_are_found_by_another_worker_and_retry_makes_one_clean_file(

@@ -147,3 +147,46 @@ def test_killed_horse_is_reported_by_its_worker_and_the_row_fails(app_on_private
         row = fresh(row_id)
         assert row.status == FAILED
         assert row.error_message.startswith("The job stopped unexpectedly")
+
+
+def test_work_horses_take_turns_on_one_connection_and_a_dirty_one_is_replaced(backend, app_on_private_redis,
+                                                                             workers):
+    """PostgreSQL: the worker lends its work-horses one connection in turn (no connect per job). What a job
+    leaves in the session (a session advisory lock) is dropped before the next horse gets it; a horse that
+    ends inside a transaction (as a kill would leave it) hands nothing back, and the next job runs on a new
+    connection, with nothing of the dead one's transaction left."""
+    require(backend["postgres"], "PostgreSQL (the connection hand-off is PostgreSQL's)")
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    app = app_on_private_redis()
+    workers(JOB_MONITORING_INTERVAL="1")
+    with app.app_context():
+        org = make_organization("Take Turns")
+
+        def run(**params):
+            row_id = submit(org, **params).id
+            return wait_for_row(row_id, lambda r: r.is_terminal, timeout=20, what="finished")
+
+        first, second = run(report_backend=True), run(report_backend=True, session_lock=424242)
+        assert first.status == second.status == SUCCEEDED
+        assert first.result["backend_pid"] == second.result["backend_pid"]  # the same server process
+        assert db.session.scalar(sa.text("SELECT pg_try_advisory_lock(424242)")) is True  # not left held
+        db.session.execute(sa.text("SELECT pg_advisory_unlock(424242)"))
+        db.session.commit()
+
+        dead_id = submit(org, exit_in_transaction=True).id
+        job = Job.fetch(fresh(dead_id).rq_job_id, connection=get_connection())
+        deadline = time.time() + 15
+        while job.get_status(refresh=True) != JobStatus.FAILED:  # the worker saw its horse end badly
+            assert time.time() < deadline, "the worker never recorded the dead horse"
+            time.sleep(0.1)
+        assert reconcile()["failed"] == 1 and fresh(dead_id).status == FAILED
+        after = run(report_backend=True)
+        assert after.status == SUCCEEDED, after.error_message
+        assert after.result["backend_pid"] != first.result["backend_pid"]
+        gone = db.session.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                 {"pid": first.result["backend_pid"]})
+        assert gone == 0  # the worker closed the one the dead horse left mid-transaction
+        assert run(report_backend=True).result["backend_pid"] == after.result["backend_pid"]

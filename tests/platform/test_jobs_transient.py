@@ -85,6 +85,11 @@ def test_a_lost_connection_is_retried_after_a_backoff_with_a_note(app, app_ctx, 
     assert row.attempts == 2 and row.result["calls"] == 2
     assert row.error_message == ("Retried automatically after the database connection was lost "
                                  "(attempt 1 of 3).")
+    events = _job_events(row_id)
+    assert [e.action for e in events] == ["job_retried"]  # the Activity page says so too
+    assert events[0].organization_id == org.id and events[0].actor_id is None
+    assert events[0].changes["reason"] == "the database connection was lost"
+    assert events[0].changes["attempt"] == 1 and events[0].object_label.endswith(f"#{row_id}")
 
 
 def test_a_transient_failure_that_keeps_coming_fails_after_the_attempts(app, app_ctx, backend, org, run_jobs,
@@ -98,6 +103,18 @@ def test_a_transient_failure_that_keeps_coming_fails_after_the_attempts(app, app
     assert row.status == FAILED
     assert row.error_message == ("The job stopped because the database connection was lost, and it was tried "
                                  f"{tries} times. Press Retry to run it again.")
+    actions = [e.action for e in _job_events(row_id)]
+    assert actions == ["job_retried"] * (tries - 1) + ["job_failed"]
+
+
+def _job_events(row_id: int):
+    from app.accounts.models import AuditEvent
+    from app.extensions import db
+
+    db.session.rollback()
+    return db.session.scalars(sa.select(AuditEvent).where(AuditEvent.object_id == row_id,
+                                                          AuditEvent.action.like("job_%"))
+                              .order_by(AuditEvent.id)).all()
 
 
 def test_the_retry_waits_its_backoff(app, app_ctx, backend, org, run_jobs, monkeypatch):
