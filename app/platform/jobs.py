@@ -829,7 +829,7 @@ def _requeue_after_transient(kind: JobKind, row_id: int, job_id: str | None, rea
     return None
 
 
-def _audit_job(organization_id: int | None, kind: JobKind, row_id: int, action: str, changes: dict) -> None:
+def _audit_job(organization_id: int | None, kind: JobKind, row_id, action: str, changes: dict) -> None:
     """An Activity entry (audit_events) for what the platform did to a job on its own, in the caller's transaction.
 
     Automatic retries and the reconciler's repairs change a row nobody touched:
@@ -840,9 +840,14 @@ def _audit_job(organization_id: int | None, kind: JobKind, row_id: int, action: 
         return
     from app.accounts.models import AuditEvent  # platform records into the tenant's log, imports no views
 
+    # audit_events.object_id holds integer keys; rows keyed by a UUIDv7 (projects, exports) keep theirs
+    # in `changes` and show its random end, as their pages do.
+    numeric = isinstance(row_id, int)
+    label = f"{kind.name} #{row_id if numeric else uuid.UUID(str(row_id)).hex[-8:]}"
     db.session.execute(sa.insert(AuditEvent).values(
         organization_id=organization_id, actor_id=None, action=action, object_type=kind.name,
-        object_id=row_id, object_label=f"{kind.name} #{row_id}"[:255], changes=changes, created_at=utcnow()))
+        object_id=row_id if numeric else None, object_label=label[:255],
+        changes=changes if numeric else {**changes, "row_id": str(row_id)}, created_at=utcnow()))
 
 
 def _readable_error(exc: BaseException, job_id: str | None) -> str:
