@@ -6,7 +6,8 @@ export FLASK_APP := wsgi.py
 # PostgreSQL/Redis used by the second test pass (CI starts them; see .ci/run).
 TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/cairn
 TEST_REDIS ?= redis://127.0.0.1:6379
-PYTEST_ARGS ?=
+# --durations: each pass lists its slowest tests, to keep `make test` within its 15 minutes
+PYTEST_ARGS ?= --durations=15
 WORKERS ?= 2
 # gunicorn processes for `make serve`: (2 x cores) + 1, gunicorn's advice for CPU-bound work (bench/tickets_list.py).
 WEB_WORKERS ?= $(shell echo $$(( 2 * $$(nproc) + 1 )))
