@@ -22,6 +22,8 @@ def test_create_generate_explore_and_download_a_zip(page, jobs):
     assert page.get_by_text("No projects here yet").is_visible()
 
     page.get_by_role("link", name="New project").first.click()
+    page.wait_for_url("**/projects/new")
+    page.wait_for_load_state("load")  # htmx has wired the select: a change before that fetches nothing
     # The chosen type's fields come in through htmx.
     page.select_option("select[name=project_type]", "self_study")
     page.locator("textarea[name=goal_description]").wait_for()
