@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.support.postgres import create_database, drop_database  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
 ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", "300" if QUICK else "50000"))
@@ -130,27 +131,6 @@ def run_child(*args: str) -> dict:
 
 
 # --------------------------------------------------------------------------- setup
-def throwaway_database(base: str) -> tuple[str, str]:
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(base)
-    url = url.set(drivername="postgresql+psycopg")
-    name = f"{url.database or 'cairn'}_bench_{os.getpid()}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_database(base: str, name: str) -> None:
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(base).set(drivername="postgresql+psycopg")
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def prepare(database_url: str, storage: str) -> tuple[int, dict[str, int]]:
@@ -206,7 +186,7 @@ def main() -> None:
     if not base:
         print("exports_formats: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL to a PostgreSQL server)")
         return
-    database_url, name = throwaway_database(base)
+    database_url = create_database(base, "exports")
     storage = tempfile.mkdtemp(prefix="cairn-bench-exports-")
     try:
         started = time.perf_counter()
@@ -230,7 +210,7 @@ def main() -> None:
                   f"{result['rows'] / result['seconds']:>10,.0f} rows/s  peak RSS {result['rss_mb']:6.1f} MB "
                   f"(app loaded: {result['rss_before_mb']:.1f} MB){ratio}")
     finally:
-        drop_database(base, name)
+        drop_database(database_url)
         import shutil
 
         shutil.rmtree(storage, ignore_errors=True)

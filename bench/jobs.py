@@ -38,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.support.postgres import create_database, drop_database  # noqa: E402
 
 KIND = "bench-noop"
 QUEUE = "default"
@@ -79,27 +80,6 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.05)
     client.close()
     return process, url
-
-
-def postgres_database(base_url: str):
-    """Create a throwaway database next to `base_url`; return (url, drop)."""
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(base_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"{url.database or 'cairn'}_bench_jobs_{os.getpid()}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def build_app(database_url: str, redis_url: str, storage: Path):
@@ -309,11 +289,11 @@ def main() -> int:
         run("SQLite", f"sqlite:///{tmp / 'bench.sqlite3'}", redis_url, args.jobs, args.rounds)
         pg_base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
         if pg_base:
-            url, drop = postgres_database(pg_base)
+            url = create_database(pg_base, "jobs")
             try:
                 run("PostgreSQL", url, redis_url, args.jobs, args.rounds)
             finally:
-                drop()
+                drop_database(url)
         else:
             print("\n(PostgreSQL skipped: set BENCH_DATABASE_URL or TEST_DATABASE_URL to include it)")
     finally:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.support.postgres import create_database, drop_database  # noqa: E402
 
 FULL = os.environ.get("PROJECTS_BENCH_FULL", "") not in ("", "0")
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
@@ -251,26 +252,6 @@ def bench_cleanup(database_url: str, label: str, count: int) -> None:
         shutil.rmtree(storage, ignore_errors=True)
 
 
-def postgres_database(base_url: str):
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(base_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"{url.database or 'cairn'}_bench_{os.getpid()}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
@@ -284,11 +265,11 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     pg_base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if pg_base:
-        url, drop = postgres_database(pg_base)
+        url = create_database(pg_base, "archives")
         try:
             bench_cleanup(url, "PostgreSQL", 1_000_000 if FULL else 400 if QUICK else 100_000)
         finally:
-            drop()
+            drop_database(url)
     else:
         print("\n(PostgreSQL skipped: set BENCH_DATABASE_URL or TEST_DATABASE_URL to include it)")
     return 0

@@ -35,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.support.postgres import create_database, drop_database  # noqa: E402
 
 import sqlalchemy as sa  # noqa: E402
 
@@ -261,18 +262,11 @@ def main() -> None:
     if not base:
         print("\nPostgreSQL skipped: set BENCH_DATABASE_URL to a server the benchmark may create databases on.")
         return
-    url = sa.engine.make_url(base).set(drivername="postgresql+psycopg")
-    name = f"{url.database or 'cairn'}_bench_search_{os.getpid()}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = create_database(base, "search")
     try:
-        run(url.set(database=name).render_as_string(hide_password=False), "PostgreSQL (full text vs ILIKE)", data)
+        run(url, "PostgreSQL (full text vs ILIKE)", data)
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
+        drop_database(url)
 
 if __name__ == "__main__":
     main()

@@ -35,6 +35,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.support.postgres import create_database, drop_database  # noqa: E402
+
 QUICK = "--quick" in sys.argv or os.environ.get("BENCH_QUICK", "") not in ("", "0")
 PROJECTS = 2_000 if QUICK else 100_000
 REPEATS = 50 if QUICK else 300
@@ -214,26 +217,19 @@ def run_sqlite(data: list[dict]) -> None:
 
 
 def run_postgresql(base: str, data: list[dict]) -> None:
-    url = sa.engine.make_url(base).set(drivername="postgresql+psycopg")
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    names = {layout: f"{url.database or 'cairn'}_bench_subtypes_{layout}_{os.getpid()}" for layout in ("before", "after")}
-    engines = {}
+    urls, engines = {}, {}
     try:
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        for layout, name in names.items():
-            engines[layout] = sa.create_engine(url.set(database=name))
+        for layout in ("before", "after"):
+            urls[layout] = create_database(base, f"subtypes_{layout}")
+            engines[layout] = sa.create_engine(urls[layout])
             load(engines[layout], layout, data)
         sizes = tuple(storage(engines[layout], layout, None) for layout in ("before", "after"))
         report("PostgreSQL", sizes, timings(engines["before"], engines["after"]))
     finally:
         for engine in engines.values():
             engine.dispose()
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        for url in urls.values():
+            drop_database(url)
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.support.postgres import create_database, drop_database  # noqa: E402
 
 FULL = os.environ.get("BENCH_RULES_FULL") == "1"
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
@@ -70,28 +71,6 @@ def build_app(database_url: str, storage: str):
                   SECRET_KEY="bench", USAGE_LOG_ENABLED=False, PERIODIC_TICK_SECONDS=3600,
                   SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": RACE_POOL + 2, "max_overflow": 2})
     return create_app(config)
-
-
-def throwaway_database(base: str) -> tuple[str, str]:
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(base).set(drivername="postgresql+psycopg")
-    name = f"{url.database or 'cairn'}_bench_rules_{os.getpid()}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False), name
-
-
-def drop_database(base: str, name: str) -> None:
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(base).set(drivername="postgresql+psycopg")
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def workspace_with_rule(org, admin, name: str):
@@ -401,7 +380,7 @@ def main() -> None:
         return
     import sqlalchemy as sa
 
-    url, name = throwaway_database(base)
+    url = create_database(base, "rules")
     try:
         with tempfile.TemporaryDirectory() as storage:
             app = build_app(url, storage)
@@ -473,7 +452,7 @@ def main() -> None:
             with app.app_context():
                 _db.engine.dispose()
     finally:
-        drop_database(base, name)
+        drop_database(url)
 
 
 if __name__ == "__main__":

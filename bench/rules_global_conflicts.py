@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.rules_generation import build_app, drop_database, throwaway_database  # noqa: E402
+from bench.rules_generation import build_app  # noqa: E402
+from bench.support.postgres import create_database, drop_database  # noqa: E402
 
 FULL = os.environ.get("BENCH_RULES_FULL") == "1"
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
@@ -180,11 +181,11 @@ def main() -> None:
     if not base:
         print("rules_global_conflicts [PostgreSQL]: no BENCH_DATABASE_URL or TEST_DATABASE_URL; skipped")
         return
-    url, name = throwaway_database(base)
+    url = create_database(base, "conflicts")
     try:
         measure("PostgreSQL", url)
     finally:
-        drop_database(base, name)
+        drop_database(url)
 
 
 if __name__ == "__main__":

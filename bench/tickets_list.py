@@ -35,6 +35,7 @@ from sqlalchemy import text as sa_text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.support.postgres import create_database, drop_database  # noqa: E402
 
 PASSWORD = "Tall-granite-lighthouse-47"
 AGENT_EMAIL = "agent-1@bench.example.com"
@@ -42,30 +43,6 @@ PAGE_SIZE = 20
 RARE = "c4ca4238a0"  # the start of md5('1'): in one ticket of the second organization, none of the agent's
 WORDS = ("printer", "invoice", "login", "password", "refund", "shipping", "laptop", "email", "vpn", "account",
          "billing", "crash", "slow", "update", "license", "backup", "monitor", "keyboard", "wifi", "export")
-
-
-# --------------------------------------------------------------------------- database
-def make_database(base_url: str) -> str:
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(base_url).set(drivername="postgresql+psycopg")
-    name = f"{url.database or 'cairn'}_bench_{os.getpid()}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(database_url: str) -> None:
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(database_url)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def seed(app, organizations: int, tickets: int) -> None:
@@ -301,7 +278,7 @@ def main() -> int:
 
     from app import create_app
 
-    database_url = args.seeded_database or make_database(base)
+    database_url = args.seeded_database or create_database(base, "tickets")
     storage = tempfile.mkdtemp(prefix="cairn-bench-")
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": "", "STORAGE_DIR": storage, "SECRET_KEY": "bench-secret",
                       "EMBEDDED_WORKER": False})

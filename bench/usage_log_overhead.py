@@ -34,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.support.postgres import create_database, drop_database  # noqa: E402
 
 EMAIL = "ops@cairn-bench.example.com"
 PASSWORD = "Tall-granite-lighthouse-47"
@@ -169,27 +170,6 @@ def _stats(values: list[tuple[float, float]]) -> tuple[float, float, float]:
     return statistics.median(wall), percentile(wall, 0.95), statistics.median(c for _, c in values)
 
 
-def postgres_database(base_url: str):
-    """Create a throwaway database next to `base_url`; return (url, drop)."""
-    import sqlalchemy as sa
-
-    url = sa.engine.make_url(base_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"{url.database or 'cairn'}_bench_{os.getpid()}"
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     quick = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
@@ -208,11 +188,11 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     pg_base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
     if pg_base:
-        url, drop = postgres_database(pg_base)
+        url = create_database(pg_base, "usage")
         try:
             run(url, "PostgreSQL", args.requests)
         finally:
-            drop()
+            drop_database(url)
     else:
         print("\n(PostgreSQL skipped: set BENCH_DATABASE_URL or TEST_DATABASE_URL to include it)")
     return 0
