@@ -33,10 +33,18 @@ def _actor() -> Actor:
 
 
 def _form_failed(form, exc: ExportError) -> None:
+    """A service refused the write: undo what it began, and show why at its field (or atop the form)."""
+    db.session.rollback()
     if exc.field and hasattr(form, exc.field):
         getattr(form, exc.field).errors = list(getattr(form, exc.field).errors or []) + [str(exc)]
     else:
         form.form_errors.append(str(exc))
+
+
+def _flash_refusal(exc: ExportError) -> None:
+    """A service refused a write made from a button (no form to show it at): undo it, say why."""
+    db.session.rollback()
+    flash(str(exc), "error")
 
 
 def _status(form) -> int:
@@ -124,7 +132,6 @@ def entry_edit(entry_id: int):
                                        task=form.task.data, duration=form.duration.data,
                                        description=form.description.data)
         except ExportError as exc:
-            db.session.rollback()
             _form_failed(form, exc)
         else:
             flash("Time entry saved.", "success")
@@ -243,7 +250,6 @@ def request_new():
                 filters=_filters_from_form(dataset, defaults), date_from=form.date_from.data,
                 date_to=form.date_to.data)
         except ExportError as exc:
-            db.session.rollback()
             _form_failed(form, exc)
         else:
             flash("Export started. It appears below when it is ready.", "success")
@@ -327,8 +333,7 @@ def request_delete(request_id: uuid.UUID):
     try:
         services.export_delete(actor=_actor(), request=row)
     except ExportError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+        _flash_refusal(exc)
         return redirect(url_for("exports.request_detail", request_id=request_id))
     flash("Export deleted.", "success")
     return redirect(url_for("exports.index"))
@@ -373,7 +378,6 @@ def template_new():
             template = services.template_create(actor=_actor(), is_public=form.is_public.data,
                                                 **_template_values(form, context["dataset"]))
         except ExportError as exc:
-            db.session.rollback()
             _form_failed(form, exc)
         else:
             flash(f"Template “{template.name}” saved.", "success")
@@ -404,7 +408,6 @@ def template_edit(template_id: uuid.UUID):
             services.template_update(actor=_actor(), template=template, is_public=form.is_public.data,
                                      **_template_values(form, context["dataset"]))
         except ExportError as exc:
-            db.session.rollback()
             _form_failed(form, exc)
         else:
             flash("Template saved.", "success")
@@ -421,8 +424,7 @@ def template_share(template_id: uuid.UUID):
     try:
         services.template_share(actor=_actor(), template=template, user_ids=form.user_ids.data or [])
     except ExportError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+        _flash_refusal(exc)
     else:
         flash("Sharing saved.", "success")
     return redirect(url_for("exports.template_edit", template_id=template.id))
@@ -435,8 +437,7 @@ def template_delete(template_id: uuid.UUID):
     try:
         services.template_delete(actor=_actor(), template=template)
     except ExportError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+        _flash_refusal(exc)
     else:
         flash("Template deleted.", "success")
     return redirect(url_for("exports.templates"))
@@ -500,7 +501,6 @@ def schedule_new():
         try:
             schedule = services.schedule_create(actor=_actor(), **_schedule_values(form))
         except ExportError as exc:
-            db.session.rollback()
             _form_failed(form, exc)
         else:
             flash(f"Schedule saved. Next run: {format_datetime(schedule.next_run)}.", "success")
@@ -523,7 +523,6 @@ def schedule_edit(schedule_id: uuid.UUID):
             try:
                 services.schedule_update(actor=_actor(), schedule=schedule, **_schedule_values(form))
             except ExportError as exc:
-                db.session.rollback()
                 _form_failed(form, exc)
             else:
                 flash("Schedule saved.", "success")
@@ -562,7 +561,6 @@ def settings():
             services.exports_settings_update(actor=_actor(), customers_may_schedule=form.customers_may_schedule.data,
                                              verified_recipients=form.verified_recipients.data)
         except ExportError as exc:
-            db.session.rollback()
             _form_failed(form, exc)
         else:
             flash("Exports settings saved.", "success")
