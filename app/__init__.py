@@ -175,9 +175,9 @@ def register_errorhandlers(app: Flask) -> None:
 
             db.session.rollback()  # the failed request may have left the session mid-transaction
         if api_error_wanted():  # a URL no API route matched (/api/projects/abc/): the API's JSON error shape
-            from flask import jsonify
+            from app.platform import json_api
 
-            return jsonify({"error": message}), status
+            return json_api.error(status, message)
         template = "errors/_error.html" if is_htmx() else "errors/error.html"
         return render_template(template, status=status, title=title, message=message), status
 

@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.accounts.tokens import bearer_scope_refusal, is_bearer_request
 from app.extensions import csrf, db
+from app.platform import json_api
 from app.platform.idempotency import idempotent
 from app.platform.pagination import paginate
 from app.platform.parsing import parse_int
@@ -37,7 +38,14 @@ from app.platform.transactions import plan_each_statement
 from app.platform.validation import ModelValidationError
 from app.projects import api_bp, services
 from app.projects.forms import MetaForm, ProjectForm
-from app.projects.models import PROJECT_TYPES, SCHOOL, SELF_STUDY, TYPE_FIELDS, Project, ProjectMeta
+from app.projects.models import (
+    PROJECT_TYPES,
+    SCHOOL,
+    SELF_STUDY,
+    TYPE_FIELDS,
+    Project,
+    ProjectMeta,
+)
 
 csrf.exempt(api_bp)
 
@@ -61,17 +69,14 @@ class BadInput(Exception):
         self.errors = errors
 
 
-def _error(status: int, message: str, **extra):
-    return jsonify({"error": message, **extra}), status
-
 
 def _http_error(error: HTTPException):
     """Every refusal of this API is JSON (403 from the customer gate, 404, 405, 413...)."""
     db.session.rollback()
-    message = error.description if error.description != type(error).description else error.name
+    message = json_api.refusal_message(error)
     if error.code == 404 and message == error.name:
         message = "Not found (or it isn't yours)."
-    return _error(error.code or 500, message)
+    return json_api.error(error.code or 500, message)
 
 
 # By code: the app's own handlers are per code, and Flask prefers a code handler over a class one.
@@ -82,37 +87,34 @@ for _code in (400, 401, 403, 404, 405, 409, 410, 413, 415, 422, 429):
 @api_bp.errorhandler(BadInput)
 def _bad_input(error: BadInput):
     db.session.rollback()
-    return _error(422, str(error), errors=error.errors)
+    return json_api.error(422, str(error), errors=error.errors)
 
 
 @api_bp.before_request
 def _guard():
     if not current_user.is_authenticated:
-        return _error(401, "Authentication required: send Authorization: Bearer <token>.")
+        return json_api.error(401, "Authentication required: send Authorization: Bearer <token>.")
     refusal = bearer_scope_refusal()  # a read-only token can't write, a write-only one can't read
     if refusal:
-        return _error(403, refusal)
+        return json_api.error(403, refusal)
     if request.method not in ("GET", "HEAD", "OPTIONS") and not is_bearer_request():
         csrf.protect()  # a browser session writes with its CSRF token, as on the pages
     return None
 
 
 # --------------------------------------------------------------------------- reading
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
 
 def meta_json(row: ProjectMeta) -> dict:
-    return {"id": row.id, "key": row.key, "value": row.value, "created_at": _iso(row.created_at),
-            "updated_at": _iso(row.updated_at)}
+    return {"id": row.id, "key": row.key, "value": row.value, "created_at": json_api.iso(row.created_at),
+            "updated_at": json_api.iso(row.updated_at)}
 
 
 def project_json(project: Project) -> dict:
     data = {"id": project_id_json(project.id), "project_type": project.project_type, "name": project.name,
-            "description": project.description, "start_date": _iso(project.start_date),
-            "end_date": _iso(project.end_date), "is_draft": project.is_draft,
-            "published_at": _iso(project.published_at), "owner": project.owner_id,
-            "created_at": _iso(project.created_at), "updated_at": _iso(project.updated_at)}
+            "description": project.description, "start_date": json_api.iso(project.start_date),
+            "end_date": json_api.iso(project.end_date), "is_draft": project.is_draft,
+            "published_at": json_api.iso(project.published_at), "owner": project.owner_id,
+            "created_at": json_api.iso(project.created_at), "updated_at": json_api.iso(project.updated_at)}
     for project_type, key in TYPE_DATA.items():
         data[key] = project.type_fields() if project.project_type == project_type else None
     data["metadata"] = [meta_json(m) for m in project.metadata_items]
@@ -274,7 +276,7 @@ def _create():
 
 def _current_values(project: Project) -> dict:
     values = {"name": project.name, "description": project.description,
-              "start_date": _iso(project.start_date), "end_date": _iso(project.end_date)}
+              "start_date": json_api.iso(project.start_date), "end_date": json_api.iso(project.end_date)}
     values.update(project.type_fields())
     return values
 
@@ -308,7 +310,7 @@ def project(project_id):
             services.project_delete(project=row)
         except services.ProjectError as exc:  # active attachments protect their project
             db.session.rollback()
-            return _error(409, str(exc))
+            return json_api.error(409, str(exc))
         return "", 204
     return _update(row, partial=request.method == "PATCH")
 

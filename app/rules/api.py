@@ -10,14 +10,19 @@ from __future__ import annotations
 from flask import jsonify, redirect, request, url_for
 from flask_login import current_user
 
-from app.accounts.tokens import bearer_scope_refusal, has_bearer_header, is_bearer_request
+from app.accounts.tokens import (
+    bearer_scope_refusal,
+    has_bearer_header,
+    is_bearer_request,
+)
 from app.extensions import csrf, db
+from app.platform import json_api
 from app.platform.idempotency import idempotent
 from app.platform.pagination import paginate
+from app.platform.parsing import parse_id
 from app.platform.tenancy import current_workspace, get_or_404, scoped
 from app.rules import api_bp, services
 from app.rules.models import ConflictCheck, GeneratedName, Generation, Rule, RulePreview
-from app.platform.parsing import parse_id
 
 csrf.exempt(api_bp)
 
@@ -28,30 +33,24 @@ def wants_json() -> bool:
     return best == "application/json" or request.is_json or is_bearer_request() or has_bearer_header()
 
 
-def _error(status: int, message: str, **extra):
-    return jsonify({"error": message, **extra}), status
-
 
 @api_bp.before_request
 def _guard():
     if not current_user.is_authenticated:
         if wants_json():
-            return _error(401, "Authentication required: send Authorization: Bearer <token>.")
+            return json_api.error(401, "Authentication required: send Authorization: Bearer <token>.")
         return redirect(url_for("accounts.sign_in", next=request.full_path))
     refusal = bearer_scope_refusal()  # a read-only token can't POST, a write-only one can't GET
     if refusal:
-        return _error(403, refusal)
+        return json_api.error(403, refusal)
     if request.method == "POST" and not is_bearer_request():
         csrf.protect()
     if current_user.role not in ("admin", "manager", "agent"):
-        return _error(403, "Your role doesn't give you access to naming rules.") if wants_json() else ("", 403)
+        return json_api.error(403, "Your role doesn't give you access to naming rules.") if wants_json() else ("", 403)
     if current_workspace() is None:
-        return _error(404, "No workspace.")
+        return json_api.error(404, "No workspace.")
     return None
 
-
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _body() -> dict:
@@ -72,7 +71,7 @@ def generation_json(g: Generation, *, names: bool = False) -> dict:
     data = {"id": g.id, "rule": g.rule_id, "submission": g.submission_id, "dimension_values": g.dimension_values,
             "field_filter": g.field_filter, "options": g.options, "status": g.status, "progress": g.progress,
             "result_count": g.result_count, "error_message": g.error_message, "requested_by": g.requested_by_id,
-            "created_at": _iso(g.created_at), "updated_at": _iso(g.updated_at)}
+            "created_at": json_api.iso(g.created_at), "updated_at": json_api.iso(g.updated_at)}
     if names:
         data["strings"] = [{"id": n.id, "value": n.value, "field": n.field_id, "dimension_values": n.dimension_values,
                             "is_active": n.is_active}
@@ -121,7 +120,7 @@ def generations():
             field_filter=body.get("field_filter") or [], user=current_user, note=str(body.get("note") or ""), **flags)
     except services.RulesError as exc:
         db.session.rollback()
-        return _error(422, str(exc), field=exc.field, problems=exc.problems)
+        return json_api.error(422, str(exc), field=exc.field, problems=exc.problems)
     response = jsonify(generation_json(generation))
     response.status_code = 201
     response.headers["Location"] = url_for("rules_api.generation", generation_id=generation.id)
@@ -144,7 +143,7 @@ def check_json(c: ConflictCheck, *, results: bool = False) -> dict:
     data = {"id": c.id, "proposed_count": c.proposed_count, "generation": c.generation_id, "scope": c.scope,
             "platform": c.platform_id, "rule": c.rule_id, "status": c.status, "progress": c.progress,
             "error_message": c.error_message, "conflicts_found": c.conflicts_found, "max_severity": c.max_severity,
-            "severity_counts": c.severity_counts, "checked_by": c.checked_by_id, "created_at": _iso(c.created_at)}
+            "severity_counts": c.severity_counts, "checked_by": c.checked_by_id, "created_at": json_api.iso(c.created_at)}
     if results:
         data["proposed_strings"] = c.proposed_strings
         rows = db.session.scalars(services.conflict_results_query(c).limit(RESULTS_SHOWN))
@@ -171,7 +170,7 @@ def conflict_checks():
             generation = db.session.scalars(scoped(Generation).where(
                 Generation.id == services._as_int(body["generation"]))).first()
             if generation is None:
-                return _error(422, "Choose a generation of this workspace.", field="generation")
+                return json_api.error(422, "Choose a generation of this workspace.", field="generation")
             check = services.conflict_check_of_generation(generation=generation, user=current_user)
         else:
             check = services.conflict_check_create(workspace=workspace, proposed=body.get("proposed_strings"),
@@ -180,7 +179,7 @@ def conflict_checks():
                                                    user=current_user)
     except services.RulesError as exc:
         db.session.rollback()
-        return _error(422, str(exc), field=exc.field)
+        return json_api.error(422, str(exc), field=exc.field)
     response = jsonify(check_json(check))
     response.status_code = 201
     response.headers["Location"] = url_for("rules_api.conflict_check", check_id=check.id)
@@ -199,7 +198,7 @@ def conflict_check(check_id: int):
 def preview_json(p: RulePreview) -> dict:
     return {"id": p.id, "rule": p.rule_id, "label": p.label, "test_data": p.test_data,
             "generated_examples": p.generated_examples, "validation_results": p.validation_results,
-            "created_by": p.created_by_id, "created_at": _iso(p.created_at)}
+            "created_by": p.created_by_id, "created_at": json_api.iso(p.created_at)}
 
 
 @api_bp.route("/rule-previews/", methods=["GET", "POST"])
@@ -215,10 +214,10 @@ def rule_previews():
     rule = db.session.scalars(scoped(Rule, Rule.select_active()).where(
         Rule.id == (parse_id(body.get("rule")) or -1))).first()
     if rule is None:
-        return _error(422, "Choose a rule of this workspace.", field="rule")
+        return json_api.error(422, "Choose a rule of this workspace.", field="rule")
     test_data = body.get("test_data") or {}
     if not isinstance(test_data, dict):
-        return _error(422, "test_data maps dimension keys to sample values.", field="test_data")
+        return json_api.error(422, "test_data maps dimension keys to sample values.", field="test_data")
     preview = services.rule_preview_save(rule=rule, test_data=test_data, user=current_user,
                                          label=str(body.get("label") or ""))
     return jsonify(preview_json(preview)), 201
@@ -234,7 +233,7 @@ def rule_preview(preview_id: int):
 
 def _not_found(error):
     if wants_json():
-        return _error(404, "Not found (or it belongs to another workspace).")
+        return json_api.error(404, "Not found (or it belongs to another workspace).")
     from flask import render_template
 
     return render_template("errors/error.html", status=404, title="Not found",
@@ -249,8 +248,8 @@ def _refused(error):
         handlers = current_app.error_handler_spec[None][error.code]  # the app's page for this status
         handler = next((handlers[c] for c in type(error).__mro__ if c in handlers), None)
         return handler(error) if handler is not None else error
-    described = error.description if error.description != type(error).description else error.name
-    return _error(error.code, described)
+    described = json_api.refusal_message(error)
+    return json_api.error(error.code, described)
 
 
 api_bp.register_error_handler(404, _not_found)
