@@ -16,26 +16,39 @@ def purgeable_models() -> list[type]:
     )
 
 
+def delete_in_batches(stmt, batch_size: int) -> int:
+    """ORM-delete the rows `stmt` selects, `batch_size` per transaction; returns how many went.
+
+    ORM deletes, so every model's before/after_delete hooks run (files go with their rows);
+    batches keep each transaction short on a large trash. A failed commit is rolled back.
+    """
+    deleted = 0
+    while True:
+        rows = db.session.scalars(stmt.limit(batch_size)).all()
+        if not rows:
+            return deleted
+        for row in rows:
+            db.session.delete(row)
+        try:
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        deleted += len(rows)
+
+
 def purge_expired(organization_id: int | None = None, batch_size: int = 500, progress=None) -> dict[str, int]:
     """Hard-delete soft-deleted rows past auto_delete_at, in batches. Returns counts per table."""
     now = utcnow()
     counts: dict[str, int] = {}
     models = purgeable_models()
     for index, model in enumerate(models):
-        counts[model.__tablename__] = 0
-        while True:
-            stmt = sa.select(model).where(
-                model.is_active.is_(False), model.auto_delete_at.is_not(None), model.auto_delete_at <= now
-            )
-            if organization_id is not None:
-                stmt = stmt.where(model.organization_id == organization_id)
-            rows = db.session.scalars(stmt.limit(batch_size)).all()
-            if not rows:
-                break
-            for row in rows:
-                db.session.delete(row)  # ORM delete: before/after_delete hooks run
-            counts[model.__tablename__] += len(rows)
-            db.session.commit()
+        stmt = sa.select(model).where(
+            model.is_active.is_(False), model.auto_delete_at.is_not(None), model.auto_delete_at <= now
+        )
+        if organization_id is not None:
+            stmt = stmt.where(model.organization_id == organization_id)
+        counts[model.__tablename__] = delete_in_batches(stmt, batch_size)
         if progress is not None:
             progress(100 * (index + 1) / len(models), f"Checked {model.__tablename__}")
     return counts

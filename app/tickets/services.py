@@ -13,7 +13,7 @@ from flask import current_app, has_request_context, url_for
 
 from app.accounts.models import STAFF_ROLES, Organization, User
 from app.extensions import db
-from app.platform import mail, storage, textsearch
+from app.platform import mail, storage, textsearch, trash
 from app.platform.jobs import BackgroundTask, job_submit
 from app.platform.models import SoftDeleteError, utcnow
 from app.platform.tenancy import organization_cached
@@ -633,33 +633,15 @@ def tickets_trash_empty(*, organization_id: int, actor: User, confirmation: str,
     if (confirmation or "").strip().upper() != TRASH_EMPTY_WORD:
         raise TicketError(f"Type {TRASH_EMPTY_WORD} to confirm: the tickets and their files are removed for good.",
                           "confirmation")
-    purged = 0
-    while True:
-        rows = db.session.scalars(sa.select(Ticket).where(
-            Ticket.organization_id == organization_id, Ticket.is_active.is_(False))
-            .order_by(Ticket.id).limit(batch_size)).all()
-        if not rows:
-            return purged
-        for row in rows:
-            db.session.delete(row)
-        _commit()
-        purged += len(rows)
+    return trash.delete_in_batches(sa.select(Ticket).where(
+        Ticket.organization_id == organization_id, Ticket.is_active.is_(False)).order_by(Ticket.id), batch_size)
 
 
 def tickets_purge_expired(now: datetime | None = None, batch_size: int = 200) -> int:
     """Hard-delete tickets whose time in the trash is over (periodic). Files go with them (hooks)."""
     now = now or utcnow()
-    purged = 0
-    while True:
-        rows = db.session.scalars(sa.select(Ticket).where(
-            Ticket.is_active.is_(False), Ticket.auto_delete_at.is_not(None), Ticket.auto_delete_at <= now)
-            .limit(batch_size)).all()
-        if not rows:
-            return purged
-        for row in rows:
-            db.session.delete(row)
-        _commit()
-        purged += len(rows)
+    return trash.delete_in_batches(sa.select(Ticket).where(
+        Ticket.is_active.is_(False), Ticket.auto_delete_at.is_not(None), Ticket.auto_delete_at <= now), batch_size)
 
 
 # --------------------------------------------------------------------------- SLA
