@@ -40,6 +40,7 @@ from app.exports.writers import WRITERS
 from app.extensions import db
 from app.platform.idempotency import lock_user_row
 from app.platform import storage
+from app.platform.formatting import short_id
 from app.platform.jobs import QUEUED, RUNNING, SUCCEEDED, JobError, JobSuperseded, job_submit
 from app.platform.models import utcnow
 from app.platform.timezones import day_bounds_utc, zone_name_of
@@ -687,7 +688,7 @@ def scheduled_mail_queue(request: ExportRequest, schedule: ExportSchedule) -> in
                                     .where(mail.OutboxMessage.message_id.in_(list(ids.values())))))
     # No user text in the subject: the name and title are the owner's words, and a subject is what a spammer
     # would want to choose. The body names the schedule for the members it goes to.
-    subject = f"Cairn: scheduled export #{request.id.hex[-8:]} is ready"  # a UUIDv7: its random end
+    subject = f"Cairn: scheduled export #{short_id(request.id)} is ready"
     lines = [f"Your scheduled export \"{schedule.name}\" is ready: {request.row_count:,} rows, "
              f"{request.format_label}, {request.file_size:,} bytes.", ""]
     attach = schedule.attach_file and request.file_size <= config.get("EXPORTS_ATTACHMENT_MAX_BYTES", 5 << 20)

@@ -47,6 +47,7 @@ from rq.timeouts import JobTimeoutException, TimerDeathPenalty
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.extensions import db
+from app.platform.formatting import short_id
 from app.platform.models import TenantMixin, TimestampMixin, UTCDateTime, json_dict_column, utcnow
 from app.platform.parsing import parse_row_id
 
@@ -843,7 +844,7 @@ def _audit_job(organization_id: int | None, kind: JobKind, row_id, action: str, 
     # audit_events.object_id holds integer keys; rows keyed by a UUIDv7 (projects, exports) keep theirs
     # in `changes` and show its random end, as their pages do.
     numeric = isinstance(row_id, int)
-    label = f"{kind.name} #{row_id if numeric else uuid.UUID(str(row_id)).hex[-8:]}"
+    label = f"{kind.name} #{short_id(row_id if numeric else uuid.UUID(str(row_id)))}"
     db.session.execute(sa.insert(AuditEvent).values(
         organization_id=organization_id, actor_id=None, action=action, object_type=kind.name,
         object_id=row_id if numeric else None, object_label=label[:255],
