@@ -71,6 +71,16 @@ def login(app):
     return _login
 
 
+@pytest.fixture()
+def generated(app, student, run_jobs):
+    """A completed Python package generation of the student's self-study project: (project_id, generation_id)."""
+    project_id = student.create_self_study("Ray tracer")
+    generation_id = student.generation_id(student.generate(project_id, "python-package", author="Ada",
+                                                           package_name="rt", python_version="3.11", license="MIT"))
+    run_jobs()
+    return project_id, generation_id
+
+
 def make_zip(entries: dict[str, bytes | tuple[bytes, int]], *, symlinks: dict[str, str] | None = None) -> bytes:
     """A zip with `path: content` or `path: (content, mode)` entries, and optional symlinks."""
     buffer = io.BytesIO()

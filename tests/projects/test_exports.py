@@ -17,16 +17,6 @@ from app.projects.models import RepositoryExport
 from tests.helpers import page_text
 
 
-@pytest.fixture()
-def generated(app, student, run_jobs):
-    """A completed Python package generation of the student's self-study project: (project_id, generation_id)."""
-    project_id = student.create_self_study("Ray tracer")
-    generation_id = student.generation_id(student.generate(project_id, "python-package", author="Ada",
-                                                           package_name="rt", python_version="3.11", license="MIT"))
-    run_jobs()
-    return project_id, generation_id
-
-
 def _export(student, project_id, generation_id, **data):
     url = f"/projects/{project_id}/generations/{generation_id}"
     response = student.post(f"{url}/exports", {"export_type": "zip", "branch": "main", **data}, page=url)

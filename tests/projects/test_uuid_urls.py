@@ -15,17 +15,8 @@ URLS = ["/projects/{p}", "/projects/{p}/edit", "/projects/{p}/calendar.ics", "/p
         "/projects/{p}/generations/{g}/manifest.json", "/jobs/project-generate/{g}/status"]
 
 
-@pytest.fixture()
-def generation(app, student, run_jobs):
-    project_id = student.create_self_study("Ray tracer")
-    generation_id = student.generation_id(student.generate(project_id, "python-package", author="Ada",
-                                                           package_name="rt", python_version="3.11", license="MIT"))
-    run_jobs()
-    return project_id, generation_id
-
-
-def test_urls_carry_time_ordered_uuids(student, generation):
-    project_id, generation_id = generation
+def test_urls_carry_time_ordered_uuids(student, generated):
+    project_id, generation_id = generated
     assert project_id.version == generation_id.version == 7
     second = student.create_school("Compilers")
     assert second > project_id  # made later, sorts later
@@ -43,8 +34,8 @@ def test_urls_carry_time_ordered_uuids(student, generation):
 
 
 @pytest.mark.parametrize("bad", NOT_IDS)
-def test_malformed_ids_answer_404(student, generation, bad):
-    project_id, generation_id = generation
+def test_malformed_ids_answer_404(student, generated, bad):
+    project_id, generation_id = generated
     for url in URLS:
         if "{p}" in url:
             assert student.client.get(url.format(p=bad, g=generation_id)).status_code == 404, url
@@ -52,8 +43,8 @@ def test_malformed_ids_answer_404(student, generation, bad):
             assert student.client.get(url.format(p=project_id, g=bad)).status_code == 404, url
 
 
-def test_unknown_and_foreign_ids_answer_404(student, generation, login, people):
-    project_id, generation_id = generation
+def test_unknown_and_foreign_ids_answer_404(student, generated, login, people):
+    project_id, generation_id = generated
     for url in URLS:
         if "{p}" in url:
             assert student.client.get(url.format(p=uuid7(), g=generation_id)).status_code == 404, url
