@@ -19,12 +19,9 @@ GOOD_HASH = "0" * 64
 
 
 @pytest.fixture()
-def generation_row(app, student, run_jobs):
+def generation_row(app, generated):
     """A completed generation of a real project: the parent of the rows written below."""
-    project_id = student.create_self_study("Ray tracer")
-    generation_id = student.generation_id(student.generate(project_id, "python-package", author="Ada",
-                                                           package_name="rt", python_version="3.11", license="MIT"))
-    run_jobs()
+    _project_id, generation_id = generated
     with app.app_context():
         row = db.session.get(GeneratedProject, generation_id)
         assert row.status == "completed", row.error_message
