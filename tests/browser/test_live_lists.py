@@ -3,6 +3,7 @@ the dashboard's count of running jobs; one word for one status everywhere."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.flows import mark_page, page_was_not_reloaded, sign_up
 
@@ -77,11 +78,14 @@ def test_jobs_page_is_paginated_and_filtered_by_kind_and_status(page, app):
         db.session.remove()
     page.goto("/jobs")
     assert page.locator(".job-panel").count() == 20
+    # A click starts the navigation without waiting for the new page: wait for it before counting.
     page.get_by_role("link", name="Next →").click()
-    assert page.locator(".job-panel").count() == 5 and "page=2" in page.url
+    page.wait_for_url("**/jobs?*page=2*")
+    expect(page.locator(".job-panel")).to_have_count(5)
     page.goto("/jobs")
     page.select_option("select[name=kind]", "purge_trash")
     page.select_option("select[name=status]", "succeeded")
     page.get_by_role("button", name="Filter").click()
-    assert page.locator(".job-panel").count() == 12
+    page.wait_for_url("**/jobs?*status=succeeded*", wait_until="load")
+    expect(page.locator(".job-panel")).to_have_count(12)
     assert set(page.locator(".job-panel .status-pill").all_inner_texts()) == {"Succeeded"}
