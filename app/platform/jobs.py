@@ -1179,7 +1179,7 @@ class CairnWorker(_AppWorkerMixin, Worker):
 
 
 def warm_up_statements() -> None:
-    """Run every bookkeeping statement once, changing nothing (row and organization -1), then roll back.
+    """Run every bookkeeping statement once, changing nothing (no such row or organization), then roll back.
 
     SQLAlchemy caches compiled SQL on the engine; the `flask worker` process
     itself never runs a job, so without this each forked work-horse compiled
@@ -1192,11 +1192,12 @@ def warm_up_statements() -> None:
             _lock_organization(-1)
             _organization_jobs(-1)
             for model in job_models():
-                _claim(model, -1, "warm-up")
-                _record_progress(model, -1, "warm-up", 0, "")
-                _record_success(model, -1, "warm-up")
-                _give_waiting_row_slot(model, -1, "warm-up")
-                _update(model, _owned(model, -1, "warm-up", QUEUED, RUNNING),
+                none = _no_row_id(model)  # -1, or the nil UUID for UUID-keyed rows
+                _claim(model, none, "warm-up")
+                _record_progress(model, none, "warm-up", 0, "")
+                _record_success(model, none, "warm-up")
+                _give_waiting_row_slot(model, none, "warm-up")
+                _update(model, _owned(model, none, "warm-up", QUEUED, RUNNING),
                         status=model.status_value(FAILED), error_message="", finished_at=utcnow())
         db.session.rollback()
     except Exception as exc:  # only a speed-up: a database that is away now is the jobs' business
