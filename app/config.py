@@ -98,6 +98,11 @@ class Config:
     # lends its work-horses one database connection in turn (platform/jobs.py ConnectionHandoff).
     # 0 turns both off (each horse connects and compiles by itself); bench/jobs.py measures both ways.
     JOB_WORKER_WARM_START = os.environ.get("JOB_WORKER_WARM_START", "1") != "0"
+    # A work-horse serves up to this many jobs, one at a time, before the worker forks a new one
+    # (platform/reused_horse.py); it is also replaced after a failed job and once its memory has grown by
+    # JOB_HORSE_MAX_GROWTH_MB. 1 forks a horse per job, as RQ's own worker does.
+    JOB_HORSE_MAX_JOBS = _env_int("JOB_HORSE_MAX_JOBS", 100)
+    JOB_HORSE_MAX_GROWTH_MB = _env_int("JOB_HORSE_MAX_GROWTH_MB", 256)
     # Every Redis client gives up on a server that accepts but doesn't answer (a hung or overloaded Redis, a
     # half-open connection) instead of hanging the request: connect and reply within these many seconds, and
     # a connection idle for REDIS_HEALTH_CHECK_INTERVAL is PINGed before use. The worker's own client, which

@@ -8,10 +8,12 @@ redis-server (started on a free port, no persistence) in the same run:
   dispatches the next waiting one: the full bookkeeping), run by Cairn's worker;
 - plain RQ: `Queue.enqueue` of a no-op function, run by RQ's own worker.
 
-Printed: submits/s (Cairn vs `enqueue`), jobs/s with the forking worker (a work-horse
-per job: `flask worker`, and RQ's `Worker`), the same with the worker's warm start off
-(JOB_WORKER_WARM_START=0: each work-horse opens its own database connection and compiles
-its SQL, as before issue 16's last step), and with the in-process worker
+Printed: submits/s (Cairn vs `enqueue`), jobs/s with the forking worker (`flask worker`,
+whose work-horse serves up to 100 jobs before it is replaced, against RQ's `Worker`,
+which forks a horse per job), Cairn with a horse per job too (JOB_HORSE_MAX_JOBS=1),
+the same with the worker's warm start off (JOB_WORKER_WARM_START=0: each work-horse opens
+its own database connection and compiles its SQL, as before issue 16's work), and with
+the in-process worker
 (`SimpleWorker`, the embedded queue's kind), each with its ratio to RQ, and the SQL
 statements per submit and per job (counted with SQLAlchemy's cursor events).
 Aims (issue 16): at most 3 statements per submit and 5 per job; the forking
@@ -160,9 +162,11 @@ def rq_submit(connection, jobs: int) -> float:
     return jobs / (time.perf_counter() - started)
 
 
-def cairn_drain(app, organization_id: int, *, forking: bool, warm: bool = True) -> tuple[float, int]:
+def cairn_drain(app, organization_id: int, *, forking: bool, warm: bool = True,
+                horse_jobs: int = 100) -> tuple[float, int]:
     """Run the organization's submitted jobs to the end; (seconds, rows finished).
 
+    `horse_jobs`: JOB_HORSE_MAX_JOBS, the jobs one work-horse serves (1: a horse per job, as RQ forks).
     `warm=False`: the forking worker as it was before (JOB_WORKER_WARM_START=0, and no compiled SQL left in
     the engine's cache by earlier rounds): each work-horse compiles its statements and opens its connection.
     """
@@ -170,6 +174,7 @@ def cairn_drain(app, organization_id: int, *, forking: bool, warm: bool = True) 
     from app.platform.jobs import BackgroundTask, SUCCEEDED, make_worker
 
     app.config["JOB_WORKER_WARM_START"] = warm
+    app.config["JOB_HORSE_MAX_JOBS"] = horse_jobs
     if not warm:
         with app.app_context():
             db.engine._compiled_cache.clear()
@@ -225,14 +230,16 @@ def run(label: str, database_url: str, redis_url: str, jobs: int, rounds: int) -
         organization_id = prepare(app)
         results: dict[str, list[float]] = {key: [] for key in
                                            ("cairn_submit", "rq_submit", "cairn_fork", "rq_fork", "cairn_inproc",
-                                            "rq_inproc", "cairn_fork_cold", "rq_fork_cold")}
+                                            "rq_inproc", "cairn_fork_each", "rq_fork_each", "cairn_fork_cold",
+                                            "rq_fork_cold")}
         per_submit = 0.0
         for _ in range(rounds):  # alternated, so a busy moment on the machine hits both alike
-            for forking, key in ((True, "fork"), (False, "inproc"), (True, "fork_cold")):
+            for forking, key in ((True, "fork"), (False, "inproc"), (True, "fork_each"), (True, "fork_cold")):
                 connection.flushdb()
                 rate, per_submit = cairn_submit(app, organization_id, jobs)
                 results["cairn_submit"].append(rate)
-                elapsed, done = cairn_drain(app, organization_id, forking=forking, warm=key != "fork_cold")
+                elapsed, done = cairn_drain(app, organization_id, forking=forking, warm=key != "fork_cold",
+                                            horse_jobs=100 if key == "fork" else 1)
                 if done != jobs:
                     raise SystemExit(f"Cairn finished {done} of {jobs} jobs")
                 results[f"cairn_{key}"].append(jobs / elapsed)
@@ -246,6 +253,7 @@ def run(label: str, database_url: str, redis_url: str, jobs: int, rounds: int) -
         rows = (("submits/s", "cairn_submit", "rq_submit"),
                 ("jobs/s, forking worker", "cairn_fork", "rq_fork"),
                 ("jobs/s, in-process worker", "cairn_inproc", "rq_inproc"),
+                ("jobs/s, a horse per job", "cairn_fork_each", "rq_fork_each"),
                 ("jobs/s, forking, cold start", "cairn_fork_cold", "rq_fork_cold"))
         for name, ours, theirs in rows:
             ratio = median[ours] / median[theirs]
@@ -253,9 +261,11 @@ def run(label: str, database_url: str, redis_url: str, jobs: int, rounds: int) -
         print(f"  SQL statements per submit: {per_submit:.1f} (aim <= 3); per job's bookkeeping, "
               f"with a row waiting for the freed slot: {per_job:.0f} (aim <= 5)")
         fork_ratio = median["cairn_fork"] / median["rq_fork"]
+        each_ratio = median["cairn_fork_each"] / median["rq_fork_each"]
         cold_ratio = median["cairn_fork_cold"] / median["rq_fork_cold"]
-        print(f"  forking worker at {fork_ratio:.2f} of plain RQ's jobs/s (aim >= 0.50); "
-              f"{cold_ratio:.2f} with JOB_WORKER_WARM_START=0 (each work-horse connects and compiles: as before)")
+        print(f"  forking worker at {fork_ratio:.2f} of plain RQ's jobs/s (aim >= 0.50; a work-horse serves up to "
+              f"100 jobs); {each_ratio:.2f} with a horse per job (JOB_HORSE_MAX_JOBS=1, as RQ forks); "
+              f"{cold_ratio:.2f} with that and JOB_WORKER_WARM_START=0 (each horse connects and compiles)")
         with app.app_context():
             from app.extensions import db
 

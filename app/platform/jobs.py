@@ -50,6 +50,7 @@ from app.extensions import db
 from app.platform.formatting import short_id
 from app.platform.models import TenantMixin, TimestampMixin, UTCDateTime, json_dict_column, utcnow
 from app.platform.parsing import parse_row_id
+from app.platform.reused_horse import ReusedHorseMixin, SessionReset
 
 log = logging.getLogger("cairn.jobs")
 
@@ -1140,41 +1141,67 @@ class _AppWorkerMixin:
             with self.app.app_context():
                 return super().perform_job(job, queue)
         finally:
-            if self.handoff is not None:
-                self.handoff.horse_done()
+            if self.handoff is not None and not getattr(self, "reuses_horses", False):
+                self.handoff.horse_done()  # a reused horse does this once, when it ends (horse_ending)
 
 
-class CairnWorker(_AppWorkerMixin, Worker):
-    """The `flask worker` process: forks a work-horse per job (a crash or kill can't take the worker down).
+class CairnWorker(_AppWorkerMixin, ReusedHorseMixin, Worker):
+    """The `flask worker` process: jobs run in a forked work-horse (a crash or kill can't take the worker down).
 
-    What a work-horse would otherwise redo for every job is done once here, in
-    the worker, and inherited through the fork: the app, the job modules and
+    The horse serves up to JOB_HORSE_MAX_JOBS jobs before it is replaced
+    (`ReusedHorseMixin`, platform/reused_horse.py); 1 forks a horse per job, as
+    RQ's `Worker` does. What a new horse would otherwise redo is done once here,
+    in the worker, and inherited through the fork: the app, the job modules and
     the bookkeeping statements' compiled SQL (`warm_up_statements`). On
-    PostgreSQL the work-horses take turns on one database connection the worker
+    PostgreSQL the horses take turns on one database connection the worker
     opened (`ConnectionHandoff`): connecting was the dearest step of a short job.
     """
 
-    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+    wal_trim: "SqliteWalTrim | None" = None  # forking workers on SQLite (see SqliteWalTrim)
+    session_reset: "SessionReset | None" = None  # in a reused horse on PostgreSQL
+
+    def before_horse_fork(self) -> None:
         if self.handoff is not None:
             self.handoff.before_fork()
-        super().fork_work_horse(job, queue)  # the work-horse never returns from here (os._exit)
+
+    def after_horse_fork(self) -> None:
         if self.handoff is not None:
             self.handoff.after_fork()
 
-    wal_trim: "SqliteWalTrim | None" = None  # forking workers on SQLite (see SqliteWalTrim)
+    def after_horse_gone(self) -> None:
+        if self.reuses_horses and self.handoff is not None:
+            self.handoff.after_horse()
+
+    def horse_started(self) -> None:
+        with self.app.app_context():
+            db.engine.dispose(close=False)  # the worker's pooled connections are not the horse's
+            if db.engine.dialect.name == "postgresql":
+                self.session_reset = SessionReset(db.engine)
+        self._app_pid = os.getpid()
+
+    def horse_after_job(self) -> None:
+        if self.session_reset is not None:
+            self.session_reset.after_job()
+
+    def horse_ending(self) -> None:
+        if self.handoff is not None:
+            self.handoff.horse_done()
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         try:
             super().execute_job(job, queue)
         finally:
-            if self.handoff is not None:
+            if self.handoff is not None and not self.reuses_horses:
                 self.handoff.after_horse()
             if self.wal_trim is not None:
                 self.wal_trim.after_horse()
 
     def teardown(self) -> None:
-        if self.handoff is not None:
-            self.handoff.close()
+        if not self.is_horse:
+            horse_running = bool(self.horse_pid) or bool(self._horse_link and self._horse_link.busy)
+            self.retire_horse()
+            if self.handoff is not None:
+                self.handoff.close(horse_running=horse_running)
         super().teardown()
 
 
@@ -1247,6 +1274,7 @@ class ConnectionHandoff:
         self.for_child: Any = None
         self.pipe: tuple[int, int] | None = None
         self.taken: Any = None  # in a horse: the lent connection, once its pool took it
+        self._left_to_horse: list[Any] = []
         sa.event.listen(engine, "do_connect", self._do_connect)
 
     @classmethod
@@ -1323,9 +1351,15 @@ class ConnectionHandoff:
             self._close(self.lent)
             self.lent = None
 
-    def close(self) -> None:
-        for connection in (self.lent, self.handed):
-            self._close(connection)
+    def close(self, *, horse_running: bool = False) -> None:
+        """The worker stops. A horse still running a job (Redis went away mid-job) may be using the lent
+        connection: closing it here would end that job's session (libpq says goodbye on the shared socket),
+        so it is left open for the horse; the socket closes when both processes have exited."""
+        if horse_running:
+            self._left_to_horse.extend(c for c in (self.lent, self.handed) if c is not None)
+        else:
+            for connection in (self.lent, self.handed):
+                self._close(connection)
         self.lent = self.handed = self.for_child = None
 
     # -- in the work-horse ---------------------------------------------------
@@ -1453,6 +1487,9 @@ def make_worker(app: Flask, queues: list[str] | None = None, *, threaded: bool =
     )
     worker.app = app
     worker._app_pid = os.getpid()
+    if not threaded:
+        worker.horse_max_jobs = max(1, int(app.config.get("JOB_HORSE_MAX_JOBS", 1)))
+        worker.horse_max_growth_kb = int(app.config.get("JOB_HORSE_MAX_GROWTH_MB", 0)) * 1024
     if not threaded and app.config.get("JOB_WORKER_WARM_START", True):
         with app.app_context():
             warm_up_statements()

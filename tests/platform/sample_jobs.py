@@ -20,6 +20,8 @@ the kind. The handler's behaviour comes from the task's params:
   PostgreSQL only);
 - ``file_lines`` (and ``line_pause``): write a storage file of that many numbered lines
   (`sample_file_path`), atomically, reporting progress per line when paused.
+- ``report_pid``: the result has the work-horse's process id (``horse_pid``);
+- ``grow_mb``: keep that many MB alive in the work-horse after the job (a leak), for the horse's memory bound.
 
 Every run counts itself in Redis (`calls`), so a test can prove a row ran once.
 """
@@ -37,6 +39,7 @@ from app.platform.jobs import BackgroundTask, JobError, JobKind, get_connection,
 
 SAMPLE = "test_sample"
 INTERNAL_DETAIL = "secret internal detail 42"
+_LEAKED: list[bytes] = []  # what `grow_mb` jobs keep alive in their work-horse
 
 
 def calls_key(row_id: int) -> str:
@@ -94,6 +97,10 @@ def _sample_handler(task: BackgroundTask, progress) -> dict:
     task.result = {"calls": calls, "answer": 42}
     if backend_pid is not None:
         task.result["backend_pid"] = backend_pid
+    if params.get("report_pid"):
+        task.result["horse_pid"] = os.getpid()
+    if params.get("grow_mb"):
+        _LEAKED.append(b"x" * (int(params["grow_mb"]) * 1024 * 1024))  # written, so resident
     return task.result
 
 

@@ -28,7 +28,6 @@ from tests.platform.sample_jobs import (
     PrivatePostgres, calls, db_sleep_marker, descendants, dispose_app, fresh, kill_now, sample_file_path, submit,
     wait_for_row, work_horses,
 )
-from tests.platform.test_jobs_processes import app_on_private_redis, private_redis, workers  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_REDIS_URL"),
