@@ -214,9 +214,9 @@ SCHEMAS = {
         },
     },
     "GenerationCreate": {
-        "type": "object",
+        "type": "object", "required": ["rule"],
         "properties": {
-            "rule": {"type": "integer", "description": "Required: a rule of the current workspace."},
+            "rule": {"type": "integer", "description": "A rule of the current workspace."},
             "dimension_values": {"type": "object", "description": "dimension key -> value or list of values"},
             "field_filter": {"type": "array", "items": {"type": "integer"}}, "note": {"type": "string"},
             "options": {"type": "object", "properties": {k: {"type": "boolean"} for k in (
@@ -248,6 +248,7 @@ SCHEMAS = {
     "ConflictCheckCreate": {
         "type": "object",
         "description": "Either proposed_strings or generation (a validate-only generation's whole output).",
+        "anyOf": [{"required": ["proposed_strings"]}, {"required": ["generation"]}],
         "properties": {
             "proposed_strings": {"type": "array", "items": {"type": "string"}},
             "generation": {"type": "integer"}, "scope": {"type": "string", "enum": ["workspace", "organization"]},
@@ -265,8 +266,8 @@ SCHEMAS = {
                        "created_at": TIMESTAMP},
     },
     "RulePreviewCreate": {
-        "type": "object",
-        "properties": {"rule": {"type": "integer", "description": "Required: an active rule of the workspace."},
+        "type": "object", "required": ["rule"],
+        "properties": {"rule": {"type": "integer", "description": "An active rule of the workspace."},
                        "test_data": {"type": "object", "description": "dimension key -> sample value"},
                        "label": {"type": "string", "maxLength": 120}},
     },
