@@ -331,6 +331,17 @@ def start_worker(backend: dict, *, beat: bool = False, **extra: str) -> subproce
     return proc
 
 
+@pytest.fixture()
+def private_redis(app, backend):
+    """A redis-server of the test's own on a free port (no persistence), so it can kill and restart it."""
+    from tests.platform.sample_jobs import PrivateRedis  # imported here: the module registers a test job kind
+
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
+    server = PrivateRedis(backend["tmp"]).start()
+    yield server
+    server.kill()
+
+
 def _worker_for(app, backend) -> subprocess.Popen:
     proc = _WORKERS.get("main")
     if proc is None or proc.poll() is not None:

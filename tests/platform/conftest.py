@@ -1,20 +1,11 @@
-"""Fixtures for the platform tests that run real `flask worker` processes against a redis-server of their own."""
+"""Fixtures for the platform tests that run real `flask worker` processes against a redis-server of their own
+(`private_redis`, in tests/conftest.py)."""
 from __future__ import annotations
-
-import shutil
 
 import pytest
 
-from tests.conftest import make_test_app, require, start_worker
-from tests.platform.sample_jobs import PrivateRedis, dispose_app, stop_process
-
-
-@pytest.fixture()
-def private_redis(app, backend):
-    require(shutil.which("redis-server") is not None, "redis-server is not installed")
-    server = PrivateRedis(backend["tmp"]).start()
-    yield server
-    server.kill()
+from tests.conftest import make_test_app, start_worker
+from tests.platform.sample_jobs import dispose_app, stop_process
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ so killing it touches nothing else. The clean run is the same setup in a second 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 import pytest
@@ -17,9 +16,9 @@ from app.extensions import db
 from app.platform.jobs import FAILED, SUCCEEDED, job_retry, reconcile
 from app.rules import services
 from app.rules.models import DimensionValue, GeneratedName, Generation
-from tests.conftest import make_test_app, require, start_worker
+from tests.conftest import make_test_app, start_worker
 from tests.factories import make_member, make_organization, workspace_of
-from tests.platform.sample_jobs import PrivateRedis, dispose_app, kill_now, stop_process, wait_for_row, work_horses
+from tests.platform.sample_jobs import dispose_app, kill_now, stop_process, wait_for_row, work_horses
 
 pytestmark = pytest.mark.skipif(
     not (os.environ.get("TEST_REDIS_URL") and os.environ.get("TEST_DATABASE_URL")),
@@ -29,14 +28,6 @@ pytestmark = pytest.mark.skipif(
 
 PROJECTS, REGIONS = 60, 100  # x 2 environments = 12,000 names: three chunks of 5,000
 STALE_SECONDS = 2
-
-
-@pytest.fixture()
-def private_redis(app, backend):
-    require(shutil.which("redis-server") is not None, "redis-server is not installed")
-    server = PrivateRedis(backend["tmp"]).start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture()
