@@ -18,7 +18,6 @@ from app.platform.jobs import reconcile
 from tests.exports.conftest import add_entries
 from tests.factories import make_member, make_organization
 from tests.platform.sample_jobs import descendants, fresh, kill_now, wait_for_row
-from tests.platform.test_jobs_processes import app_on_private_redis, private_redis, workers  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_REDIS_URL"),
