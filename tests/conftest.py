@@ -289,6 +289,43 @@ def run_jobs(app, backend):
     return _run
 
 
+@pytest.fixture()
+def held_jobs(app, backend, run_jobs, monkeypatch):
+    """Like `run_jobs`, but what this test process enqueues waits until the test calls the returned function.
+
+    For tests that look at a job's row and page before it runs ("pending", the polling panel). With the
+    embedded queue nothing runs before `run_jobs()` anyway; with Redis a real worker is already waiting, and
+    a reused work-horse starts a job within milliseconds of the request that queued it. Here the test
+    process's jobs go to "held-<queue>" queues no worker listens to, and each call moves them to their real
+    queues, then waits for them like `run_jobs` (jobs the worker itself enqueues are not held).
+    """
+    if not backend["redis"]:
+        return run_jobs
+    from rq import Queue
+
+    from app.platform import jobs
+
+    real_get_queue = jobs.get_queue
+    held_names: set[str] = set()
+
+    def holding_queue(name: str = "default") -> Queue:
+        held_names.add(name)
+        return real_get_queue(f"held-{name}")
+
+    monkeypatch.setattr(jobs, "get_queue", holding_queue)
+
+    def release(timeout: float = 30.0) -> None:
+        with app.app_context():
+            for name in sorted(held_names):
+                held, real = real_get_queue(f"held-{name}"), real_get_queue(name)
+                for job in held.get_jobs():
+                    real.enqueue_job(job)
+                held.connection.delete(held.key)
+        run_jobs(timeout)
+
+    return release
+
+
 _WORKERS: dict[str, subprocess.Popen] = {}
 
 

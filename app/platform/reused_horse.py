@@ -22,8 +22,8 @@ What a long-lived horse could carry from one job to the next is bounded:
   once its resident memory has grown by `max_growth_kb` since it started
   (`JOB_HORSE_MAX_GROWTH_MB`: a large export's memory goes back to the system);
 - on PostgreSQL, what a job may leave in its database session (advisory locks,
-  cursors, LISTENs, prepared statements, temporary tables) is dropped after
-  every job, as a new connection would not have it (`SessionReset`);
+  cursors, LISTENs, temporary tables) is dropped after every job, as a new
+  connection would not have it (`SessionReset`);
 - each job still runs in a fresh app context and database session.
 
 A horse ends on its own when its worker goes away (the command pipe closes, or
@@ -65,13 +65,15 @@ class SessionReset:
 
     The pool's `checkout` event records each connection a job took; after the job
     each one that is idle gets one round trip that releases session advisory
-    locks, closes cursors, stops LISTENs and drops prepared statements and
-    temporary tables, so the next job starts as it would on a fresh connection.
-    A connection that is not idle (a job that returned inside a transaction) is
-    closed and dropped from the pool instead.
+    locks, closes cursors, stops LISTENs and drops temporary tables, so the next
+    job starts as it would on a fresh connection. A connection that is not idle
+    (a job that returned inside a transaction) is closed and dropped from the
+    pool instead. Prepared statements stay: psycopg prepares its own (`_pg3_N`)
+    and keeps a list of them on the connection; a DEALLOCATE ALL behind its back
+    made the next job's statement fail with "prepared statement does not exist".
     """
 
-    STATEMENT = b"SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; DEALLOCATE ALL; DISCARD TEMP"
+    STATEMENT = b"SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; DISCARD TEMP"
 
     def __init__(self, engine) -> None:
         import sqlalchemy as sa

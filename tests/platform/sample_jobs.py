@@ -20,6 +20,8 @@ the kind. The handler's behaviour comes from the task's params:
   PostgreSQL only);
 - ``file_lines`` (and ``line_pause``): write a storage file of that many numbered lines
   (`sample_file_path`), atomically, reporting progress per line when paused.
+- ``prepared_on_second_connection``: run one statement 8 times on the session's connection and on a second
+  pooled one, which psycopg then prepares on the server (the worker's lent connection excepted: PostgreSQL);
 - ``report_pid``: the result has the work-horse's process id (``horse_pid``);
 - ``grow_mb``: keep that many MB alive in the work-horse after the job (a leak), for the horse's memory bound.
 
@@ -82,6 +84,14 @@ def _sample_handler(task: BackgroundTask, progress) -> dict:
             db.session.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": int(params["session_lock"])})
         if params.get("exit_in_transaction"):
             os._exit(3)
+    if params.get("prepared_on_second_connection"):
+        import sqlalchemy as sa
+
+        statement = sa.text("SELECT CAST(:n AS integer) + 1")
+        with db.engine.connect() as other:  # the session holds one connection: this is another
+            for number in range(8):  # past psycopg's prepare_threshold (5), on both connections
+                db.session.scalar(statement, {"n": number})
+                other.execute(statement, {"n": number}).scalar()
     mode = params.get("mode", "ok")
     if mode == "transient" and calls <= int(params.get("transient_times", 1)):
         import sqlalchemy as sa

@@ -13,6 +13,7 @@ import os
 import time
 
 from app.platform.jobs import FAILED, SUCCEEDED
+from tests.conftest import require
 from tests.factories import make_organization
 from tests.platform.sample_jobs import kill_now, submit, wait_for_row, work_horses
 
@@ -106,3 +107,15 @@ def test_a_killed_worker_leaves_no_idle_horse(app_on_private_redis, workers):
     kill_now(worker.pid)  # its pipe to the horse closes with it
     _wait_gone(horse)
     assert not os.path.exists(f"/proc/{horse}/cmdline") or _gone(horse)
+
+
+def test_statements_psycopg_prepared_still_work_in_the_next_job(backend, app_on_private_redis, workers):
+    """PostgreSQL: the reset between jobs leaves psycopg's own prepared statements alone (a DEALLOCATE ALL
+    behind its back failed the next job with "prepared statement _pg3_0 does not exist")."""
+    require(backend["postgres"], "PostgreSQL (psycopg's server-side prepared statements)")
+    app = app_on_private_redis()
+    workers()
+    with app.app_context():
+        org = make_organization("Prepared Inc")
+        first = _horse_of(org, prepared_on_second_connection=True)
+        assert _horse_of(org, prepared_on_second_connection=True) == first

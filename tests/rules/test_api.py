@@ -29,7 +29,7 @@ def test_token_is_shown_once_and_stored_hashed(app, org, admin):
     assert "ci script" in prefs and token not in prefs
 
 
-def test_generation_conflict_check_and_preview_over_json(app, naming, admin, run_jobs):
+def test_generation_conflict_check_and_preview_over_json(app, naming, admin, held_jobs):
     client, auth = signed_in(app, admin)
     token = _token(auth, client)
     script = browser(app)  # no cookies: a script
@@ -42,7 +42,7 @@ def test_generation_conflict_check_and_preview_over_json(app, naming, admin, run
     body = created.get_json()
     assert body["status"] == "pending" and body["rule"] == naming.rule.id
     assert created.headers["Location"].endswith(f"/generations/{body['id']}/")
-    run_jobs()
+    held_jobs()
     detail = script.get(f"/generations/{body['id']}/", headers=bearer).get_json()
     assert (detail["status"], detail["result_count"], detail["error_message"]) == ("completed", 2, None)
     assert sorted(s["value"] for s in detail["strings"]) == ["prod-api-weu-001", "prod-web-weu-001"]
@@ -58,7 +58,7 @@ def test_generation_conflict_check_and_preview_over_json(app, naming, admin, run
     data = check.get_json()
     assert (data["status"], data["proposed_count"]) == ("pending", 2)
     assert check.headers["Location"].endswith(f"/conflict-checks/{data['id']}/")
-    run_jobs()
+    held_jobs()
     done = script.get(f"/conflict-checks/{data['id']}/", headers=bearer).get_json()
     assert (done["status"], done["conflicts_found"], done["max_severity"]) == ("completed", 1, "error")
     assert done["results"][0]["severity"] == "error" and done["results_truncated"] is False

@@ -26,7 +26,7 @@ def _findings(check_id: int) -> set[tuple[str, str]]:
         sa.select(ConflictResult).where(ConflictResult.check_id == check_id))}
 
 
-def test_each_severity(app, naming, admin, run_jobs):
+def test_each_severity(app, naming, admin, held_jobs):
     _seed_names(naming, "prod-web-weu-001", "dev-api-neu-001")
     client, auth = signed_in(app, admin)
     proposed = "\n".join(["prod-web-weu-001",      # exact duplicate: error
@@ -43,7 +43,7 @@ def test_each_severity(app, naming, admin, run_jobs):
     assert 'hx-trigger="every 1s"' in pending and "The findings appear here when the check completes" in pending
     assert f"target:#job-rules_conflict_check-{check.id}[data-status=succeeded]" in pending
 
-    run_jobs()
+    held_jobs()
     check = reload(ConflictCheck, check.id)
     assert check.status == "completed", check.error_message
     found = _findings(check.id)

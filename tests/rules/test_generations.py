@@ -20,7 +20,7 @@ def _last_generation():
     return db.session.scalars(sa.select(Generation).order_by(Generation.id.desc())).first()
 
 
-def test_generation_runs_as_a_job_and_stores_the_product(app, naming, admin, run_jobs):
+def test_generation_runs_as_a_job_and_stores_the_product(app, naming, admin, held_jobs):
     client, auth = signed_in(app, admin)
     response = _generate(auth, naming.rule)
     assert response.status_code == 302
@@ -34,7 +34,7 @@ def test_generation_runs_as_a_job_and_stores_the_product(app, naming, admin, run
     # before the first, says when they will appear; either way it refills itself when the panel succeeds.
     names_section = page.split('id="generation-names"', 1)[1].split("</section>", 1)[0]
     assert "The names appear here when the generation completes" in names_section or "<tr" in names_section
-    run_jobs()
+    held_jobs()
     generation = _last_generation()
     assert (generation.status, generation.result_count, generation.error_message) == ("completed", 4, None)
     assert all_values(naming.workspace.id) == ["dev-web-neu-001", "dev-web-weu-001", "prod-web-neu-001",
