@@ -336,14 +336,19 @@ def job_submit(row: Any) -> Any:
     limit), its active and waiting rows, and the row's INSERT (or UPDATE) with its
     slot already taken when one is free and nothing older waits.
     """
-    row._set(QUEUED)
-    row.rq_job_id = None
-    row.progress = 0
-    row.progress_message = ""
-    row.error_message = None
-    row.enqueued_at = row.started_at = row.finished_at = None
-    db.session.add(row)
-    kind = find_kind(row)
+    # Nothing is written before the organization's lock: a row that already exists (created, committed, then
+    # submitted) would be UPDATEd by an autoflush here, and a worker dispatching at that moment holds the lock
+    # and waits for this row: a deadlock. Lock order everywhere: the organization, then its job rows.
+    with db.session.no_autoflush:
+        row._set(QUEUED)
+        row.rq_job_id = None
+        row.progress = 0
+        row.progress_message = ""
+        row.error_message = None
+        row.enqueued_at = row.started_at = row.finished_at = None
+        db.session.add(row)
+        kind = find_kind(row)
+        organization_id = row.organization_id
     if kind is not None and not kind.expensive:  # no limit to respect: no lock, no counting
         _take_slot(row, kind)
         db.session.flush()
@@ -351,7 +356,7 @@ def job_submit(row: Any) -> Any:
         db.session.commit()
         _enqueue(kind, row_id, job_id)
         return row
-    dispatch(row.organization_id, new_row=row)
+    dispatch(organization_id, new_row=row)
     return row
 
 

@@ -666,3 +666,26 @@ def test_the_forking_worker_compiles_the_bookkeeping_sql_once_and_changes_nothin
         jobs._give_waiting_row_slot(model, none, "again")
     db.session.rollback()
     assert len(cache) == warmed  # each statement found compiled
+
+
+def test_a_waiting_row_submitted_again_takes_the_organization_lock_before_it_writes_the_row(app_ctx, org):
+    """Lock order: job_submit takes the organization's lock before any write to the row, as the worker's
+    dispatch does (organization, then the waiting rows it starts). A row created earlier and submitted
+    later (a scheduled export: created, committed, then submitted) was UPDATEd by an autoflush before the
+    lock: a worker dispatching at that moment held the lock and waited for the row, and PostgreSQL killed
+    one of them ("deadlock detected", seen in CI)."""
+    row = new_task(org)  # committed, waiting, no job id: what a dispatching worker may pick up
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()).upper())
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        jobs.job_submit(row)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    lock = next(i for i, s in enumerate(statements)
+                if s.startswith("UPDATE ORGANIZATIONS") or ("FROM ORGANIZATIONS" in s and "FOR UPDATE" in s))
+    writes = [i for i, s in enumerate(statements) if s.startswith("UPDATE BACKGROUND_TASKS")]
+    assert writes and min(writes) > lock, statements
