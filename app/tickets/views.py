@@ -98,12 +98,18 @@ def new():
     form = TicketForm()
     if not current_user.is_staff:
         del form.customer
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    customer = current_user
+    if form.is_submitted() and current_user.is_staff:
+        # Checked even when another field is refused, so every mistake shows on the first answer, not one per try.
         try:
-            customer = current_user
-            if current_user.is_staff:
-                customer = services.customer_by_email(organization_id=current_user.organization_id,
-                                                      email=form.customer.data)
+            customer = services.customer_by_email(organization_id=current_user.organization_id,
+                                                  email=form.customer.data)
+        except TicketError as exc:
+            _form_failed(form, exc)
+            valid = False
+    if valid:
+        try:
             ticket = services.ticket_create(organization=current_organization(), actor=current_user,
                                             customer=customer, subject=form.subject.data,
                                             description=form.description.data, priority=form.priority.data,

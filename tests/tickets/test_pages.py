@@ -92,3 +92,15 @@ def test_pages_render_for_each_role(people, login, make_ticket):
         client = login(people[role])
         for url in urls:
             assert client.get(url).status_code == 200, (role, url)
+
+
+def test_new_ticket_shows_every_refused_field_at_once(people, login):
+    """An agent who leaves the customer empty and types a too-long subject hears of both on the first answer."""
+    agent = login(people["agent"])
+    response = agent.form_post("/tickets/new", {"customer": "", "subject": "x" * 300, "priority": "medium"},
+                               page="/tickets/new")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Enter the customer&#39;s email." in html or "Enter the customer's email." in html
+    assert "at most 200 characters" in html
+    assert db.session.scalar(db.select(db.func.count()).select_from(Ticket)) == 0
