@@ -11,6 +11,7 @@ import io
 import re
 import stat
 import tarfile
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from typing import IO, Callable, Iterable
@@ -49,7 +50,10 @@ def check_member_path(path: str) -> str:
 
 
 def slug_for(text: str, fallback: str = "project") -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", (text or "").lower()).strip("-")
+    # Accents folded first ("Économie" -> economie), as organization slugs are: otherwise an accented letter
+    # split the word ("th-se") or dropped a leading letter ("conomie").
+    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:60] or fallback
 
 

@@ -284,7 +284,7 @@ def _platform_fields(data: dict) -> dict:
         try:
             renderer.compile_pattern(regex)
         except renderer.RegexError as exc:
-            raise RulesError(f"Not a valid regular expression: {exc}.", "regex")
+            raise RulesError(f"Not a valid regular expression: {str(exc).rstrip('.')}.", "regex")
     low, high = _int_or_none(data.get("min_length")), _int_or_none(data.get("max_length"))
     if low and high and low > high:
         raise RulesError("The minimum length is larger than the maximum.", "min_length")

@@ -390,7 +390,7 @@ def _sample_data(rule: Rule) -> dict:
 
 
 def _render_rule(rule: Rule, *, errors=None, field_errors=None, field_data=None, editing=None, status=200,
-                 now_errors=None, now_values=None):
+                 now_errors=None, now_values=None, rule_data=None):
     sample = _sample_data(rule)
     now_outcome = None
     if request.args.get("now", type=int):
@@ -402,7 +402,10 @@ def _render_rule(rule: Rule, *, errors=None, field_errors=None, field_data=None,
     field_data = field_data or ({k: getattr(editing, k) or "" for k in FIELD_KEYS} if editing else
                                 {"casing": "lower", "delimiter": "-", "truncation": "refuse"})
     live = _live_examples(rule, field_data, sample)
+    # The settings form shows what was typed when it was refused, else the rule as stored.
+    rule_data = rule_data or {"name": rule.name, "description": rule.description, "platform_id": rule.platform_id}
     return render_template("rules/rule.html", rule=rule, platforms=_active_platforms(), errors=errors or {},
+                           rule_data=rule_data,
                            field_errors=field_errors or {}, field_data=field_data, editing=editing,
                            dims=services.dimensions_of(_ws()), sample=sample, previews=previews,
                            examples=services.preview_render(rule=rule, test_data=sample), live=live,
@@ -433,11 +436,12 @@ def _live_examples(rule: Rule, field_data: dict, sample: dict) -> dict:
 def rule_detail(rule_id: int):
     rule = get_or_404(Rule, rule_id)
     if request.method == "POST":
+        submitted = _form("name", "platform_id", "description")
         try:
-            services.rule_update(rule=rule, **_form("name", "platform_id", "description"))
+            services.rule_update(rule=rule, **submitted)
         except RulesError as exc:
             db.session.rollback()
-            return _render_rule(rule, errors=_errors(exc), status=422)
+            return _render_rule(rule, errors=_errors(exc), status=422, rule_data=submitted)
         flash("Rule saved.", "success")
         return _saved_or_offer(_ws(), "rule", rule.id, f"were made by {rule.name}, whose platform changed",
                                url_for("rules.rule_detail", rule_id=rule.id))

@@ -78,13 +78,15 @@ def index():
     filters = _filters()
     page = listing.ticket_page(user=current_user, filters=filters)
     context = dict(page=page, filters=filters, is_staff=current_user.is_staff)
+    if current_user.is_staff:
+        # The saved-view and bulk forms carry the filters: on a list update they are sent again with it.
+        context.update(saved_views=saved_views.views_for(current_user),
+                       current_filters=saved_views.clean_filters(request.args))
     if is_htmx() and request.headers.get("HX-Target") == "ticket-results":
-        return render_template("tickets/_list.html", **context)
+        return render_template("tickets/_list_update.html", **context)
     context.update(statuses=STATUSES, priorities=PRIORITIES, sort_labels=SORT_LABELS)
     if current_user.is_staff:
-        context.update(saved_views=saved_views.views_for(current_user),
-                       current_filters=saved_views.clean_filters(request.args),
-                       bulk_actions=bulk.ACTIONS, bulk_tasks=bulk.bulk_tasks_for(current_user), kind_of=kind_of)
+        context.update(bulk_actions=bulk.ACTIONS, bulk_tasks=bulk.bulk_tasks_for(current_user), kind_of=kind_of)
         context.update(agents=services.assignable_agents(current_user.organization),
                        customer_label=listing.customer_label(filters, current_user.organization_id))
     return render_template("tickets/index.html", **context)
@@ -98,12 +100,18 @@ def new():
     form = TicketForm()
     if not current_user.is_staff:
         del form.customer
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    customer = current_user
+    if form.is_submitted() and current_user.is_staff:
+        # Checked even when another field is refused, so every mistake shows on the first answer, not one per try.
         try:
-            customer = current_user
-            if current_user.is_staff:
-                customer = services.customer_by_email(organization_id=current_user.organization_id,
-                                                      email=form.customer.data)
+            customer = services.customer_by_email(organization_id=current_user.organization_id,
+                                                  email=form.customer.data)
+        except TicketError as exc:
+            _form_failed(form, exc)
+            valid = False
+    if valid:
+        try:
             ticket = services.ticket_create(organization=current_organization(), actor=current_user,
                                             customer=customer, subject=form.subject.data,
                                             description=form.description.data, priority=form.priority.data,

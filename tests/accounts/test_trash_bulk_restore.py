@@ -90,3 +90,10 @@ def test_workspaces_deleted_as_not_restorable_stay(app, org, admin, make_user):
     assert "2 workspaces restored. 1 left in the trash" in page_text(client.get("/trash"))
     assert not reload(Workspace, spaces[0].id).is_active
     assert workspace_of(org).is_active
+
+
+def test_trash_page_points_to_the_ticket_trash(app, org, admin):
+    """A first-time admin looks for a deleted ticket in Admin -> Trash: the page says where it is."""
+    client, _ = signed_in(app, admin)
+    html = page_text(client.get("/trash"))
+    assert 'href="/tickets/trash"' in html and "ticket trash" in html

@@ -45,3 +45,14 @@ def test_status_panel_stays_in_view_with_400_values(page, app, viewport):
     page.keyboard.press("End")
     # Scrolling may be animated: wait for it rather than read it at once.
     page.wait_for_function("el => el.scrollTop > 0", arg=values.element_handle(), timeout=5000)
+
+
+def test_long_user_name_fits_the_phone_top_bar(page):
+    """A user's name longer than the phone's width is cut with an ellipsis: the top bar never scrolls sideways."""
+    page.set_viewport_size(PHONE)
+    sign_up(page, organization="Longco", name="Maximiliane Wolfeschlegelsteinhausen-Bergerdorff")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls {overflow}px sideways"
+    page.locator("details.usermenu > summary").click()
+    sign_out = page.locator("details.usermenu").get_by_role("button", name="Sign out").bounding_box()
+    assert sign_out is not None and sign_out["x"] >= 0 and sign_out["x"] + sign_out["width"] <= PHONE["width"], sign_out

@@ -110,3 +110,15 @@ def test_conflict_check_findings_appear_when_its_panel_completes(page, app, jobs
     expect(findings).to_contain_text("Same as 'dev-web-weu-001' once case and delimiters are ignored.")
     expect(findings).to_contain_text("fresh-one")  # listed under "No findings"
     assert page_was_not_reloaded(page)
+
+
+def test_generate_form_groups_share_one_frame(page, app):
+    """Fields, each dimension and Options are framed alike (the first and last had the browser's grey groove)."""
+    email = sign_up(page, organization="Framers")
+    rule_id = _naming_for(app, email)
+    page.goto(f"/rules/generations/new?rule={rule_id}")
+    borders = page.eval_on_selector_all(
+        "form fieldset", "els => els.map(e => { const s = getComputedStyle(e); "
+        "return [e.querySelector('legend').textContent, [s.borderTopStyle, s.borderTopWidth, s.borderTopColor].join(' ')]; })")
+    assert len(borders) >= 3
+    assert len({frame for _legend, frame in borders}) == 1, borders

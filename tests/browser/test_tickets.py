@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.flows import mark_page, page_was_not_reloaded
+from tests.browser.flows import mark_page, page_was_not_reloaded, sign_up
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -215,3 +215,20 @@ def test_an_email_born_ticket_is_followed_to_its_resolution(page, helpdesk, app)
     expect(page.locator("#ticket-properties select[name=status] option[selected]")).to_have_value("resolved")
     with app.app_context():
         assert db.session.scalars(sa.select(Ticket.status)).one() == "resolved"
+
+
+def test_saved_view_and_bulk_form_follow_filters_changed_in_place(page):
+    """The filters change the list in place (htmx): the 'save these filters' form and the bulk form's 'every
+    ticket matching the filters' must carry the new filters, not the ones the page was loaded with."""
+    sign_up(page, organization="Viewco")
+    page.goto("/tickets/?priority=low")
+    mark_page(page)
+    page.select_option("form.ticket-filters select[name=priority]", "urgent")
+    page.wait_for_url(re.compile(r"priority=urgent"))
+    expect(page.locator("#bulk-filters input[name=priority]")).to_have_value("urgent")
+    expect(page.locator("#saved-views input[type=hidden][name=priority]")).to_have_value("urgent")
+    assert page_was_not_reloaded(page)
+    page.locator("#saved-views summary").click()
+    page.fill("#saved-views input[name=name]", "Urgent ones")
+    page.locator("#saved-views").get_by_role("button", name="Save view").click()
+    expect(page.locator("#saved-views a", has_text="Urgent ones")).to_have_attribute("href", re.compile(r"priority=urgent"))

@@ -61,6 +61,16 @@ def test_zip_export_contents_modes_and_signed_download(app, student, generated, 
     assert student.client.get(link[:-3] + "abc").status_code == 410
 
 
+def test_accented_project_names_keep_their_letters_in_archive_folders():
+    """The archive's folder and file name (and a template's {{ slug }}) fold accents instead of dropping them."""
+    from app.projects.archives import slug_for
+
+    assert slug_for("Thèse d'Économie") == "these-d-economie"  # was "th-se-d-conomie"
+    assert slug_for("Übung 2") == "ubung-2"
+    assert slug_for("Проект") == "project"  # nothing left to fold: the fallback, as before
+    assert slug_for("Ray Tracer") == "ray-tracer"
+
+
 def test_tar_gz_modes_and_byte_identical_archives(app, student, generated, run_jobs):
     project_id, generation_id = generated
     _export(student, project_id, generation_id, export_type="tar.gz")

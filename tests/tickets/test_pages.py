@@ -1,4 +1,6 @@
 """The agent list (filters, sort, the user's page size, search fragment) and the knowledge base."""
+import re
+
 from app.extensions import db
 from app.tickets import services
 from app.tickets.models import KnowledgeArticle, Ticket
@@ -92,3 +94,26 @@ def test_pages_render_for_each_role(people, login, make_ticket):
         client = login(people[role])
         for url in urls:
             assert client.get(url).status_code == 200, (role, url)
+
+
+def test_new_ticket_shows_every_refused_field_at_once(people, login):
+    """An agent who leaves the customer empty and types a too-long subject hears of both on the first answer."""
+    agent = login(people["agent"])
+    response = agent.form_post("/tickets/new", {"customer": "", "subject": "x" * 300, "priority": "medium"},
+                               page="/tickets/new")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Enter the customer&#39;s email." in html or "Enter the customer's email." in html
+    assert "at most 200 characters" in html
+    assert db.session.scalar(db.select(db.func.count()).select_from(Ticket)) == 0
+
+
+def test_page_past_the_end_says_so_and_links_back(people, login, make_ticket):
+    """/tickets/?page=99 with one ticket: not "No tickets yet", but where the list ends and a way back."""
+    make_ticket(people["customer"])
+    agent = login(people["agent"])
+    html = agent.get("/tickets/?page=99&status=active").get_data(as_text=True)
+    assert "No tickets yet" not in html
+    assert "Page 99 is past the end: 1 in all." in html
+    assert re.search(r'href="/tickets/\?[^"]*page=1[^"]*"[^>]*>Go to page 1<', html), html
+    assert "status=active" in re.search(r'href="([^"]*)"[^>]*>Go to page 1<', html).group(1)
