@@ -195,7 +195,8 @@ class ExcelWriter:
     """xlsxwriter in constant_memory mode; a new sheet past 1,048,575 data rows.
 
     Dates, timestamps (UTC, said in the header), durations and numbers are native Excel values with number
-    formats, so a spreadsheet sorts, filters and sums them; text stays text (formula-neutralised).
+    formats, so a spreadsheet sorts, filters and sums them; text stays text, exactly as written (formula-like
+    text in quote-prefixed cells, not with an apostrophe added as in CSV).
     """
 
     def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, title: str = "Export",
@@ -215,6 +216,9 @@ class ExcelWriter:
         self.date_format = self.workbook.add_format({"num_format": day})
         self.datetime_format = self.workbook.add_format({"num_format": day + " hh:mm:ss"})
         self.duration_format = self.workbook.add_format({"num_format": "[h]:mm:ss"})
+        # Excel's own "this is text" flag (what typing a leading ' sets): the cell shows and holds the text as
+        # written and stays text when edited. A ' inside the string would be shown and read back as data.
+        self.text_format = self.workbook.add_format({"quote_prefix": True})
         self.number_formats = [self.workbook.add_format({"num_format": "0." + "0" * d}) if d else None
                                for d in (_decimals(spec) for spec in (specs or [None] * len(headers)))]
         self.max_rows = max_rows
@@ -252,7 +256,8 @@ class ExcelWriter:
         elif isinstance(value, timedelta):
             sheet.write_number(row, col, value.total_seconds() / 86400, self.duration_format)
         else:
-            sheet.write_string(row, col, neutralise(text_value(value)))
+            text = text_value(value)
+            sheet.write_string(row, col, text, self.text_format if text.startswith(FORMULA_PREFIXES) else None)
 
     def close(self) -> None:
         try:

@@ -65,3 +65,18 @@ def test_the_users_date_format_is_the_cells_format(people):
     add_entries(user, 1)
     sheet = _excel(user, "time_entries", ["date", "hours"])
     assert sheet["A2"].number_format == "dd.mm.yyyy" and sheet["A2"].is_date
+
+
+def test_formula_like_text_is_kept_as_written_in_quote_prefixed_text_cells(people):
+    # An apostrophe added to the string is data to Excel (shown, read back, sorted on); the quote-prefix flag
+    # is Excel's own way of keeping such text from becoming a formula, even when the cell is edited.
+    risky = ["=1+1", "+cmd", "-2 fix", "@SUM(A1)", "\tTab", ";x", "|y"]
+    for text in risky + ["007"]:
+        add_entries(people["manager"], 1, project=text, description=text)
+    sheet = _excel(people["manager"], "time_entries", ["project", "description"])
+    cells = {c.value: c for row in sheet.iter_rows(min_row=2) for c in row}
+    for text in risky:
+        cell = cells[text]
+        assert cell.data_type == "s" and cell.quotePrefix, text
+    assert cells["007"].data_type == "s" and not cells["007"].quotePrefix  # leading zeros kept, no flag needed
+    assert not any(str(value).startswith("'") for value in cells)
