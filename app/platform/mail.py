@@ -23,6 +23,7 @@ sent), so `make run` works without a mail server.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 from datetime import datetime, timedelta
@@ -295,11 +296,21 @@ def _read_attachments(references: list[dict]) -> tuple[list[tuple[dict, bytes]],
     return files, missing
 
 
+# What str.splitlines() breaks on. The email package refuses a header holding any of them (ValueError), so one
+# in a subject (a ticket's subject with a pasted U+2028, a schedule's name) failed every delivery of the message
+# for good. A subject is one line: each run becomes a space.
+_LINE_BREAKS = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(" ", text)
+
+
 def _plain_message(to: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message.set_content(body)
     return message
 
