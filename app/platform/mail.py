@@ -271,8 +271,11 @@ def build_message(row: OutboxMessage) -> EmailMessage:
         message.add_alternative(row.html, subtype="html")
     for reference, data in files:
         maintype, _, subtype = reference["content_type"].split(";")[0].strip().partition("/")
+        # Attached files are Cairn's own (exports), text ones in UTF-8; a text part that names no charset is
+        # US-ASCII (RFC 2046), so a reader would decode a CSV's accents and byte-order mark as garbage.
+        params = {"charset": "utf-8"} if maintype == "text" else None
         message.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
-                               filename=reference["filename"])
+                               filename=reference["filename"], params=params)
     return message
 
 
