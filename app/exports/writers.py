@@ -210,8 +210,9 @@ class ExcelWriter:
         self.workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "strings_to_formulas": False,
                                                      "strings_to_urls": False, "strings_to_numbers": False,
                                                      "tmpdir": str(self.work_dir)})
-        self.headers = [neutralise(h) for h in header_labels(headers, specs)]
+        self.headers = header_labels(headers, specs)  # a template's own headers may start like a formula
         self.bold = self.workbook.add_format({"bold": True})
+        self.bold_text = self.workbook.add_format({"bold": True, "quote_prefix": True})
         day = EXCEL_DATE_FORMATS.get(date_format, EXCEL_DATE_FORMATS["iso"])
         self.date_format = self.workbook.add_format({"num_format": day})
         self.datetime_format = self.workbook.add_format({"num_format": day + " hh:mm:ss"})
@@ -228,7 +229,9 @@ class ExcelWriter:
     def _new_sheet(self) -> None:
         self.sheets += 1
         self.sheet = self.workbook.add_worksheet(f"Export {self.sheets}" if self.sheets > 1 else "Export")
-        self.sheet.write_row(0, 0, self.headers, self.bold)
+        for col, header in enumerate(self.headers):
+            self.sheet.write_string(0, col, header,
+                                    self.bold_text if header.startswith(FORMULA_PREFIXES) else self.bold)
         self.row = 1
 
     def write_rows(self, rows: Iterable[tuple]) -> None:

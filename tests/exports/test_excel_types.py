@@ -80,3 +80,16 @@ def test_formula_like_text_is_kept_as_written_in_quote_prefixed_text_cells(peopl
         assert cell.data_type == "s" and cell.quotePrefix, text
     assert cells["007"].data_type == "s" and not cells["007"].quotePrefix  # leading zeros kept, no flag needed
     assert not any(str(value).startswith("'") for value in cells)
+
+
+def test_a_formula_like_header_is_kept_as_written(app_ctx, tmp_path):
+    from app.exports.writers import ExcelWriter
+
+    with open(tmp_path / "x.xlsx", "wb") as handle:
+        writer = ExcelWriter(handle, ["=Total", "Plain"], ["a", "b"])
+        writer.write_rows([(1, "x")])
+        writer.close()
+    header = openpyxl.load_workbook(tmp_path / "x.xlsx").worksheets[0][1]
+    assert [c.value for c in header] == ["=Total", "Plain"]
+    assert header[0].data_type == "s" and header[0].quotePrefix and header[0].font.b
+    assert not header[1].quotePrefix and header[1].font.b
