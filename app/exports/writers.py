@@ -189,6 +189,20 @@ class JsonWriter:
 
 
 EXCEL_DATE_FORMATS = {"iso": "yyyy-mm-dd", "us": "mm/dd/yyyy", "eu": "dd.mm.yyyy"}
+# Excel's most characters in a cell, counted in UTF-16 units (an emoji is two). XlsxWriter cuts a longer string
+# there without a word; a project's goal or a long description would lose its end unseen.
+EXCEL_CELL_MAX = 32_767
+
+
+def excel_cell_text(text: str) -> str:
+    """`text`, or when Excel can't hold it, as much as fits and the PDF report's marker of what was cut."""
+    if len(text) <= EXCEL_CELL_MAX // 2:
+        return text  # fits however many units each character takes
+    encoded = text.encode("utf-16-le")
+    if len(encoded) <= 2 * EXCEL_CELL_MAX:
+        return text
+    kept = encoded[:2 * (EXCEL_CELL_MAX - 40)].decode("utf-16-le", errors="ignore")  # 40: room for the marker
+    return kept + f" \u2026 [+{len(text) - len(kept)} chars cut]"
 
 
 class ExcelWriter:
@@ -259,7 +273,7 @@ class ExcelWriter:
         elif isinstance(value, timedelta):
             sheet.write_number(row, col, value.total_seconds() / 86400, self.duration_format)
         else:
-            text = text_value(value)
+            text = excel_cell_text(text_value(value))
             sheet.write_string(row, col, text, self.text_format if text.startswith(FORMULA_PREFIXES) else None)
 
     def close(self) -> None:

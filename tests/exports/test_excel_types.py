@@ -93,3 +93,23 @@ def test_a_formula_like_header_is_kept_as_written(app_ctx, tmp_path):
     assert [c.value for c in header] == ["=Total", "Plain"]
     assert header[0].data_type == "s" and header[0].quotePrefix and header[0].font.b
     assert not header[1].quotePrefix and header[1].font.b
+
+
+def test_text_longer_than_a_cell_holds_is_cut_with_a_visible_marker(app_ctx, tmp_path):
+    # Excel holds 32,767 characters (UTF-16 units) in a cell; XlsxWriter cut longer text there silently.
+    from app.exports.writers import ExcelWriter
+
+    long_text = "".join(f"{i:06d} " for i in range(6000))  # 42,000 characters
+    emoji = "\U0001F600" * 20_000  # 20,000 characters, 40,000 UTF-16 units
+    with open(tmp_path / "x.xlsx", "wb") as handle:
+        writer = ExcelWriter(handle, ["Goal", "Mood", "Short"], ["goal", "mood", "short"])
+        writer.write_rows([(long_text, emoji, "x" * 32_000)])
+        writer.close()
+    goal, mood, short = openpyxl.load_workbook(tmp_path / "x.xlsx").worksheets[0][2]
+    assert goal.value.startswith(long_text[:30_000]) and goal.value.endswith("chars cut]")
+    assert len(goal.value) <= 32_767
+    cut = int(goal.value.rsplit("[+", 1)[1].split(" ")[0])
+    assert goal.value.startswith(long_text[:len(long_text) - cut])
+    assert mood.value.endswith("chars cut]") and len(mood.value.encode("utf-16-le")) <= 2 * 32_767
+    assert "\ufffd" not in mood.value  # no half of a surrogate pair
+    assert short.value == "x" * 32_000
