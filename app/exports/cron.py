@@ -15,6 +15,7 @@ decides which real instants they are.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -53,13 +54,19 @@ def timezone_choices() -> list[str]:
     return sorted(_zones())
 
 
+# croniter's Jenkins-style extensions: "R" picks a random value each time a next run is computed and "H" a hash
+# of an id Cairn never passes, so the same schedule would run at a different time after every run (and its
+# 15-minute spacing, measured on one draw, would not hold). Debian cron has neither.
+_RANDOM_OR_HASHED = re.compile(r"(?:^|,)[RH](?:[(/,]|$)", re.IGNORECASE)
+
 NEVER_RUNS = "This pattern never runs (no month has that day): check the day-of-month and month fields."
 
 
 def check_pattern(pattern: str) -> str:
     """The pattern, whitespace normalised; CronError for a malformed one or one that never fires."""
     pattern = " ".join((pattern or "").split())
-    if len(pattern.split(" ")) != 5 or not croniter.is_valid(pattern):
+    if (len(pattern.split(" ")) != 5 or not croniter.is_valid(pattern)
+            or any(_RANDOM_OR_HASHED.search(field) for field in pattern.split(" "))):
         raise CronError("Enter a cron pattern of five fields: minute hour day-of-month month day-of-week, "
                         "for example 0 9 * * 1-5.", "cron_pattern")
     try:

@@ -17,12 +17,14 @@ Registering another area's data takes a few lines:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from app.platform import textsearch
+from app.platform.timezones import zone_name_of
 
 FIELD_TYPES = ("text", "number", "date", "datetime")
 
@@ -113,16 +115,23 @@ def build_select(dataset: Dataset, user, *, fields: list[str], filters: dict | N
             stmt = stmt.where(flt.condition(base, value))
     if dataset.date_column:
         column = base.c[dataset.date_column]
+        zone = ZoneInfo(zone_name_of(user))
         if date_start is not None:
-            stmt = stmt.where(column >= _bound(known[dataset.date_column], date_start))
+            stmt = stmt.where(column >= _bound(known[dataset.date_column], date_start, zone))
         if date_end is not None:
-            stmt = stmt.where(column <= _bound(known[dataset.date_column], date_end))
+            stmt = stmt.where(column <= _bound(known[dataset.date_column], date_end, zone))
     order = [base.c[n] for n in dataset.order_by] or [base.c[fields[0]]]
     return stmt.order_by(*order)
 
 
-def _bound(fld: Field, value: datetime):
-    return value.date() if fld.type == "date" else value
+def _bound(fld: Field, value: datetime, zone: ZoneInfo):
+    """The range's instant for a timestamp column; for a date column (a wall date, as a time entry's) the day it
+    falls on in the user's zone: its UTC date is the day before in Tokyo, the day after in Los Angeles."""
+    return user_date(value, zone) if fld.type == "date" else value
+
+
+def user_date(value: datetime, zone: ZoneInfo) -> date:
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(zone).date()
 
 
 def count_rows(connection, stmt: sa.Select) -> int:

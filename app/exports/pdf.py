@@ -93,6 +93,22 @@ class Column:
     decimals: int | None
 
 
+# Hebrew, Arabic, Syriac, Thaana, NKo... and their presentation forms: the scripts written right to left.
+_RIGHT_TO_LEFT = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff\U0001e800-\U0001efff]")
+
+
+def visual_order(line: str) -> str:
+    """A line's characters in the order they are drawn, left to right. The canvas draws what it is given left to
+    right, so right-to-left text came out backwards (a PDF reader, pypdf for one, read "שלום" as "םולש");
+    the Unicode bidirectional algorithm (python-bidi) turns its runs round, numbers and Latin words inside
+    them staying left to right. Arabic letters are not joined (reportlab does not shape text)."""
+    if not _RIGHT_TO_LEFT.search(line):
+        return line
+    from bidi import get_display
+
+    return get_display(line)
+
+
 def clean(text: str) -> str:
     """Line breaks as breaks, tabs as spaces, invisible and control characters dropped (they print as boxes)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
@@ -221,7 +237,7 @@ class PdfWriter:
     # ------------------------------------------------------------------ drawing
     def _draw_line(self, typesetter: Typesetter, text: str, x: float, y: float, right: float | None = None) -> None:
         """Into the page's one text object (a text object per string cost most of the report's time)."""
-        runs = typesetter.runs(text)
+        runs = typesetter.runs(visual_order(text))
         if right is not None:
             x = right - sum(self.canvas.stringWidth(t, f, typesetter.size) for f, t in runs)
         text_object = self.text

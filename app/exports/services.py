@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.exports import cron
-from app.exports.datasets import DatasetError, build_select, count_rows, get_dataset
+from app.exports.datasets import DatasetError, build_select, count_rows, get_dataset, user_date
 from app.exports.models import (
     DEFAULT_EXPIRY,
     EXPIRED,
@@ -464,8 +464,9 @@ def _describe_filters(request: ExportRequest, dataset=None) -> str:
     parts = [f"{labels.get(k, k)}: {v}" for k, v in (request.filters or {}).items()
              if dataset is None or k in labels]
     if request.date_range_start or request.date_range_end:
-        lo = request.date_range_start.date().isoformat() if request.date_range_start else "…"
-        hi = request.date_range_end.date().isoformat() if request.date_range_end else "…"
+        zone = ZoneInfo(zone_name_of(request.requested_by))  # the days the user chose, as export_select reads them
+        lo = user_date(request.date_range_start, zone).isoformat() if request.date_range_start else "…"
+        hi = user_date(request.date_range_end, zone).isoformat() if request.date_range_end else "…"
         parts.append(f"dates {lo} to {hi}")
     return "Filters: " + ("; ".join(parts) if parts else "none")
 

@@ -189,13 +189,28 @@ class JsonWriter:
 
 
 EXCEL_DATE_FORMATS = {"iso": "yyyy-mm-dd", "us": "mm/dd/yyyy", "eu": "dd.mm.yyyy"}
+# Excel's most characters in a cell, counted in UTF-16 units (an emoji is two). XlsxWriter cuts a longer string
+# there without a word; a project's goal or a long description would lose its end unseen.
+EXCEL_CELL_MAX = 32_767
+
+
+def excel_cell_text(text: str) -> str:
+    """`text`, or when Excel can't hold it, as much as fits and the PDF report's marker of what was cut."""
+    if len(text) <= EXCEL_CELL_MAX // 2:
+        return text  # fits however many units each character takes
+    encoded = text.encode("utf-16-le")
+    if len(encoded) <= 2 * EXCEL_CELL_MAX:
+        return text
+    kept = encoded[:2 * (EXCEL_CELL_MAX - 40)].decode("utf-16-le", errors="ignore")  # 40: room for the marker
+    return kept + f" \u2026 [+{len(text) - len(kept)} chars cut]"
 
 
 class ExcelWriter:
     """xlsxwriter in constant_memory mode; a new sheet past 1,048,575 data rows.
 
     Dates, timestamps (UTC, said in the header), durations and numbers are native Excel values with number
-    formats, so a spreadsheet sorts, filters and sums them; text stays text (formula-neutralised).
+    formats, so a spreadsheet sorts, filters and sums them; text stays text, exactly as written (formula-like
+    text in quote-prefixed cells, not with an apostrophe added as in CSV).
     """
 
     def __init__(self, handle: IO[bytes], headers: list[str], fields: list[str], *, title: str = "Export",
@@ -209,12 +224,16 @@ class ExcelWriter:
         self.workbook = xlsxwriter.Workbook(handle, {"constant_memory": True, "strings_to_formulas": False,
                                                      "strings_to_urls": False, "strings_to_numbers": False,
                                                      "tmpdir": str(self.work_dir)})
-        self.headers = [neutralise(h) for h in header_labels(headers, specs)]
+        self.headers = header_labels(headers, specs)  # a template's own headers may start like a formula
         self.bold = self.workbook.add_format({"bold": True})
+        self.bold_text = self.workbook.add_format({"bold": True, "quote_prefix": True})
         day = EXCEL_DATE_FORMATS.get(date_format, EXCEL_DATE_FORMATS["iso"])
         self.date_format = self.workbook.add_format({"num_format": day})
         self.datetime_format = self.workbook.add_format({"num_format": day + " hh:mm:ss"})
         self.duration_format = self.workbook.add_format({"num_format": "[h]:mm:ss"})
+        # Excel's own "this is text" flag (what typing a leading ' sets): the cell shows and holds the text as
+        # written and stays text when edited. A ' inside the string would be shown and read back as data.
+        self.text_format = self.workbook.add_format({"quote_prefix": True})
         self.number_formats = [self.workbook.add_format({"num_format": "0." + "0" * d}) if d else None
                                for d in (_decimals(spec) for spec in (specs or [None] * len(headers)))]
         self.max_rows = max_rows
@@ -224,7 +243,9 @@ class ExcelWriter:
     def _new_sheet(self) -> None:
         self.sheets += 1
         self.sheet = self.workbook.add_worksheet(f"Export {self.sheets}" if self.sheets > 1 else "Export")
-        self.sheet.write_row(0, 0, self.headers, self.bold)
+        for col, header in enumerate(self.headers):
+            self.sheet.write_string(0, col, header,
+                                    self.bold_text if header.startswith(FORMULA_PREFIXES) else self.bold)
         self.row = 1
 
     def write_rows(self, rows: Iterable[tuple]) -> None:
@@ -252,7 +273,8 @@ class ExcelWriter:
         elif isinstance(value, timedelta):
             sheet.write_number(row, col, value.total_seconds() / 86400, self.duration_format)
         else:
-            sheet.write_string(row, col, neutralise(text_value(value)))
+            text = excel_cell_text(text_value(value))
+            sheet.write_string(row, col, text, self.text_format if text.startswith(FORMULA_PREFIXES) else None)
 
     def close(self) -> None:
         try:

@@ -23,6 +23,7 @@ sent), so `make run` works without a mail server.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 from datetime import datetime, timedelta
@@ -270,8 +271,11 @@ def build_message(row: OutboxMessage) -> EmailMessage:
         message.add_alternative(row.html, subtype="html")
     for reference, data in files:
         maintype, _, subtype = reference["content_type"].split(";")[0].strip().partition("/")
+        # Attached files are Cairn's own (exports), text ones in UTF-8; a text part that names no charset is
+        # US-ASCII (RFC 2046), so a reader would decode a CSV's accents and byte-order mark as garbage.
+        params = {"charset": "utf-8"} if maintype == "text" else None
         message.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
-                               filename=reference["filename"])
+                               filename=reference["filename"], params=params)
     return message
 
 
@@ -295,11 +299,21 @@ def _read_attachments(references: list[dict]) -> tuple[list[tuple[dict, bytes]],
     return files, missing
 
 
+# What str.splitlines() breaks on. The email package refuses a header holding any of them (ValueError), so one
+# in a subject (a ticket's subject with a pasted U+2028, a schedule's name) failed every delivery of the message
+# for good. A subject is one line: each run becomes a space.
+_LINE_BREAKS = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(" ", text)
+
+
 def _plain_message(to: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message.set_content(body)
     return message
 

@@ -82,3 +82,17 @@ def test_a_pattern_that_never_fires_is_a_form_error(pattern):
         check_pattern(pattern)
     assert raised.value.field == "cron_pattern"
     assert "never runs" in str(raised.value)
+
+
+@pytest.mark.parametrize("pattern", ["R R * * *", "r * * * *", "0 H * * *", "H(0-29)/15 * * * *", "0,R 9 * * *",
+                                     "0 9 * * R"])
+def test_random_and_hashed_fields_are_refused(pattern):
+    # croniter draws "R" afresh on every next-run computation: the schedule would wander after each run
+    with pytest.raises(CronError) as raised:
+        check_pattern(pattern)
+    assert raised.value.field == "cron_pattern"
+
+
+@pytest.mark.parametrize("pattern", ["0 9 * MAR THU", "0 9 * * thu", "0 0 * mar,apr *"])
+def test_names_holding_r_or_h_are_still_accepted(pattern):
+    assert check_pattern(pattern) == pattern

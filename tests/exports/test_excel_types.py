@@ -65,3 +65,51 @@ def test_the_users_date_format_is_the_cells_format(people):
     add_entries(user, 1)
     sheet = _excel(user, "time_entries", ["date", "hours"])
     assert sheet["A2"].number_format == "dd.mm.yyyy" and sheet["A2"].is_date
+
+
+def test_formula_like_text_is_kept_as_written_in_quote_prefixed_text_cells(people):
+    # An apostrophe added to the string is data to Excel (shown, read back, sorted on); the quote-prefix flag
+    # is Excel's own way of keeping such text from becoming a formula, even when the cell is edited.
+    risky = ["=1+1", "+cmd", "-2 fix", "@SUM(A1)", "\tTab", ";x", "|y"]
+    for text in risky + ["007"]:
+        add_entries(people["manager"], 1, project=text, description=text)
+    sheet = _excel(people["manager"], "time_entries", ["project", "description"])
+    cells = {c.value: c for row in sheet.iter_rows(min_row=2) for c in row}
+    for text in risky:
+        cell = cells[text]
+        assert cell.data_type == "s" and cell.quotePrefix, text
+    assert cells["007"].data_type == "s" and not cells["007"].quotePrefix  # leading zeros kept, no flag needed
+    assert not any(str(value).startswith("'") for value in cells)
+
+
+def test_a_formula_like_header_is_kept_as_written(app_ctx, tmp_path):
+    from app.exports.writers import ExcelWriter
+
+    with open(tmp_path / "x.xlsx", "wb") as handle:
+        writer = ExcelWriter(handle, ["=Total", "Plain"], ["a", "b"])
+        writer.write_rows([(1, "x")])
+        writer.close()
+    header = openpyxl.load_workbook(tmp_path / "x.xlsx").worksheets[0][1]
+    assert [c.value for c in header] == ["=Total", "Plain"]
+    assert header[0].data_type == "s" and header[0].quotePrefix and header[0].font.b
+    assert not header[1].quotePrefix and header[1].font.b
+
+
+def test_text_longer_than_a_cell_holds_is_cut_with_a_visible_marker(app_ctx, tmp_path):
+    # Excel holds 32,767 characters (UTF-16 units) in a cell; XlsxWriter cut longer text there silently.
+    from app.exports.writers import ExcelWriter
+
+    long_text = "".join(f"{i:06d} " for i in range(6000))  # 42,000 characters
+    emoji = "\U0001F600" * 20_000  # 20,000 characters, 40,000 UTF-16 units
+    with open(tmp_path / "x.xlsx", "wb") as handle:
+        writer = ExcelWriter(handle, ["Goal", "Mood", "Short"], ["goal", "mood", "short"])
+        writer.write_rows([(long_text, emoji, "x" * 32_000)])
+        writer.close()
+    goal, mood, short = openpyxl.load_workbook(tmp_path / "x.xlsx").worksheets[0][2]
+    assert goal.value.startswith(long_text[:30_000]) and goal.value.endswith("chars cut]")
+    assert len(goal.value) <= 32_767
+    cut = int(goal.value.rsplit("[+", 1)[1].split(" ")[0])
+    assert goal.value.startswith(long_text[:len(long_text) - cut])
+    assert mood.value.endswith("chars cut]") and len(mood.value.encode("utf-16-le")) <= 2 * 32_767
+    assert "\ufffd" not in mood.value  # no half of a surrogate pair
+    assert short.value == "x" * 32_000

@@ -114,7 +114,7 @@ def test_formula_cells_are_neutralised_numbers_stay(people, login, run_jobs):
     sheet = book.worksheets[0]
     cells = [c for r in sheet.iter_rows(min_row=2) for c in r]
     assert all(c.data_type != "f" for c in cells)
-    assert all(str(c.value).startswith("'") for c in cells if c.column <= 2)
+    assert all(c.data_type == "s" and c.quotePrefix and not c.value.startswith("'") for c in cells if c.column <= 2)
     assert all(isinstance(c.value, int) for c in cells if c.column == 3)
 
 
@@ -165,6 +165,29 @@ def test_date_range_and_filters(people, login, run_jobs):
     assert [r["date"] for r in rows] == ["2026-11-10", "2026-11-11", "2026-11-12"]
     response = start_export(auth, format="json", fields=["date"], date_from="2026-11-12", date_to="2026-11-10")
     assert response.status_code == 422 and "before the start" in page_text(response)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/Los_Angeles"])
+def test_a_date_range_on_dates_is_the_users_days_in_any_time_zone(people, login, run_jobs, zone):
+    # A time entry's date is the user's wall date: the range's UTC instants' dates were a day off at one end
+    # (Tokyo's 10 November starts on 9 November in UTC; Los Angeles's 12 November ends on the 13th).
+    from app.accounts.models import UserPreferences
+
+    user = people["agent"]
+    prefs = db.session.scalars(sa.select(UserPreferences).where(UserPreferences.user_id == user.id)).first()
+    if prefs is None:
+        prefs = UserPreferences(user_id=user.id)
+        db.session.add(prefs)
+    prefs.timezone = zone
+    db.session.commit()
+    add_entries(user, 28, project="Apollo")  # 2026-11-02 .. 2026-11-29
+    client, auth = login(user)
+    start_export(auth, format="json", fields=["date"], date_from="2026-11-10", date_to="2026-11-12")
+    rows = json.loads(download(client, auth, finished(run_jobs)).get_data())
+    assert [r["date"] for r in rows] == ["2026-11-10", "2026-11-11", "2026-11-12"]
+    start_export(auth, format="pdf", fields=["date"], date_from="2026-11-10", date_to="2026-11-12")
+    reader = PdfReader(io.BytesIO(download(client, auth, finished(run_jobs)).get_data()))
+    assert "dates 2026-11-10 to 2026-11-12" in reader.pages[0].extract_text()  # the report says the same days
 
 
 def test_per_user_concurrency_limit(people, login, app):

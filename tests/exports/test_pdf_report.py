@@ -85,3 +85,14 @@ def test_internal_filters_stay_out_of_the_report(people, app):
     text = _text(_pdf(people["manager"], ["value", "created_at"], dataset="names",
                       filters={"workspace_id": str(workspace.id), "state": "active"}))
     assert "workspace_id" not in text and "Active/released: active" in text and "Created (UTC)" in text
+
+
+def test_right_to_left_text_is_drawn_in_reading_order(people):
+    # The canvas draws left to right: unordered, Hebrew came out backwards (pypdf, which reads a line's
+    # right-to-left runs from the right as a PDF viewer shows them, gave "םולש" for "שלום").
+    _entry(people["agent"], "Hebrew \u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd, Arabic "
+                            "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645")
+    text = _text(_pdf(people["agent"], ["description"]))
+    assert "\u05e9\u05dc\u05d5\u05dd" in text and "\u05e2\u05d5\u05dc\u05dd" in text, text
+    assert "\u0645\u0631\u062d\u0628\u0627" in text and "\u0628\u0627\u0644\u0639\u0627\u0644\u0645" in text, text
+    assert "\u05dd\u05d5\u05dc\u05e9" not in text  # not backwards

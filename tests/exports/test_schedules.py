@@ -195,6 +195,24 @@ def test_scheduled_export_is_mailed_with_attachment(people, app_ctx, run_mail_jo
     assert reload(ExportSchedule, schedule.id).run_count == 1
 
 
+def test_a_mailed_csv_says_it_is_utf8(people, app_ctx, run_mail_jobs, inbox):
+    """A text part without a charset is US-ASCII (RFC 2046): a mail reader decoded the CSV's accents, CJK and BOM
+    as garbage."""
+    add_entries(people["agent"], 2, project="Caf\u00e9", description="\u4e2d\u6587 \U0001F600")
+    _schedule(people["agent"], attach_file=True, include_download_link=False)  # the built-in CSV template
+    services.schedules_run_due(now=utc(2026, 11, 20, 10, 0, 5))
+    run_mail_jobs()
+    [message] = inbox.wait_for(1)
+    request = db.session.scalars(sa.select(ExportRequest)).one()
+    db.session.refresh(request)
+    attachment = next(message.iter_attachments())
+    assert attachment.get_content_type() == "text/csv" and attachment.get_content_charset() == "utf-8"
+    with open(storage.resolve(request.file_path), "rb") as handle:
+        stored = handle.read()
+    assert attachment.get_payload(decode=True) == stored
+    assert attachment.get_content() == stored.decode("utf-8") and "Caf\u00e9" in attachment.get_content()
+
+
 def test_scheduled_export_mail_goes_through_the_outbox_exactly_once(people, app_ctx, run_mail_jobs, inbox):
     """The SMTP server refuses the first two tries (451): each recipient still gets the message, with its
     attachment, exactly once; queueing the same export again (an old delivery job) adds nothing."""

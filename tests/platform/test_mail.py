@@ -512,3 +512,18 @@ def test_helpdesk_mail_to_an_address_with_threading_headers(app_ctx, inbox, run_
     assert message.get_body(("html",)).get_content().strip() == "<p>We are on it.</p>"
     with pytest.raises(ValueError):
         mail.notify(None, "x", "y", to_address="a@example.com", headers={"From": "boss@example.com"})
+
+
+@pytest.mark.parametrize("subject", ["VPN\ndrops", "VPN\r\ndrops", "VPN\u2028drops", "VPN\u2029drops", "VPN\x85drops",
+                                     "VPN\x0bdrops", "VPN\x1cdrops"])
+def test_a_line_break_in_a_subject_is_sent_as_a_space(app_ctx, make_user, org, inbox, run_mail_jobs, subject):
+    # A ticket's subject can hold one (U+2028 pasted into the form): the email package refuses such a header,
+    # and the message failed on every attempt.
+    user = make_user(org, "agent", "agent@acme.example.com")
+    mail.notify(user, f"[#1] {subject}", "Open it from your queue.")
+    db.session.commit()
+    run_mail_jobs()
+
+    [message] = inbox.wait_for(1)
+    assert message["Subject"] == "[#1] VPN drops"
+    assert db.session.scalars(sa.select(mail.OutboxMessage.status)).all() == [mail.SENT]
