@@ -538,7 +538,12 @@ def invite_accept(*, token: str, password: str) -> User:
         sa.update(User).where(User.id == user.id, User.invitation_nonce_hash == _invitation_digest(token),
                               User.password_hash.is_(None))
         .values(password_hash=password_hash(password), invitation_nonce_hash=None, invitation_expires_at=None,
-                credentials_version=User.credentials_version + 1)
+                credentials_version=User.credentials_version + 1,
+                # Staff join available for tickets (unless an admin already set busy or away); customers have no
+                # availability (always offline).
+                availability_status=sa.case((User.role == "customer", "offline"),
+                                            (User.availability_status == "offline", "online"),
+                                            else_=User.availability_status))
         .execution_options(synchronize_session=False))
     if spent.rowcount != 1:
         db.session.rollback()
@@ -555,8 +560,9 @@ def member_add(*, organization: Organization, actor: User, email: str, full_name
     taken = "Someone with this email already has an account."
     if _email_taken(email):
         raise AccountError(taken, field="email")
+    # Offline until they accept (invite_accept): the assignee list must not offer someone who never signed in.
     member = User(organization=organization, email=email, full_name=(full_name or "").strip(), role=role,
-                  availability_status="online" if role != "customer" else "offline")
+                  availability_status="offline")
     db.session.add(member)
     nonce = invitation_issue(member=member)
     _commit_new_rows(taken)

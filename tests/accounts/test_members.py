@@ -40,6 +40,8 @@ def test_admin_adds_a_member_who_joins_through_the_invitation_link(app, people, 
     link = re.search(r'value="(http://localhost/invite/[^"]+)"', html).group(1)
     member = db.session.scalars(sa.select(User).where(User.email == "new.person@acme.example.com")).one()
     assert (member.organization_id, member.role, member.has_password) == (people["admin"].organization_id, "agent", False)
+    # Not offered as available for tickets before they have even accepted.
+    assert member.availability_status == "offline"
     assert "invited" in page_text(admin_client.get("/members"))
     # The invitation was queued as mail, whatever the member's notification settings.
     [(to, subject, body)] = outbox
@@ -56,6 +58,8 @@ def test_admin_adds_a_member_who_joins_through_the_invitation_link(app, people, 
     assert response.status_code == 302
     assert is_signed_in(newcomer)
     assert newcomer.get(path).status_code == 410  # the link works once
+    db.session.expire_all()
+    assert db.session.get(User, member.id).availability_status == "online"  # joined: available
     assert Auth(browser(app)).login("new.person@acme.example.com", NEW_PASSWORD).status_code == 302
 
 
