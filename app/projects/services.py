@@ -261,13 +261,17 @@ def _ics_fold(line: str) -> str:
     return "\r\n".join(parts)
 
 
-def calendar_ics(project: Project, host: str = "cairn") -> str:
-    """The project's important dates as an iCalendar file (all-day events)."""
+def calendar_ics(project: Project) -> str:
+    """The project's important dates as an iCalendar file (all-day events).
+
+    Each event's UID is the project's UUID and the date's id: globally unique and the same on every download,
+    whatever host name the file was fetched through, so a calendar that imports it again updates its events
+    instead of adding copies (it was `@<request host>`: a new UID per host name, and `@[` over IPv6)."""
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Cairn//Projects//EN", "CALSCALE:GREGORIAN",
              f"X-WR-CALNAME:{_ics_text(project.name)}"]
     for d in project.important_dates:
-        lines += ["BEGIN:VEVENT", f"UID:project-{project.id}-date-{d.id}@{host}", f"DTSTAMP:{stamp}",
+        lines += ["BEGIN:VEVENT", f"UID:project-{project.id}-date-{d.id}@cairn", f"DTSTAMP:{stamp}",
                   f"DTSTART;VALUE=DATE:{d.date:%Y%m%d}", f"DTEND;VALUE=DATE:{d.date + timedelta(days=1):%Y%m%d}",
                   f"SUMMARY:{_ics_text(f'{d.kind.capitalize()}: {d.title} ({project.name})')}",
                   f"CATEGORIES:{d.kind.upper()}"]

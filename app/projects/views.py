@@ -285,7 +285,7 @@ def date_remove(project_id: uuid.UUID, date_id: int):
 @login_required
 def calendar(project_id: uuid.UUID):
     project = _project_or_404(project_id)
-    body = services.calendar_ics(project, host=request.host.split(":")[0] or "cairn")
+    body = services.calendar_ics(project)
     filename = f"{services.archives.slug_for(project.name)}.ics"
     return send_download(body.encode("utf-8") if isinstance(body, str) else body, filename=filename,
                          mimetype="text/calendar")
