@@ -620,9 +620,10 @@ def _entries(generation: GeneratedProject) -> list[archives.Entry]:
 
 def _author(user, generation: GeneratedProject) -> str:
     person = user or generation.created_by or generation.project.owner
-    name = re.sub(r"[<>\n]", "", (person.full_name or person.email.split("@")[0]) if person else "Cairn")
     email = re.sub(r"[<>\s]", "", person.email) if person else "cairn@localhost"
-    return f"{name} <{email}>"
+    # git needs a name: one of only spaces or of only '<>' would leave the author line blank.
+    name = " ".join(re.sub(r"[<>]", "", person.full_name or "").split()) if person else ""
+    return f"{name or email.split('@')[0] or 'Cairn'} <{email}>"
 
 
 def _git_files(generation: GeneratedProject) -> list[tuple[str, bytes, bool]]:

@@ -325,3 +325,17 @@ def test_every_format_and_option_is_byte_identical_when_built_twice(app, student
             status = subprocess.run(["git", "status", "--porcelain"], cwd=tmp_path / "ray-tracer",
                                     capture_output=True, text=True)
             assert status.stdout == "", status.stdout  # the index still describes the files
+
+
+def test_the_git_author_always_has_a_name():
+    """git's author line needs a name: a full name of only spaces (or only '<>') fell back to nothing."""
+    from types import SimpleNamespace
+
+    from app.projects.services import _author
+
+    def author(full_name, email="ada@acme.example.com"):
+        return _author(SimpleNamespace(full_name=full_name, email=email), None)
+
+    assert author("Ada  Lovelace ") == "Ada Lovelace <ada@acme.example.com>"
+    assert author("   ") == author("<>") == author("") == "ada <ada@acme.example.com>"
+    assert author("Evil <x@y> Name\n") == "Evil x@y Name <ada@acme.example.com>"
