@@ -60,11 +60,25 @@ def setting(name: str, default: Any) -> Any:
 
 
 class ExportError(ValueError):
-    """A refusal written for the user; `field` names the form field it belongs to."""
+    """A refusal written for the user; `field` names the form field it belongs to.
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    A form's service may find several problems at once: `also` holds the others, so the form shows each at
+    its field on the first try (`refusals` is all of them, this one first)."""
+
+    def __init__(self, message: str, field: str | None = None, *,
+                 also: list[tuple[str, str | None]] | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.also = list(also or [])
+
+    @property
+    def refusals(self) -> list[tuple[str, str | None]]:
+        return [(str(self), self.field), *self.also]
+
+    @classmethod
+    def of_all(cls, refusals: list[tuple[str, str | None]]) -> "ExportError":
+        (message, field), *others = refusals
+        return cls(message, field, also=others)
 
 
 @dataclass
@@ -821,25 +835,35 @@ def _schedule_values(*, user, name: str, template: ExportTemplate | None, cron_p
                      recipients: str, include_download_link: bool, attach_file: bool) -> dict:
     if not schedule_allowed(user):
         raise ExportError("Customers can't schedule exports in this organization; ask an admin to allow it.")
+    problems: list[tuple[str, str | None]] = []  # every field's problem at once, not one per try
     name = (name or "").strip()
     if not name:
-        raise ExportError("Give the schedule a name.", "name")
+        problems.append(("Give the schedule a name.", "name"))
     if template is None:
-        raise ExportError("Choose a template.", "template_id")
+        problems.append(("Choose a template.", "template_id"))
+    else:
+        ds = get_dataset(template.dataset)
+        if ds is None or not ds.allowed(user):
+            problems.append(("Your role can't export this template's data.", "template_id"))
+    pattern = ""
     try:
         pattern = cron.check_pattern(cron_pattern)
         cron.check_timezone(timezone_name)
         cron.next_run(pattern, timezone_name, utcnow())  # valid syntax that never fires (0 12 31 4 *) is refused here
-    except cron.CronError as exc:
-        raise ExportError(str(exc), exc.field) from None
-    _check_interval(pattern, timezone_name)
-    ds = get_dataset(template.dataset)
-    if ds is None or not ds.allowed(user):
-        raise ExportError("Your role can't export this template's data.", "template_id")
+        _check_interval(pattern, timezone_name)
+    except (cron.CronError, ExportError) as exc:
+        problems.append((str(exc), exc.field))
+    recipient_list: list[str] = []
+    try:
+        recipient_list = _parse_recipients(recipients, user)
+    except ExportError as exc:
+        problems.append((str(exc), exc.field))
     if not include_download_link and not attach_file:
-        raise ExportError("Send a link, the file, or both.", "include_download_link")
+        problems.append(("Send a link, the file, or both.", "include_download_link"))
+    if problems:
+        raise ExportError.of_all(problems)
     return {"name": name[:255], "template_id": template.id, "cron_pattern": pattern, "timezone": timezone_name,
-            "email_recipients": _parse_recipients(recipients, user),
+            "email_recipients": recipient_list,
             "include_download_link": bool(include_download_link), "attach_file": bool(attach_file)}
 
 
@@ -855,6 +879,12 @@ def exports_settings_update(*, actor: Actor, customers_may_schedule: bool, verif
                              VERIFIED_RECIPIENTS: addresses}
     db.session.commit()
     return organization
+
+
+def schedule_check(*, actor: Actor, **values: Any) -> None:
+    """Every refusal `schedule_create` would give (ExportError with all of them), saving nothing: for a form
+    whose own validators already failed, so the user sees every mistake on the first try."""
+    _schedule_values(user=actor.user, **values)
 
 
 def schedule_create(*, actor: Actor, **values: Any) -> ExportSchedule:

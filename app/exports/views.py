@@ -35,10 +35,13 @@ def _actor() -> Actor:
 def _form_failed(form, exc: ExportError) -> None:
     """A service refused the write: undo what it began, and show why at its field (or atop the form)."""
     db.session.rollback()
-    if exc.field and hasattr(form, exc.field):
-        getattr(form, exc.field).errors = list(getattr(form, exc.field).errors or []) + [str(exc)]
-    else:
-        form.form_errors.append(str(exc))
+    for message, field in exc.refusals:
+        if field and hasattr(form, field):
+            errors = list(getattr(form, field).errors or [])
+            if message not in errors:  # the form's own validator may have said it already
+                getattr(form, field).errors = errors + [message]
+        elif message not in form.form_errors:
+            form.form_errors.append(message)
 
 
 def _flash_refusal(exc: ExportError) -> None:
@@ -471,9 +474,20 @@ def _schedule_values(form: ScheduleForm) -> dict:
     if form.template_id.data:
         template = db.session.scalars(services.templates_visible(current_user)
                                       .where(ExportTemplate.id == _uuid(form.template_id.data))).first()
-    return {"name": form.name.data, "template": template, "cron_pattern": form.cron_pattern.data,
-            "timezone_name": (form.timezone.data or "").strip(), "recipients": form.email_recipients.data,
+    return {"name": form.name.data or "", "template": template, "cron_pattern": form.cron_pattern.data or "",
+            "timezone_name": (form.timezone.data or "").strip(), "recipients": form.email_recipients.data or "",
             "include_download_link": form.include_download_link.data, "attach_file": form.attach_file.data}
+
+
+def _schedule_form_valid(form: ScheduleForm) -> bool:
+    """The form's validators, and when they fail the service's checks too: every mistake shows at once."""
+    if form.validate():
+        return True
+    try:
+        services.schedule_check(actor=_actor(), **_schedule_values(form))
+    except ExportError as exc:
+        _form_failed(form, exc)
+    return False
 
 
 def _uuid(value) -> uuid.UUID:
@@ -497,7 +511,7 @@ def schedule_new():
     if request.method == "GET":
         form.email_recipients.data = current_user.email
         form.timezone.data = zone_name_of(current_user)
-    elif form.validate():
+    elif _schedule_form_valid(form):
         try:
             schedule = services.schedule_create(actor=_actor(), **_schedule_values(form))
         except ExportError as exc:
@@ -519,7 +533,7 @@ def schedule_edit(schedule_id: uuid.UUID):
         form.email_recipients.data = ", ".join(schedule.email_recipients)
     else:
         form = _schedule_form(ScheduleForm())
-        if form.validate():
+        if _schedule_form_valid(form):
             try:
                 services.schedule_update(actor=_actor(), schedule=schedule, **_schedule_values(form))
             except ExportError as exc:

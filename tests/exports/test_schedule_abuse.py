@@ -147,3 +147,18 @@ def test_customers_cannot_schedule_unless_an_admin_allows_it(people, login):
     db.session.commit()
     services.schedules_run_due(now=datetime(2026, 11, 20, 10, 0, 5, tzinfo=UTC))
     assert db.session.query(ExportRequest).count() == 0
+
+
+def test_every_field_problem_shows_at_once(people, login):
+    """A schedule with four mistakes shows four messages on the first try, each at its field (the service
+    stopped at the first: no template, then the cron pattern, then the recipients...)."""
+    client, auth = login(people["manager"])
+    response = auth.post(NEW, _form(name="  ", template_id="", cron_pattern="61 * * * *", email_recipients="",
+                                    include_download_link=""), page=NEW)
+    assert response.status_code == 422
+    text = page_text(response)
+    for message in ("Give the schedule a name.", "Choose a template.", "Add at least one recipient.",
+                    "Send a link, the file, or both."):
+        assert message in text, message
+    assert "Enter a cron pattern of five fields" in text  # the cron pattern's own message
+    assert db.session.query(ExportSchedule).count() == 0
