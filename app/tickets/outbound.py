@@ -54,8 +54,11 @@ def thread_headers(ticket, *, automatic: bool) -> dict:
     from app.tickets.inbound import reply_to_address
     from app.tickets.models import InboundEmail
 
-    received = list(db.session.scalars(sa.select(InboundEmail.message_id).where(
-        InboundEmail.ticket_id == ticket.id, InboundEmail.status == "imported").order_by(InboundEmail.id)))
+    # A Message-ID is ASCII (RFC 5322); a received one that is not would be RFC 2047-encoded in our headers,
+    # which no client threads on: left out.
+    received = [mid for mid in db.session.scalars(sa.select(InboundEmail.message_id).where(
+        InboundEmail.ticket_id == ticket.id, InboundEmail.status == "imported").order_by(InboundEmail.id))
+        if mid.isascii()]
     chain = [received[0]] if received else [root_id(ticket.id)]
     chain += [mid for mid in received[-3:] if mid not in chain]
     headers = {"In-Reply-To": chain[-1], "References": " ".join(chain),

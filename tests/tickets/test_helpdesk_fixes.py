@@ -103,3 +103,20 @@ def _file(data: bytes, name: str):
 
     stream, filename = upload(data, name)
     return FileStorage(stream=stream, filename=filename)
+
+
+def test_reply_threading_headers_skip_message_ids_that_are_not_ascii(people, make_ticket):
+    """A Message-ID is ASCII (RFC 5322); one received with other characters was RFC 2047-encoded into
+    In-Reply-To/References ('=?utf-8?...'), which no mail client threads on. Such ids are left out."""
+    from app.tickets.models import InboundEmail
+    from app.tickets.outbound import thread_headers
+
+    ticket = make_ticket(people["customer"])
+    for message_id in ("<first@client.example>", "<zweit-ü@client.example>"):
+        db.session.add(InboundEmail(organization_id=ticket.organization_id, message_id=message_id,
+                                    status="imported", ticket_id=ticket.id))
+    db.session.commit()
+    headers = thread_headers(ticket, automatic=False)
+    assert headers["In-Reply-To"] == "<first@client.example>"
+    assert headers["References"] == "<first@client.example>"
+    assert all(value.isascii() for value in headers.values())
