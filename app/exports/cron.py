@@ -62,11 +62,23 @@ _RANDOM_OR_HASHED = re.compile(r"(?:^|,)[RH](?:[(/,]|$)", re.IGNORECASE)
 NEVER_RUNS = "This pattern never runs (no month has that day): check the day-of-month and month fields."
 
 
+# The five fields, in order, and what each accepts (Debian cron's ranges; croniter reads the same).
+FIELD_RANGES = (("minute", "0-59"), ("hour", "0-23"), ("day-of-month", "1-31"), ("month", "1-12 or JAN-DEC"),
+                ("day-of-week", "0-7 or SUN-SAT"))
+
+
 def check_pattern(pattern: str) -> str:
     """The pattern, whitespace normalised; CronError for a malformed one or one that never fires."""
     pattern = " ".join((pattern or "").split())
-    if (len(pattern.split(" ")) != 5 or not croniter.is_valid(pattern)
-            or any(_RANDOM_OR_HASHED.search(field) for field in pattern.split(" "))):
+    fields = pattern.split(" ")
+    if len(fields) == 5:
+        for position, (value, (name, allowed)) in enumerate(zip(fields, FIELD_RANGES)):
+            probe = ["*"] * 5  # this field alone, so the message can name it
+            probe[position] = value
+            if _RANDOM_OR_HASHED.search(value) or not croniter.is_valid(" ".join(probe)):
+                raise CronError(f"The {name} field \u201c{value}\u201d is not valid: use {allowed}, "
+                                "with * for any, commas for lists, - for ranges and / for steps.", "cron_pattern")
+    if len(fields) != 5 or not croniter.is_valid(pattern):
         raise CronError("Enter a cron pattern of five fields: minute hour day-of-month month day-of-week, "
                         "for example 0 9 * * 1-5.", "cron_pattern")
     try:

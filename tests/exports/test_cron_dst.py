@@ -96,3 +96,12 @@ def test_random_and_hashed_fields_are_refused(pattern):
 @pytest.mark.parametrize("pattern", ["0 9 * MAR THU", "0 9 * * thu", "0 0 * mar,apr *"])
 def test_names_holding_r_or_h_are_still_accepted(pattern):
     assert check_pattern(pattern) == pattern
+
+
+@pytest.mark.parametrize("pattern, field, value", [("61 * * * *", "minute", "61"), ("0 24 * * *", "hour", "24"),
+                                                   ("0 9 0 * *", "day-of-month", "0"), ("0 9 * 13 *", "month", "13"),
+                                                   ("0 9 * * MON-XYZ", "day-of-week", "MON-XYZ")])
+def test_a_field_out_of_its_range_is_named_in_the_message(pattern, field, value):
+    with pytest.raises(CronError) as raised:
+        check_pattern(pattern)
+    assert f"The {field} field \u201c{value}\u201d is not valid" in str(raised.value)

@@ -160,5 +160,5 @@ def test_every_field_problem_shows_at_once(people, login):
     for message in ("Give the schedule a name.", "Choose a template.", "Add at least one recipient.",
                     "Send a link, the file, or both."):
         assert message in text, message
-    assert "Enter a cron pattern of five fields" in text  # the cron pattern's own message
+    assert "The minute field \u201c61\u201d is not valid" in text  # the cron pattern's own message
     assert db.session.query(ExportSchedule).count() == 0
