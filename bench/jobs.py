@@ -21,7 +21,7 @@ worker at least half of plain RQ's jobs/s.
 
 Databases: SQLite (a temporary file) always; PostgreSQL too when BENCH_DATABASE_URL or
 TEST_DATABASE_URL is set (a throwaway database next to it, dropped at the end).
-Sizes: `--jobs N` (default 400); `--quick` or BENCH_QUICK=1 runs 40 (CI's smallest size).
+Sizes: `--jobs N` (default 400); `--quick` or BENCH_QUICK=1 runs 20 (CI's smallest size).
 Needs `redis-server` on the PATH.
 """
 from __future__ import annotations
@@ -282,10 +282,10 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=400, help="jobs per measurement (default 400)")
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds (default 3)")
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1",
-                        help="the smallest size (40 jobs, 1 round), as CI runs it")
+                        help="the smallest size (20 jobs, 1 round), as CI runs it")
     args = parser.parse_args()
     if args.quick:
-        args.jobs, args.rounds = 40, 1
+        args.jobs, args.rounds = 20, 1
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
     if shutil.which("redis-server") is None:
