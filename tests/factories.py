@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from app.accounts.models import Organization, User, Workspace
-from app.accounts.services import password_hash, slugify
+from app.accounts.services import password_hash
+from app.platform.slugs import slugify
 from app.extensions import db
 
 PASSWORD = "correct-horse-battery"

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import secrets
-import unicodedata
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -31,6 +29,7 @@ from app.extensions import db
 from app.platform import mail
 from app.platform.jobs import BackgroundTask, JobError, JobKind, job_submit, register_job_kind, register_periodic
 from app.platform.models import utcnow
+from app.platform.slugs import slugify
 from app.platform.timezones import is_zone
 
 log = logging.getLogger(__name__)
@@ -109,12 +108,6 @@ def _set_password(user: User, password: str) -> None:
 # ---------------------------------------------------------------------------
 # Organizations and sign-up
 # ---------------------------------------------------------------------------
-def slugify(text: str, fallback: str = "item") -> str:
-    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:60] or fallback
-
-
 def _unique_slug(model, base: str, **scope) -> str:
     candidate, n = base, 1
     while db.session.scalar(sa.select(sa.func.count()).select_from(model).filter_by(slug=candidate, **scope)):

@@ -11,10 +11,11 @@ import io
 import re
 import stat
 import tarfile
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 from typing import IO, Callable, Iterable
+
+from app.platform.slugs import slugify
 
 FIXED_MTIME = 315532800  # 1980-01-01T00:00:00Z: the earliest time a zip entry can carry
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -50,11 +51,8 @@ def check_member_path(path: str) -> str:
 
 
 def slug_for(text: str, fallback: str = "project") -> str:
-    # Accents folded first ("Économie" -> economie), as organization slugs are: otherwise an accented letter
-    # split the word ("th-se") or dropped a leading letter ("conomie").
-    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:60] or fallback
+    """A project's folder and file-name slug (the platform's, with its own fallback)."""
+    return slugify(text, fallback)
 
 
 @dataclass(frozen=True)

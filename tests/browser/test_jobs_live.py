@@ -21,7 +21,7 @@ def _expired_workspace_in_trash(app, admin_email: str, name: str = "Old archive"
     import sqlalchemy as sa
 
     from app.accounts.models import User, Workspace
-    from app.accounts.services import slugify
+    from app.platform.slugs import slugify
     from app.extensions import db
     from app.platform.models import utcnow
 
