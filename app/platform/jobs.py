@@ -1174,7 +1174,7 @@ class CairnWorker(_AppWorkerMixin, ReusedHorseMixin, Worker):
             self.handoff.after_fork()
 
     def after_horse_gone(self) -> None:
-        if self.reuses_horses and self.handoff is not None:
+        if self.handoff is not None:
             self.handoff.after_horse()
 
     def horse_started(self) -> None:
@@ -1196,8 +1196,6 @@ class CairnWorker(_AppWorkerMixin, ReusedHorseMixin, Worker):
         try:
             super().execute_job(job, queue)
         finally:
-            if self.handoff is not None and not self.reuses_horses:
-                self.handoff.after_horse()
             if self.wal_trim is not None:
                 self.wal_trim.after_horse()
 
@@ -1266,9 +1264,11 @@ class ConnectionHandoff:
 
     MAX_LENT_SECONDS = 300.0
     # Sent by a horse before it hands the connection back: session advisory locks, open cursors, LISTENs,
-    # prepared statements and temporary tables don't outlive the job (as they wouldn't its own connection).
-    # Not DISCARD ALL: it would also undo the connection's set-up (the app's time zone).
-    SESSION_RESET = b"SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; DEALLOCATE ALL; DISCARD TEMP"
+    # temporary tables and prepared statements don't outlive it (as they wouldn't its own connection). Unlike
+    # between a reused horse's jobs, prepared statements go too: psycopg's own are off on the lent connection,
+    # so only a job's explicit PREPAREs are there. Not DISCARD ALL: it would also undo the connection's set-up
+    # (the app's time zone).
+    SESSION_RESET = SessionReset.STATEMENT + b"; DEALLOCATE ALL"
 
     def __init__(self, engine) -> None:
         self.engine = engine

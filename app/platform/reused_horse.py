@@ -32,12 +32,12 @@ busy with a job when its worker dies finishes that job first, as RQ's does.
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import random
 import select
 import signal
+import time
 from typing import Any
 
 from rq.executions import Execution
@@ -80,7 +80,6 @@ class SessionReset:
 
         self.used: dict[int, Any] = {}
         sa.event.listen(engine, "checkout", self._checked_out)
-        self.engine = engine
 
     def _checked_out(self, dbapi_connection, connection_record, connection_proxy) -> None:
         self.used[id(dbapi_connection)] = (dbapi_connection, connection_record)
@@ -126,12 +125,9 @@ class HorseLink:
         return True
 
     def read_report(self) -> bytes:
-        """Block until the horse reports (b"" if it exited first). SIGALRM may interrupt (RQ's monitor)."""
-        while True:
-            try:
-                return os.read(self.reports, 1)
-            except InterruptedError:
-                continue
+        """Block until the horse reports (b"" if it exited first). RQ's monitor interrupts it with an exception
+        from its SIGALRM handler every job_monitoring_interval, to send heartbeats, then calls it again."""
+        return os.read(self.reports, 1)
 
     def close(self) -> None:
         for fd in (self.commands, self.reports):
@@ -171,6 +167,13 @@ class ReusedHorseMixin:
     @property
     def reuses_horses(self) -> bool:
         return self.horse_max_jobs > 1
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        finally:
+            if not self.reuses_horses:
+                self.after_horse_gone()  # RQ's monitor reaped this job's horse (a reused one: _reap_horse)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         if not self.reuses_horses:
@@ -246,8 +249,6 @@ class ReusedHorseMixin:
         link.close()  # the horse reads end-of-file and exits once its job (if any) is done
         if link.busy:
             return  # not ours to wait for: `run_worker` reaps it later, like RQ's orphaned horses
-        import time
-
         deadline = time.monotonic() + wait_seconds
         while True:
             try:
@@ -321,20 +322,15 @@ class ReusedHorseMixin:
     @staticmethod
     def _next_command(commands: int, buffered: bytes, parent: int) -> tuple[bytes | None, bytes]:
         """The next line from the worker; None when the pipe closed or the worker is gone."""
-        while b"\n" not in buffered:
-            try:
-                ready, _, _ = select.select([commands], [], [], ORPHAN_CHECK_SECONDS)
-            except InterruptedError:
-                continue
+        while b"\n" not in buffered:  # (Python retries select and read after a signal by itself: PEP 475)
+            ready, _, _ = select.select([commands], [], [], ORPHAN_CHECK_SECONDS)
             if not ready:
                 if os.getppid() != parent:
                     return None, b""
                 continue
             try:
                 chunk = os.read(commands, 4096)
-            except OSError as exc:
-                if exc.errno == errno.EINTR:
-                    continue
+            except OSError:
                 return None, b""
             if not chunk:
                 return None, b""
