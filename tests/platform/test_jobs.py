@@ -689,3 +689,38 @@ def test_a_waiting_row_submitted_again_takes_the_organization_lock_before_it_wri
                 if s.startswith("UPDATE ORGANIZATIONS") or ("FROM ORGANIZATIONS" in s and "FOR UPDATE" in s))
     writes = [i for i, s in enumerate(statements) if s.startswith("UPDATE BACKGROUND_TASKS")]
     assert writes and min(writes) > lock, statements
+
+
+def test_submitting_a_committed_row_while_a_worker_dispatches_does_not_deadlock(app_ctx, org, backend):
+    """The deadlock itself, on PostgreSQL: another connection (a worker finishing a job) holds the
+    organization's lock and then starts the waiting row, while this process submits that same row. With the
+    row written before the lock, each waited for the other and PostgreSQL killed one ("deadlock detected")."""
+    if not backend["postgres"]:
+        pytest.skip("mode restriction: row locks are PostgreSQL's (SQLite locks the whole database)")
+    row = new_task(org)
+    row_id, org_id = row.id, org.id
+    locked, failures, engine = threading.Event(), [], db.engine  # (the thread has no app context)
+
+    def worker_dispatching() -> None:
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT id FROM organizations WHERE id = :o FOR UPDATE"), {"o": org_id})
+                locked.set()
+                time.sleep(0.5)  # the submit below reaches its first statement meanwhile
+                conn.execute(sa.text("UPDATE background_tasks SET rq_job_id = 'worker-gave-it' WHERE id = :r"),
+                             {"r": row_id})
+                conn.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    thread = threading.Thread(target=worker_dispatching)
+    thread.start()
+    assert locked.wait(10), failures
+    db.session.expire_all()  # as after the commit that created it (a scheduled export's request)
+    try:
+        jobs.job_submit(row)
+    except Exception as exc:  # noqa: BLE001
+        failures.append(exc)
+    thread.join(20)
+    assert not failures, failures
+    assert fresh(row_id).rq_job_id  # started once, by whichever came second
