@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.support.postgres import create_database, drop_database  # noqa: E402
+from bench.support.postgres import create_database, drop_database, server_url  # noqa: E402
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
 ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", "300" if QUICK else "50000"))
@@ -182,7 +182,7 @@ def prepare(database_url: str, storage: str) -> tuple[int, dict[str, int]]:
 
 
 def main() -> None:
-    base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    base = server_url()
     if not base:
         print("exports_formats: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL to a PostgreSQL server)")
         return

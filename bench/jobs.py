@@ -40,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.support.postgres import create_database, drop_database  # noqa: E402
+from bench.support.postgres import create_database, drop_database, server_url  # noqa: E402
 
 KIND = "bench-noop"
 QUEUE = "default"
@@ -297,7 +297,7 @@ def main() -> int:
     redis_process, redis_url = start_redis(tmp)
     try:
         run("SQLite", f"sqlite:///{tmp / 'bench.sqlite3'}", redis_url, args.jobs, args.rounds)
-        pg_base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+        pg_base = server_url()
         if pg_base:
             url = create_database(pg_base, "jobs")
             try:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.support.postgres import create_database, drop_database  # noqa: E402
+from bench.support.postgres import create_database, drop_database, server_url  # noqa: E402
 
 FULL = os.environ.get("PROJECTS_BENCH_FULL", "") not in ("", "0")
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
@@ -263,7 +263,7 @@ def main() -> int:
         bench_cleanup(f"sqlite:///{tmp / 'bench.sqlite3'}", "SQLite", 200_000 if FULL else 400 if QUICK else 20_000)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    pg_base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    pg_base = server_url()
     if pg_base:
         url = create_database(pg_base, "archives")
         try:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.support.postgres import create_database, drop_database  # noqa: E402
+from bench.support.postgres import create_database, drop_database, server_url  # noqa: E402
 
 import sqlalchemy as sa  # noqa: E402
 
@@ -258,7 +258,7 @@ def main() -> None:
         run(f"sqlite:///{path}", "SQLite (word-match fallback vs LIKE)", data)
     finally:
         path.unlink(missing_ok=True)
-    base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    base = server_url()
     if not base:
         print("\nPostgreSQL skipped: set BENCH_DATABASE_URL to a server the benchmark may create databases on.")
         return

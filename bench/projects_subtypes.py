@@ -36,7 +36,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.support.postgres import create_database, drop_database  # noqa: E402
+from bench.support.postgres import create_database, drop_database, server_url  # noqa: E402
 
 QUICK = "--quick" in sys.argv or os.environ.get("BENCH_QUICK", "") not in ("", "0")
 PROJECTS = 2_000 if QUICK else 100_000
@@ -235,7 +235,7 @@ def run_postgresql(base: str, data: list[dict]) -> None:
 def main() -> None:
     data = rows()
     run_sqlite(data)
-    base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    base = server_url()
     if base:
         run_postgresql(base, data)
     else:

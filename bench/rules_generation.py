@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.support.postgres import create_database, drop_database  # noqa: E402
+from bench.support.postgres import create_database, drop_database, server_url  # noqa: E402
 
 FULL = os.environ.get("BENCH_RULES_FULL") == "1"
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
@@ -374,7 +374,7 @@ def race(app, db, sa, workspace, rule, admin) -> tuple[int, int, float]:
 
 
 def main() -> None:
-    base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    base = server_url()
     if not base:
         print("rules_generation: needs PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL); skipped")
         return

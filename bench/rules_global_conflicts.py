@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.rules_generation import build_app  # noqa: E402
-from bench.support.postgres import create_database, drop_database  # noqa: E402
+from bench.support.postgres import create_database, drop_database, server_url  # noqa: E402
 
 FULL = os.environ.get("BENCH_RULES_FULL") == "1"
 QUICK = os.environ.get("BENCH_QUICK") == "1"  # bench/README.md: the smallest size, run by the test suite
@@ -177,7 +177,7 @@ def measure(label: str, url: str) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         measure("SQLite", f"sqlite:///{folder}/bench.db")
-    base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    base = server_url()
     if not base:
         print("rules_global_conflicts [PostgreSQL]: no BENCH_DATABASE_URL or TEST_DATABASE_URL; skipped")
         return

@@ -35,7 +35,7 @@ from sqlalchemy import text as sa_text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.support.postgres import create_database, drop_database  # noqa: E402
+from bench.support.postgres import create_database, drop_database, server_url  # noqa: E402
 
 PASSWORD = "Tall-granite-lighthouse-47"
 AGENT_EMAIL = "agent-1@bench.example.com"
@@ -267,7 +267,7 @@ def main() -> int:
     parser.add_argument("--seeded-database", default="",
                         help="a database this script seeded before (kept): skip seeding, keep it afterwards")
     args = parser.parse_args()
-    base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    base = server_url()
     if not base:
         print("tickets_list: skipped (set BENCH_DATABASE_URL to a PostgreSQL server; the trigram search is PostgreSQL's)")
         return 0

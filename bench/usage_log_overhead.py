@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.support.postgres import create_database, drop_database  # noqa: E402
+from bench.support.postgres import create_database, drop_database, server_url  # noqa: E402
 
 EMAIL = "ops@cairn-bench.example.com"
 PASSWORD = "Tall-granite-lighthouse-47"
@@ -186,7 +186,7 @@ def main() -> int:
         run(f"sqlite:///{tmp / 'bench.sqlite3'}", "SQLite", args.requests)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    pg_base = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    pg_base = server_url()
     if pg_base:
         url = create_database(pg_base, "usage")
         try:

@@ -10,6 +10,12 @@ import os
 import sqlalchemy as sa
 
 
+def server_url() -> str:
+    """The PostgreSQL server a benchmark may create databases on (BENCH_DATABASE_URL, else the suite's
+    TEST_DATABASE_URL), or "" when none is set."""
+    return os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or ""
+
+
 def _server(url) -> sa.Engine:
     return sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
